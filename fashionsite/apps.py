@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FashionsiteConfig(AppConfig):
+    name = "fashionsite"
+    verbose_name = "fashionsite"

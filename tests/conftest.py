@@ -1,0 +1,127 @@
+"""Fixtures shared by every test module: the real stack, no mocks of our own components.
+
+- PostgreSQL + pgvector: the embedded server under $FASHIONSITE_DATA_DIR (var/test by default),
+  started once per session by settings import; pytest-django creates the test database in it.
+- Redis: the embedded redis-server, same data dir.
+- `celery_worker`: a real `celery worker` process against the test database.
+- `browser` / `page`: headless Debian Chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+class WorkerProcess:
+    """A `celery worker` subprocess; tests may kill and restart it."""
+
+    def __init__(self, db_name: str, log_path: Path, queues: str = "embeddings,default"):
+        self.db_name = db_name
+        self.log_path = log_path
+        self.queues = queues
+        self.process: subprocess.Popen | None = None
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["FASHIONSITE_DB_NAME"] = self.db_name
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self, timeout: float = 120) -> None:
+        from fashionsite.celery import app
+
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the worker owns it until stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "fashionsite", "worker",
+                "-Q", self.queues, "-c", "1", "-P", "prefork", "-l", "INFO",
+                "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h",
+            ],
+            cwd=REPO,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early; see {self.log_path}")
+            replies = app.control.ping(timeout=1.0) or []
+            if any(f"test-{os.getpid()}@" in name for reply in replies for name in reply):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"celery worker did not answer within {timeout}s; see {self.log_path}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the worker and its pool children at once (the whole process group)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker process bound to the test database. Use with transactional tests."""
+    from django.db import connection
+
+    from fashionsite.celery import app
+
+    app.control.purge()
+    worker = WorkerProcess(connection.settings_dict["NAME"], tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (Debian chromium)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page that records console errors in `page.console_errors`."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    yield page
+    context.close()
