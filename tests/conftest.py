@@ -43,9 +43,24 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the worker owns it until stop()
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "fashionsite", "worker",
-                "-Q", self.queues, "-c", "1", "-P", "prefork", "-l", "INFO",
-                "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "fashionsite",
+                "worker",
+                "-Q",
+                self.queues,
+                "-c",
+                "1",
+                "-P",
+                "prefork",
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{os.getpid()}@%h",
             ],
             cwd=REPO,
             env=self.env(),
@@ -107,8 +122,13 @@ def browser():
             executable_path=CHROMIUM,
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
         yield instance
