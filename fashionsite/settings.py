@@ -133,6 +133,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_TASK_ALWAYS_EAGER = False
+# Modules every worker imports besides the autodiscovered tasks.py: the catalogue-upload tasks and
+# the `embedding_device` remote-control command the embeddings dashboard broadcasts.
+CELERY_IMPORTS = ("search.upload_tasks", "embeddings.workers")
 
 # --------------------------------------------------------------------------- auth, i18n
 AUTH_PASSWORD_VALIDATORS = [
@@ -187,6 +190,10 @@ EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
 # --------------------------------------------------------------------------- search
 SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)
 SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600)
+# Filtered approximate searches: pgvector iterative index scans stop after this many tuples.
+SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
+# A filter keeping at most this many embedded products is answered by an exact scan of those rows.
+SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 1000)
 
 # --------------------------------------------------------------------------- REST API
 REST_FRAMEWORK = {

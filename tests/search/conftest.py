@@ -1,0 +1,144 @@
+"""Factories for search tests: a small catalogue with KNOWN vectors in a space the test creates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+GENDERS = ("Men", "Women", "Unisex")
+ARTICLES = ("Tshirts", "Shirts", "Jeans", "Watches", "Kurtas")
+COLOURS = ("Black", "Blue", "White", "Red")
+
+
+@dataclass
+class KnownCatalogue:
+    space: object
+    product_ids: np.ndarray  # row i of the arrays below belongs to product_ids[i]
+    image: np.ndarray  # (n, d) unit vectors
+    title: np.ndarray
+    products: list
+
+
+def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    rows = rng.normal(size=(n, d)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def make_known_catalogue(*, n: int = 600, dimension: int = 8, seed: int = 7, space=None) -> KnownCatalogue:
+    """n products with deterministic attributes and random unit image/title vectors."""
+    from embeddings.models import EmbeddingSpace, ProductEmbedding
+    from embeddings.services import create_space_indexes
+    from search.models import Product
+
+    rng = np.random.default_rng(seed)
+    if space is None:
+        space = EmbeddingSpace.objects.create(
+            name=f"known-{dimension}d",
+            model_name=f"known-vectors-{dimension}d",
+            pretrained="none",
+            dimension=dimension,
+            is_active=True,
+        )
+        # Before the rows: CREATE INDEX refuses a table with pending FK checks in this transaction.
+        create_space_indexes(space)
+    products = Product.objects.bulk_create(
+        [
+            Product(
+                catalog_id=str(10_000 + i),
+                gender=GENDERS[i % 3],
+                master_category="Apparel",
+                sub_category="Topwear",
+                # Kurtas only for women: "Men + Kurtas" matches nothing.
+                article_type="Kurtas" if i % 3 == 1 and i % 5 == 0 else ARTICLES[i % 4],
+                base_colour=COLOURS[i % 4],
+                season="Summer" if i % 2 else "Winter",
+                usage="Casual",
+                year=2010 + i % 6,
+                title=f"{COLOURS[i % 4]} {ARTICLES[i % 4]} number {i}",
+            )
+            for i in range(n)
+        ]
+    )
+    image = unit_rows(rng, n, space.dimension)
+    title = unit_rows(rng, n, space.dimension)
+    ProductEmbedding.objects.bulk_create(
+        [
+            ProductEmbedding(
+                product=product,
+                space=space,
+                image_vector=image[i],
+                title_vector=title[i],
+                product_revision=product.revision,
+            )
+            for i, product in enumerate(products)
+        ]
+    )
+    return KnownCatalogue(
+        space=space,
+        product_ids=np.array([product.pk for product in products]),
+        image=image,
+        title=title,
+        products=products,
+    )
+
+
+def brute_force(
+    cat: KnownCatalogue,
+    *,
+    text=None,
+    image=None,
+    stage1=(0.5, 0.5),
+    stage2=(0.9, 0.1),
+    shares=(1.0, 0.0),
+    k1=100,
+    k=10,
+    mask=None,
+):
+    """NumPy version of docs/search-scoring.md: returns [(product_id, stage1, stage2)] of the top k."""
+
+    def weights(pair):
+        if text is not None and image is None:
+            return 1.0, 0.0
+        if image is not None and text is None:
+            return 0.0, 1.0
+        return pair
+
+    def similarity(q):
+        return shares[0] * (cat.image @ q) + shares[1] * (cat.title @ q)
+
+    def score(pair):
+        w_text, w_image = weights(pair)
+        total = np.zeros(len(cat.product_ids))
+        if text is not None and w_text:
+            total += w_text * similarity(text)
+        if image is not None and w_image:
+            total += w_image * similarity(image)
+        return total
+
+    s1, s2 = score(stage1), score(stage2)
+    order = [i for i in np.argsort(-s1, kind="stable") if mask is None or mask[i]][:k1]
+    stage1_rank = {i: r for r, i in enumerate(order)}
+    final = sorted(order, key=lambda i: (-s2[i], stage1_rank[i]))[:k]
+    return [(int(cat.product_ids[i]), float(s1[i]), float(s2[i])) for i in final]
+
+
+@pytest.fixture
+def known_catalogue(db):
+    return make_known_catalogue()
+
+
+@pytest.fixture
+def weight_config(db):
+    """A factory for WeightConfig rows (tests create their own: transactional tests drop seeds)."""
+    from search.services import create_weight_config
+
+    counter = {"n": 0}
+
+    def make(**values):
+        counter["n"] += 1
+        values.setdefault("name", f"test-config-{counter['n']}")
+        return create_weight_config(**values)
+
+    return make
