@@ -1,0 +1,50 @@
+"""What each Celery worker says about itself: the `embedding_device` remote-control command.
+
+Celery's own `inspect` tells us which workers are alive, their queues and pool size, but not
+whether they embed on a GPU. Each worker imports this module at start (CELERY_IMPORTS), works out
+its torch device once when it is ready (so the dashboard's 1-second broadcast never waits on a
+torch import) and answers the `embedding_device` broadcast with it. The dashboard reads the
+replies through `embeddings.selectors.celery_workers()`.
+"""
+
+from __future__ import annotations
+
+from celery.signals import worker_ready
+from celery.worker.control import inspect_command
+from django.conf import settings
+
+_device: dict | None = None
+
+
+def describe_device() -> dict:
+    """The device this process would embed on: {"device": "cuda:0"|"cpu"|…, "gpu": name or ""}."""
+    import torch  # only embeddings/ imports torch; this runs inside a worker
+
+    wanted = settings.EMBEDDINGS_DEVICE
+    if not wanted:
+        if torch.cuda.is_available():
+            wanted = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            wanted = "mps"
+        else:
+            wanted = "cpu"
+    gpu = ""
+    if wanted.startswith("cuda") and torch.cuda.is_available():
+        index = int(wanted.split(":", 1)[1]) if ":" in wanted else 0
+        gpu = torch.cuda.get_device_name(index)
+    return {"device": wanted, "gpu": gpu, "torch": torch.__version__}
+
+
+@worker_ready.connect
+def _remember_device(**_kwargs):
+    global _device
+    _device = describe_device()
+
+
+@inspect_command()
+def embedding_device(state):
+    """Reply with this worker's embedding device (computed at start-up)."""
+    global _device
+    if _device is None:
+        _device = describe_device()
+    return _device
