@@ -147,3 +147,14 @@ def run_with_results(uuid) -> SearchRun | None:
         .filter(uuid=uuid)
         .first()
     )
+
+
+def run_message(run: SearchRun) -> str:
+    """What a page or API client should tell the user about a run besides its results."""
+    if run.matched_count == 0:
+        return "No products match these filters. Remove a filter to see results."
+    if run.candidate_count == 0:
+        return "No products were found for this search."
+    if not run.results.exists() and run.page > 1:
+        return "There are no more results for this search."
+    return ""

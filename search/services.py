@@ -180,10 +180,13 @@ def store_query_image(upload) -> tuple[QueryImage, Image.Image]:
     existing = QueryImage.objects.filter(sha256=sha256).first()
     if existing is not None:
         return existing, decoded
-    with transaction.atomic():
-        query_image = QueryImage(sha256=sha256, byte_size=len(data))
+    query_image = QueryImage(sha256=sha256, byte_size=len(data), width=decoded.width, height=decoded.height)
+    path = query_image.file.field.generate_filename(query_image, f"{sha256}.{suffix}")
+    if query_image.file.storage.exists(path):
+        query_image.file.name = path  # same bytes already on disk (e.g. a row pruned earlier)
+    else:
         query_image.file.save(f"{sha256}.{suffix}", ContentFile(data), save=False)
-        query_image.save()
+    query_image.save()
     return query_image, decoded
 
 

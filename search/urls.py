@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from search import views
 
 app_name = "search"
-urlpatterns = []
+urlpatterns = [
+    path("", views.search_page, name="search"),
+    path("products/<str:catalog_id>/", views.product_page, name="product"),
+]

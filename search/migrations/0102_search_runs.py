@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('sha256', models.CharField(max_length=64, unique=True)),
-                ('file', models.ImageField(height_field='height', max_length=255, upload_to=search.models._query_image_path, width_field='width')),
+                ('file', models.ImageField(max_length=255, upload_to=search.models._query_image_path)),
                 ('width', models.PositiveIntegerField(default=0)),
                 ('height', models.PositiveIntegerField(default=0)),
                 ('byte_size', models.PositiveIntegerField(default=0)),

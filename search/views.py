@@ -1,0 +1,160 @@
+"""Search pages: the search page at "/" and a product page. Plain GET/POST forms; JS only enhances.
+
+An uploaded image is POSTed, stored (content-hashed) and the browser is redirected to a GET URL
+naming the image by its hash, so results pages can be bookmarked, reloaded and paginated.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from search import selectors, services
+from search.errors import SearchError, SearchUnavailable
+from search.models import ATTRIBUTE_FIELDS, Product, QueryImage, WeightConfig
+
+# Query parameters the search page keeps between pages (besides `page`).
+KEPT_PARAMETERS = ("q", "image", "similar", *ATTRIBUTE_FIELDS, "year_min", "year_max", "config", "exact", "k")
+
+
+def _kept(params) -> dict:
+    return {key: params.get(key) for key in KEPT_PARAMETERS if params.get(key) not in (None, "")}
+
+
+def _filters(params) -> dict:
+    raw = {field: params.get(field) for field in ATTRIBUTE_FIELDS if params.get(field)}
+    for key in ("year_min", "year_max"):
+        if params.get(key):
+            raw[key] = params.get(key)
+    return raw
+
+
+def _staff_choices(request: HttpRequest, params) -> tuple[WeightConfig | None, bool | None]:
+    if not request.user.is_staff:
+        return None, None
+    config = None
+    if params.get("config"):
+        config = (
+            WeightConfig.objects.filter(pk=params.get("config")).first()
+            if params["config"].isdigit()
+            else None
+        )
+        if config is None:
+            raise SearchError("Unknown weight configuration.", fields={"config": ["unknown"]})
+    exact = True if params.get("exact") in ("1", "on", "true") else None
+    return config, exact
+
+
+def _page_context(request: HttpRequest, params) -> dict:
+    return {
+        "params": params,
+        "filter_fields": [
+            (field, field.replace("_", " ").capitalize(), values, params.get(field, ""))
+            for field, values in selectors.filter_options().items()
+        ],
+        "year_bounds": selectors.year_range(),
+        "configs": WeightConfig.objects.filter(is_current=True).order_by("name")
+        if request.user.is_staff
+        else [],
+        "max_image_mb": settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES / 1e6,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def search_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _upload_then_redirect(request)
+    params = request.GET
+    context = _page_context(request, params)
+    has_query = any(params.get(key) for key in ("q", "image", "similar"))
+    if not has_query:
+        if params.get("submitted"):
+            context["error"] = "Type a query, add an image, or both."
+            return render(request, "search/search.html", context, status=400)
+        return render(request, "search/search.html", context)
+    try:
+        config, exact = _staff_choices(request, params)
+        image = None
+        if params.get("image"):
+            stored = QueryImage.objects.filter(sha256=params["image"]).first()
+            if stored is None:
+                raise SearchError("That query image is no longer stored; upload it again.")
+            with stored.file.open("rb") as handle:
+                image = handle.read()
+            context["query_image"] = stored
+        similar_to = None
+        if params.get("similar"):
+            similar_to = Product.objects.filter(catalog_id=params["similar"]).first()
+            if similar_to is None:
+                raise SearchError(f"There is no product {params['similar']!r}.")
+            context["similar_to"] = similar_to
+        run = services.run_search(
+            text=params.get("q") or None,
+            image=image,
+            similar_to=similar_to,
+            filters=_filters(params),
+            config=config,
+            exact=exact,
+            k=params.get("k") or None,
+            page=params.get("page") or 1,
+            source="public",
+            user=request.user,
+        )
+    except SearchUnavailable as error:
+        context.update(error=error.message, progress=error.progress)
+        return render(request, "search/search.html", context, status=error.status)
+    except SearchError as error:
+        context.update(error=error.message)
+        return render(request, "search/search.html", context, status=error.status)
+    run = selectors.run_with_results(run.uuid)
+    kept = _kept(params)
+    pages = -(-run.k1 // run.k)
+    context.update(
+        run=run,
+        results=list(run.results.all()),
+        message=selectors.run_message(run),
+        page=run.page,
+        previous_url=f"?{urlencode({**kept, 'page': run.page - 1})}" if run.page > 1 else "",
+        next_url=f"?{urlencode({**kept, 'page': run.page + 1})}"
+        if run.page < pages and run.results.count() == run.k
+        else "",
+    )
+    return render(request, "search/search.html", context)
+
+
+def _upload_then_redirect(request: HttpRequest) -> HttpResponse:
+    params = request.POST
+    upload = request.FILES.get("image")
+    kept = _kept(params)
+    if upload is not None:
+        try:
+            stored, _ = services.store_query_image(upload)
+        except SearchError as error:
+            context = _page_context(request, params)
+            context["error"] = error.message
+            return render(request, "search/search.html", context, status=error.status)
+        kept["image"] = stored.sha256
+    if not any(kept.get(key) for key in ("q", "image", "similar")):
+        context = _page_context(request, params)
+        context["error"] = "Type a query, add an image, or both."
+        return render(request, "search/search.html", context, status=400)
+    return redirect(f"/?{urlencode(kept)}")
+
+
+def product_page(request: HttpRequest, catalog_id: str) -> HttpResponse:
+    product = get_object_or_404(Product, catalog_id=catalog_id)
+    context = {
+        "product": product,
+        "attributes": [(f.replace("_", " "), getattr(product, f)) for f in ATTRIBUTE_FIELDS],
+    }
+    try:
+        run = services.run_search(similar_to=product, source="public", user=request.user)
+        context["results"] = list(selectors.run_with_results(run.uuid).results.all())
+        context["run"] = run
+    except SearchError as error:
+        context["similar_error"] = error.message
+    return render(request, "search/product.html", context)
