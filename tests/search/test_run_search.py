@@ -184,3 +184,16 @@ def test_prune_keeps_pinned_recent_and_signed_in_runs(tiny_catalogue, settings, 
     assert prune_search_runs() == 1
     assert set(SearchRun.objects.values_list("pk", flat=True)) == {pinned.pk, mine.pk, survey.pk, recent.pk}
     assert not SearchRun.objects.filter(pk=old.pk).exists()
+
+
+@pytest.mark.django_db
+def test_prune_command_reports_what_it_deleted(tiny_catalogue):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run = run_search(text="old")
+    SearchRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(days=400))
+    out = StringIO()
+    call_command("prune_search_runs", stdout=out)
+    assert "Deleted 1 search run(s)." in out.getvalue()
