@@ -401,6 +401,7 @@ class Ranking:
     exact: bool
     ef_search: int
     matched: int | None  # products passing the filters (None: no filters)
+    candidates: tuple[int, ...]  # stage 1's product ids, best first
     candidate_count: int
     stage1_ms: float
     stage2_ms: float
@@ -494,6 +495,7 @@ def rank_products(
         exact=exact,
         ef_search=plan.ef_search,
         matched=matched,
+        candidates=tuple(candidate_ids),
         candidate_count=len(candidate_ids),
         stage1_ms=stage1_ms,
         stage2_ms=stage2_ms,
