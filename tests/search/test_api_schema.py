@@ -42,3 +42,11 @@ def test_schema_is_served_with_the_search_operations(client):
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_has_no_server_errors(case, catalogue):
     case.call_and_validate(checks=[not_a_server_error])
+
+
+def test_swagger_ui_is_served_without_a_cdn(client):
+    response = client.get("/api/docs/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert "cdn" not in html.lower() and "unpkg" not in html.lower()
