@@ -1,0 +1,80 @@
+"""Writes for one catalogue product from the admin pages: create, edit (image and fields), delete.
+
+A change to anything embeddings are computed from (image bytes, title, attributes) bumps
+`Product.revision`; after the transaction commits the product is queued for re-embedding in every
+space. Deleting a product cascades to its embeddings; SearchResult keeps a catalog_id/title
+snapshot (product set to NULL), so past searches stay readable and show it as removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from search.importing import ImageRefused, check_image
+from search.models import ATTRIBUTE_FIELDS, Product
+
+__all__ = ["ImageRefused", "ImageUpload", "check_image", "delete_product", "save_product"]
+
+# Fields whose change makes the product's embeddings stale (the text template may use any of them).
+EMBEDDED_FIELDS = ("title", *ATTRIBUTE_FIELDS, "year")
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    name: str
+    data: bytes
+
+
+@transaction.atomic
+def save_product(*, product: Product | None, fields: dict, image: ImageUpload | None) -> Product:
+    """Create (product=None) or update a product; re-embed it after commit when something embedded changed."""
+    creating = product is None
+    if creating:
+        product = Product(catalog_id=fields["catalog_id"])
+    changed = creating
+    for name in EMBEDDED_FIELDS:
+        value = fields.get(name, getattr(product, name))
+        if getattr(product, name) != value:
+            setattr(product, name, value)
+            changed = True
+    old_image = product.image.name if product.image else ""
+    if image is not None:
+        digest = hashlib.sha256(image.data).hexdigest()
+        if digest != product.image_sha256:
+            suffix = PurePath(image.name).suffix.lower() or ".jpg"
+            # A new name per image content: caches never show the old photo under the new revision.
+            product.image.save(
+                f"{product.catalog_id}-{digest[:12]}{suffix}", ContentFile(image.data), save=False
+            )
+            product.image_sha256 = digest
+            changed = True
+    if changed and not creating:
+        product.revision += 1
+    product.save()
+    if old_image and product.image.name != old_image:
+        storage = product.image.storage
+        transaction.on_commit(lambda: storage.delete(old_image))
+    if changed:
+        _queue_embeddings(product.pk)
+    return product
+
+
+@transaction.atomic
+def delete_product(*, product: Product) -> None:
+    """Delete a product, its embeddings (FK cascade) and, after commit, its image file."""
+    image_name = product.image.name if product.image else ""
+    storage = product.image.storage
+    product.delete()
+    if image_name:
+        transaction.on_commit(lambda: storage.delete(image_name))
+
+
+def _queue_embeddings(product_id: int) -> None:
+    from embeddings.services import queue_product_embeddings
+
+    transaction.on_commit(lambda: queue_product_embeddings([product_id]))

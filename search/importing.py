@@ -1,0 +1,551 @@
+"""The catalogue import service: parse -> plan -> apply, for the admin upload and the command line.
+
+    plan = plan_import(path)            # reads the zip, writes nothing
+    result = apply_plan(plan)           # writes Products and media, idempotently
+    result = import_catalogue(path)     # both, re-planned against the catalogue as it is now
+
+Accepted zips:
+- the Kaggle "Fashion Product Images" layout: styles.csv (id, gender, masterCategory, subCategory,
+  articleType, baseColour, season, year, usage, productDisplayName) and images/<id>.jpg;
+- a simple CSV (any *.csv at the top of the zip): id, title and any attribute columns, spelled
+  like the model (base_colour) or like Kaggle (baseColour); images named <id>.<jpg|jpeg|png|webp>.
+
+A zip is untrusted. Before anything is read, every entry is checked (`check_zip`): absolute
+paths, `..`, symlinks and device files, encrypted entries, and zip-bomb limits (total and
+per-entry uncompressed size, per-entry compression ratio, from settings FASHIONSITE_MAX_ZIP_*).
+Any of those refuses the whole file (`ImportRefused`, naming the entry), as does a CSV with the
+wrong columns or not in UTF-8 (naming the file and line). Problems with one row (a duplicate id, a
+bad year, an image that does not decode or has more than FASHIONSITE_MAX_IMAGE_PIXELS pixels)
+reject that row only, with its line and reason.
+
+The Kaggle file has ~20 titles with unquoted commas: when the title is the last column, extra
+fields on a row are joined back into the title (never shifted into other columns).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import stat
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
+
+from search.models import ATTRIBUTE_FIELDS, Product
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+# Compression ratios are only meaningful for entries of some size: a 2 KB CSV of repeated
+# values legitimately compresses 50:1, and small entries cannot be bombs.
+RATIO_CHECK_MIN_BYTES = 1024 * 1024
+BATCH_SIZE = 500
+
+KAGGLE_COLUMNS = {
+    "id": "catalog_id",
+    "gender": "gender",
+    "masterCategory": "master_category",
+    "subCategory": "sub_category",
+    "articleType": "article_type",
+    "baseColour": "base_colour",
+    "season": "season",
+    "year": "year",
+    "usage": "usage",
+    "productDisplayName": "title",
+}
+# Columns of the simple CSV: model names, plus the Kaggle spellings of the same fields.
+SIMPLE_COLUMNS = {
+    "id": "catalog_id",
+    "title": "title",
+    "year": "year",
+    **{name: name for name in ATTRIBUTE_FIELDS},
+    **{kaggle: model for kaggle, model in KAGGLE_COLUMNS.items() if model in ATTRIBUTE_FIELDS},
+}
+PRODUCT_FIELDS = ("title", *ATTRIBUTE_FIELDS, "year")
+ALLOWED_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+Progress = Callable[[int, int], None]
+
+
+class ImportRefused(Exception):
+    """The whole file is refused (unsafe zip, wrong CSV); the message names the file/entry/line."""
+
+
+class ImageRefused(Exception):
+    """One image cannot be used (not an image, or too many pixels); the message names it."""
+
+
+@dataclass
+class PlannedRow:
+    line: int
+    catalog_id: str
+    fields: dict
+    image_entry: str = ""  # zip entry name; "" when the row has no image in the zip
+    image_sha256: str = ""
+
+
+@dataclass
+class Rejection:
+    line: int
+    catalog_id: str
+    reason: str
+
+
+@dataclass
+class UnreadableImage:
+    name: str
+    reason: str
+
+
+@dataclass
+class ImportPlan:
+    path: Path
+    csv_name: str
+    layout: str  # "kaggle" or "simple"
+    created: list[PlannedRow] = field(default_factory=list)
+    updated: list[PlannedRow] = field(default_factory=list)
+    unchanged: list[PlannedRow] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    missing_images: list[str] = field(default_factory=list)  # catalog ids of rows without an image
+    unreadable_images: list[UnreadableImage] = field(default_factory=list)
+    orphan_images: list[str] = field(default_factory=list)  # image entries that match no row
+
+    @property
+    def rows(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.unchanged) + len(self.rejected)
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    product_ids: list[int] = field(default_factory=list)  # created or updated: to (re-)embed
+
+
+# --------------------------------------------------------------------------- images
+
+
+def check_image(data: bytes, *, name: str) -> tuple[int, int]:
+    """Refuse bytes that are not a decodable image or have more pixels than the limit; returns (w, h).
+
+    The pixel count comes from the header, before any decoding, so a decompression bomb is
+    refused without allocating its pixels.
+    """
+    limit = settings.FASHIONSITE_MAX_IMAGE_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > limit:
+                raise ImageRefused(
+                    f"{name}: {width}x{height} = {width * height:,} pixels is more than the limit of "
+                    f"{limit:,} pixels (FASHIONSITE_MAX_IMAGE_PIXELS)"
+                )
+            image.verify()
+    except ImageRefused:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageRefused(f"{name}: too many pixels ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageRefused(f"{name} is not a readable image ({exc})") from None
+    return width, height
+
+
+# --------------------------------------------------------------------------- zip safety
+
+
+def check_zip(archive: zipfile.ZipFile, *, label: str) -> None:
+    """Refuse the zip if any entry is unsafe to read or extract; names the entry and the limit."""
+    max_total = settings.FASHIONSITE_MAX_ZIP_BYTES
+    max_entry = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES
+    max_ratio = settings.FASHIONSITE_MAX_ZIP_RATIO
+    total = 0
+    for info in archive.infolist():
+        name = info.filename
+        normalised = name.replace("\\", "/")
+        if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
+            raise ImportRefused(f"{label}: entry {name!r} has an absolute path; the zip is refused.")
+        if ".." in PurePosixPath(normalised).parts:
+            raise ImportRefused(f"{label}: entry {name!r} points outside the zip ('..'); the zip is refused.")
+        if info.create_system == 3:  # Unix: the high 16 bits of external_attr hold st_mode
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise ImportRefused(f"{label}: entry {name!r} is a symbolic link; the zip is refused.")
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                raise ImportRefused(
+                    f"{label}: entry {name!r} is a device or special file; the zip is refused."
+                )
+        if info.flag_bits & 0x1:
+            raise ImportRefused(f"{label}: entry {name!r} is encrypted; upload an unencrypted zip.")
+        if info.file_size > max_entry:
+            raise ImportRefused(
+                f"{label}: entry {name!r} expands to {info.file_size:,} bytes, more than the per-entry limit "
+                f"of {max_entry:,} bytes (FASHIONSITE_MAX_ZIP_ENTRY_BYTES); the zip is refused."
+            )
+        if info.file_size >= RATIO_CHECK_MIN_BYTES:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > max_ratio:
+                raise ImportRefused(
+                    f"{label}: entry {name!r} expands {ratio:,.0f} times ({info.compress_size:,} -> "
+                    f"{info.file_size:,} bytes), more than the limit of {max_ratio:g} "
+                    "(FASHIONSITE_MAX_ZIP_RATIO); the zip is refused as a possible zip bomb."
+                )
+        total += info.file_size
+        if total > max_total:
+            raise ImportRefused(
+                f"{label}: the entries expand to more than {max_total:,} bytes in total "
+                f"(FASHIONSITE_MAX_ZIP_BYTES; passed at {name!r}); the zip is refused."
+            )
+
+
+def open_zip(path: Path, *, label: str | None = None) -> zipfile.ZipFile:
+    label = label or path.name
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportRefused(f"{label} is not a readable zip file ({exc}).") from None
+    try:
+        check_zip(archive, label=label)
+    except ImportRefused:
+        archive.close()
+        raise
+    return archive
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    # Never trust the declared size alone: read at most the per-entry limit plus one byte.
+    limit = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES
+    with archive.open(info) as entry:
+        data = entry.read(limit + 1)
+    if len(data) > limit:
+        raise ImportRefused(f"entry {info.filename!r} expands past the per-entry limit of {limit:,} bytes.")
+    return data
+
+
+# --------------------------------------------------------------------------- parse
+
+
+def _find_csv(archive: zipfile.ZipFile, label: str) -> tuple[zipfile.ZipInfo, str]:
+    files = [info for info in archive.infolist() if not info.is_dir()]
+    styles = [info for info in files if PurePosixPath(info.filename).name == "styles.csv"]
+    if styles:
+        return min(styles, key=lambda info: info.filename.count("/")), "kaggle"
+    csvs = [
+        info
+        for info in files
+        if info.filename.lower().endswith(".csv") and "/" not in info.filename.strip("/")
+    ]
+    if len(csvs) == 1:
+        return csvs[0], "simple"
+    if not csvs:
+        raise ImportRefused(
+            f"{label} has no styles.csv and no CSV at its top level: add styles.csv (Kaggle layout) "
+            "or one CSV with the columns id, title and any attributes."
+        )
+    names = ", ".join(info.filename for info in csvs)
+    raise ImportRefused(f"{label} has several CSV files at its top level ({names}); keep exactly one.")
+
+
+def _decode_csv(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ImportRefused(
+            f"{name} line {line}, column {column}: byte 0x{data[exc.start]:02x} is not UTF-8. "
+            "Save the CSV as UTF-8 and upload it again."
+        ) from None
+
+
+def _columns(header: list[str], name: str, layout: str) -> list[str]:
+    known = KAGGLE_COLUMNS if layout == "kaggle" else SIMPLE_COLUMNS
+    header = [column.strip() for column in header]
+    unknown = [column for column in header if column not in known]
+    fields = [known.get(column) for column in header]
+    missing = []
+    if "catalog_id" not in fields:
+        missing.append("id")
+    if "title" not in fields:
+        missing.append("productDisplayName" if layout == "kaggle" else "title")
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(unknown)}")
+        allowed = ", ".join(
+            KAGGLE_COLUMNS if layout == "kaggle" else ["id", "title", *ATTRIBUTE_FIELDS, "year"]
+        )
+        raise ImportRefused(f"{name} line 1: {'; '.join(parts)}. Expected columns: {allowed}.")
+    if len(set(fields)) != len(fields):
+        raise ImportRefused(f"{name} line 1: a column appears twice ({', '.join(header)}).")
+    return fields
+
+
+def _row_fields(values: list[str], columns: list[str]) -> dict:
+    if len(values) > len(columns) and columns[-1] == "title":
+        # Unquoted commas in the last (title) column: join them back, never shift columns.
+        values = [*values[: len(columns) - 1], ",".join(values[len(columns) - 1 :])]
+    if len(values) != len(columns):
+        raise ValueError(f"has {len(values)} fields, the header has {len(columns)}")
+    raw = {column: value.strip() for column, value in zip(columns, values, strict=True)}
+    catalog_id = raw.pop("catalog_id")
+    if not catalog_id:
+        raise ValueError("has an empty id")
+    if len(catalog_id) > 64 or not set(catalog_id) <= ALLOWED_ID_CHARS:
+        raise ValueError(f"id {catalog_id[:70]!r} must be at most 64 letters, digits, '-', '_' or '.'")
+    fields = {name: "" for name in PRODUCT_FIELDS if name != "year"}
+    fields["year"] = None
+    for name, value in raw.items():
+        if name == "year":
+            if value:
+                try:
+                    fields["year"] = int(value)
+                except ValueError:
+                    raise ValueError(f"year {value!r} is not a whole number") from None
+                if not 0 <= fields["year"] <= 32767:
+                    raise ValueError(f"year {value!r} is out of range")
+            continue
+        limit = Product._meta.get_field(name).max_length
+        if len(value) > limit:
+            raise ValueError(f"{name} is longer than {limit} characters")
+        fields[name] = value
+    fields["catalog_id"] = catalog_id
+    return fields
+
+
+def _image_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """Image entries by the id their file name carries (images/<id>.jpg or <id>.png anywhere)."""
+    found = {}
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        path = PurePosixPath(info.filename)
+        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+            found.setdefault(path.stem, info)
+    return found
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
+    """Read and check the zip and compare it with the catalogue; writes nothing.
+
+    Raises ImportRefused for a file that cannot be imported at all; row problems become
+    `plan.rejected` entries with line and reason.
+    """
+    path = Path(path)
+    with open_zip(path) as archive:
+        csv_info, layout = _find_csv(archive, path.name)
+        text = _decode_csv(_read_entry(archive, csv_info), csv_info.filename)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ImportRefused(f"{csv_info.filename} is empty.") from None
+        columns = _columns(header, csv_info.filename, layout)
+        plan = ImportPlan(path=path, csv_name=csv_info.filename, layout=layout)
+        images = _image_entries(archive)
+
+        parsed: list[PlannedRow] = []
+        first_line: dict[str, int] = {}
+        try:
+            records = [(reader.line_num, values) for values in reader]
+        except csv.Error as exc:
+            raise ImportRefused(f"{csv_info.filename} line {reader.line_num}: {exc}") from None
+        total = len(records)
+        for done, (line, values) in enumerate(records, start=1):
+            if progress and done % BATCH_SIZE == 0:
+                progress(done, total)
+            if not any(value.strip() for value in values):
+                continue
+            catalog_id = values[0].strip() if values else ""
+            try:
+                fields = _row_fields(values, columns)
+            except ValueError as exc:
+                plan.rejected.append(Rejection(line, catalog_id, f"{csv_info.filename} line {line} {exc}"))
+                continue
+            catalog_id = fields.pop("catalog_id")
+            if catalog_id in first_line:
+                plan.rejected.append(
+                    Rejection(
+                        line,
+                        catalog_id,
+                        f"duplicate id {catalog_id} (first on line {first_line[catalog_id]})",
+                    )
+                )
+                continue
+            first_line[catalog_id] = line
+            row = PlannedRow(line=line, catalog_id=catalog_id, fields=fields)
+            info = images.get(catalog_id)
+            if info is None:
+                plan.missing_images.append(catalog_id)
+            else:
+                data = _read_entry(archive, info)
+                try:
+                    check_image(data, name=info.filename)
+                except ImageRefused as exc:
+                    plan.unreadable_images.append(UnreadableImage(info.filename, str(exc)))
+                    plan.rejected.append(Rejection(line, catalog_id, str(exc)))
+                    continue
+                row.image_entry = info.filename
+                row.image_sha256 = hashlib.sha256(data).hexdigest()
+            parsed.append(row)
+        plan.orphan_images = sorted(info.filename for stem, info in images.items() if stem not in first_line)
+        if progress:
+            progress(total, total)
+    _classify(plan, parsed)
+    plan.rejected.sort(key=lambda item: item.line)
+    return plan
+
+
+def _classify(plan: ImportPlan, rows: list[PlannedRow]) -> None:
+    existing = _existing(row.catalog_id for row in rows)
+    for row in rows:
+        current = existing.get(row.catalog_id)
+        if current is None:
+            plan.created.append(row)
+        elif _differs(current, row):
+            plan.updated.append(row)
+        else:
+            plan.unchanged.append(row)
+
+
+def _existing(catalog_ids) -> dict[str, dict]:
+    ids = list(catalog_ids)
+    found = {}
+    for start in range(0, len(ids), 5000):
+        for values in Product.objects.filter(catalog_id__in=ids[start : start + 5000]).values(
+            "id", "catalog_id", "image_sha256", "revision", *PRODUCT_FIELDS
+        ):
+            found[values["catalog_id"]] = values
+    return found
+
+
+def _differs(current: dict, row: PlannedRow) -> bool:
+    if any(current[name] != value for name, value in row.fields.items()):
+        return True
+    # A row without an image keeps the product's current image.
+    return bool(row.image_sha256) and row.image_sha256 != current["image_sha256"]
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def apply_plan(
+    plan: ImportPlan, *, all_or_nothing: bool = False, progress: Progress | None = None
+) -> ImportResult:
+    """Write the plan's created and updated rows (idempotent: each batch re-reads the catalogue).
+
+    Batches of BATCH_SIZE rows commit one by one, so a long import shows progress and a crash
+    loses at most one batch (re-running the import finishes it). With all_or_nothing the whole
+    import is one transaction and a plan with rejected rows is refused. Image files are written
+    before their rows and deleted again if the batch's transaction rolls back.
+    """
+    if all_or_nothing and plan.rejected:
+        raise ImportRefused(
+            f"All or nothing was asked and {len(plan.rejected)} row(s) are rejected "
+            f"(first: line {plan.rejected[0].line}: {plan.rejected[0].reason}); nothing was imported."
+        )
+    rows = plan.created + plan.updated
+    total = plan.rows
+    result = ImportResult(unchanged=len(plan.unchanged), rejected=len(plan.rejected))
+    done = len(plan.unchanged) + len(plan.rejected)
+    if progress:
+        progress(done, total)
+    outer = transaction.atomic() if all_or_nothing else contextlib.nullcontext()
+    written_all: list[str] = []
+    try:
+        with open_zip(plan.path) as archive, outer:
+            for start in range(0, len(rows), BATCH_SIZE):
+                batch = rows[start : start + BATCH_SIZE]
+                written: list[str] = []
+                try:
+                    with transaction.atomic():
+                        _apply_batch(archive, batch, result, written)
+                except Exception:
+                    _delete_files(written)
+                    raise
+                written_all.extend(written)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+    except Exception:
+        if all_or_nothing:
+            _delete_files(written_all)
+        raise
+    return result
+
+
+def import_catalogue(
+    path: Path, *, all_or_nothing: bool = False, progress: Progress | None = None
+) -> ImportResult:
+    """Plan against the catalogue as it is now, then apply (what the upload's Confirm runs)."""
+    return apply_plan(plan_import(path), all_or_nothing=all_or_nothing, progress=progress)
+
+
+def _apply_batch(
+    archive: zipfile.ZipFile, batch: list[PlannedRow], result: ImportResult, written: list[str]
+) -> None:
+    existing = {
+        product.catalog_id: product
+        for product in Product.objects.select_for_update().filter(
+            catalog_id__in=[row.catalog_id for row in batch]
+        )
+    }
+    to_create, to_update, replaced = [], [], []
+    now = timezone.now()
+    for row in batch:
+        product = existing.get(row.catalog_id)
+        if product is not None and not _differs(_as_values(product), row):
+            result.unchanged += 1
+            continue
+        if product is None:
+            product = Product(catalog_id=row.catalog_id)
+            to_create.append(product)
+        else:
+            product.revision += 1
+            product.updated_at = now
+            to_update.append(product)
+        for name, value in row.fields.items():
+            setattr(product, name, value)
+        if row.image_sha256 and row.image_sha256 != product.image_sha256:
+            data = _read_entry(archive, archive.getinfo(row.image_entry))
+            suffix = PurePosixPath(row.image_entry).suffix.lower()
+            name = default_storage.save(
+                f"products/{row.catalog_id}-{row.image_sha256[:12]}{suffix}", ContentFile(data)
+            )
+            written.append(name)
+            if product.image.name:
+                replaced.append(product.image.name)
+            product.image.name = name
+            product.image_sha256 = row.image_sha256
+    Product.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+    Product.objects.bulk_update(
+        to_update, ["revision", "image", "image_sha256", "updated_at", *PRODUCT_FIELDS], batch_size=BATCH_SIZE
+    )
+    if replaced:
+        transaction.on_commit(lambda: _delete_files(replaced))
+    result.created += len(to_create)
+    result.updated += len(to_update)
+    result.product_ids.extend(product.pk for product in to_create + to_update)
+
+
+def _as_values(product: Product) -> dict:
+    return {"image_sha256": product.image_sha256, **{name: getattr(product, name) for name in PRODUCT_FIELDS}}
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)

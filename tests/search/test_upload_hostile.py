@@ -1,0 +1,255 @@
+"""Catalogue uploads: hostile and broken files are refused with a message naming what and where,
+and nothing of a refused upload is stored (no Product rows, no media files, no zip left on disk).
+
+The analysis and import services are the ones the Celery tasks call; here they run in the test
+process (the browser journey in tests/browser/test_upload_journey.py uses the real worker).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from search import uploads
+from search.models import CatalogUpload, Product
+from tests.search import catalogue_zips as zips
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "incoming")
+    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir()
+    settings.DATA_DIR = tmp_path / "data"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def admin_client(client):
+    user = User.objects.create_user("catalogue-admin", password="pw-upload-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_catalog"))
+    client.force_login(user)
+    return client
+
+
+def media_files(media_root: Path) -> list[Path]:
+    return [path for path in media_root.rglob("*") if path.is_file()] if media_root.exists() else []
+
+
+def upload_files(settings) -> list[Path]:
+    folder = Path(settings.DATA_DIR) / "uploads"
+    return list(folder.iterdir()) if folder.exists() else []
+
+
+def post_zip(client, data: bytes, *, name="catalogue.zip", all_or_nothing=False):
+    payload = {"file": SimpleUploadedFile(name, data, content_type="application/zip")}
+    if all_or_nothing:
+        payload["all_or_nothing"] = "on"
+    return client.post(reverse("catalogue:upload-new"), payload)
+
+
+def analysed(client, data: bytes, **kwargs) -> CatalogUpload:
+    response = post_zip(client, data, **kwargs)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    upload = CatalogUpload.objects.latest("pk")
+    return uploads.analyse_upload(upload_id=upload.pk)
+
+
+def assert_refused_and_nothing_stored(upload: CatalogUpload, settings, media_root, *words: str):
+    upload.refresh_from_db()
+    assert upload.status == CatalogUpload.Status.REFUSED, upload.error
+    for word in words:
+        assert word in upload.error, f"{word!r} not in {upload.error!r}"
+    assert Product.objects.count() == 0
+    assert media_files(media_root) == []
+    assert upload_files(settings) == []
+    assert upload.file_path == ""
+
+
+# --------------------------------------------------------------------------- a good upload, for contrast
+
+
+def test_good_zip_previews_without_writing_then_imports(admin_client, settings, media_root):
+    upload = analysed(admin_client, zips.kaggle_zip(5))
+    assert upload.status == CatalogUpload.Status.PREVIEWED
+    assert upload.plan_summary["counts"]["created"] == 5
+    assert Product.objects.count() == 0 and media_files(media_root) == []
+    page = admin_client.get(reverse("catalogue:upload-detail", args=[upload.pk])).content.decode()
+    assert "Confirm and import" in page
+
+    uploads.confirm_upload(upload=upload, all_or_nothing=False)
+    upload = uploads.import_upload(upload_id=upload.pk)
+    assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
+    assert Product.objects.count() == 5
+    assert len(media_files(media_root)) == 5
+    assert upload_files(settings) == []  # the zip is deleted once imported
+    status = admin_client.get(reverse("catalogue:upload-status", args=[upload.pk])).json()
+    assert status["import"]["percent"] == 100
+
+
+# --------------------------------------------------------------------------- whole-file refusals
+
+
+def test_upload_over_the_size_limit_is_refused_while_streaming(admin_client, settings, media_root):
+    data = zips.kaggle_zip(20)
+    settings.FASHIONSITE_MAX_UPLOAD_BYTES = len(data) // 2
+    response = post_zip(admin_client, data)
+    assert response.status_code == 413
+    assert "larger than the limit" in response.content.decode()
+    assert CatalogUpload.objects.count() == 0
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
+    assert upload_files(settings) == []
+
+
+def test_a_file_that_is_not_a_zip_is_refused(admin_client, settings, media_root):
+    upload = analysed(admin_client, b"this is not a zip at all" * 100)
+    assert_refused_and_nothing_stored(upload, settings, media_root, "zip")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("/etc/cron.d/evil.jpg", "/etc/cron.d/evil.jpg"), ("images/../../evil.jpg", "images/../../evil.jpg")],
+)
+def test_zip_entries_with_absolute_paths_or_dotdot_are_refused(
+    admin_client, settings, media_root, name, expected
+):
+    upload = analysed(admin_client, zips.zip_with_raw_name(name))
+    assert_refused_and_nothing_stored(upload, settings, media_root, expected)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "device"])
+def test_zip_entries_that_are_symlinks_or_devices_are_refused(admin_client, settings, media_root, kind):
+    upload = analysed(admin_client, zips.zip_with_special_entry(kind))
+    assert_refused_and_nothing_stored(upload, settings, media_root, "images/evil.jpg")
+
+
+def test_zip_bomb_entry_over_the_per_entry_limit_is_refused(admin_client, settings, media_root):
+    settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES = 5 * 1024 * 1024
+    upload = analysed(admin_client, zips.zip_bomb_entry(8 * 1024 * 1024))
+    assert_refused_and_nothing_stored(upload, settings, media_root, "images/zeros.jpg")
+
+
+def test_zip_bomb_ratio_is_refused(admin_client, settings, media_root):
+    # Under the per-entry size limit, but zeros compress about 1000:1.
+    settings.FASHIONSITE_MAX_ZIP_RATIO = 100.0
+    upload = analysed(admin_client, zips.zip_bomb_entry(2 * 1024 * 1024))
+    assert_refused_and_nothing_stored(upload, settings, media_root, "images/zeros.jpg")
+
+
+def test_zip_total_uncompressed_size_over_the_limit_is_refused(admin_client, settings, media_root):
+    settings.FASHIONSITE_MAX_ZIP_BYTES = 5_000
+    upload = analysed(admin_client, zips.kaggle_zip(20))
+    assert_refused_and_nothing_stored(upload, settings, media_root, "5,000 bytes in total")
+
+
+def test_csv_with_the_wrong_columns_is_refused(admin_client, settings, media_root):
+    data = zips.make_zip({"styles.csv": b"sku,name,price\n1,Shirt,10\n", "images/1.jpg": zips.jpeg_bytes()})
+    upload = analysed(admin_client, data)
+    assert_refused_and_nothing_stored(upload, settings, media_root, "styles.csv")
+
+
+def test_csv_in_the_wrong_encoding_is_refused(admin_client, settings, media_root):
+    rows = zips.kaggle_rows(3)
+    rows[1]["productDisplayName"] = "Caf\u00e9 T\u00f6p"
+    data = zips.make_zip({"styles.csv": zips.kaggle_csv(rows).encode("latin-1")})
+    upload = analysed(admin_client, data)
+    assert_refused_and_nothing_stored(upload, settings, media_root, "styles.csv", "UTF-8")
+
+
+# --------------------------------------------------------------------------- row refusals
+
+
+def run_import(upload: CatalogUpload, *, all_or_nothing=False) -> CatalogUpload:
+    upload = uploads.confirm_upload(upload=upload, all_or_nothing=all_or_nothing)
+    if upload.status == CatalogUpload.Status.IMPORTING:
+        upload = uploads.import_upload(upload_id=upload.pk)
+    upload.refresh_from_db()
+    return upload
+
+
+def rejected_reasons(upload: CatalogUpload) -> list[str]:
+    return [f"{row['line']} {row['catalog_id']} {row['reason']}" for row in upload.plan_summary["rejected"]]
+
+
+def test_non_image_content_with_an_image_name_rejects_that_row_only(admin_client, settings, media_root):
+    data = zips.kaggle_zip(3, images={"images/90002.jpg": b"<?php system($_GET['c']); ?>"})
+    upload = analysed(admin_client, data)
+    assert upload.status == CatalogUpload.Status.PREVIEWED
+    assert upload.plan_summary["counts"]["created"] == 2
+    unreadable = [item["name"] for item in upload.plan_summary["unreadable_images"]] + rejected_reasons(
+        upload
+    )
+    assert any("90002" in text for text in unreadable)
+    upload = run_import(upload)
+    assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
+    assert sorted(Product.objects.values_list("catalog_id", flat=True)) == ["90001", "90003"]
+    assert not any("90002" in path.name for path in media_files(media_root))
+
+
+def test_decompression_bomb_image_is_rejected(admin_client, settings, media_root):
+    settings.FASHIONSITE_MAX_IMAGE_PIXELS = 1_000_000
+    data = zips.kaggle_zip(2, images={"images/90002.jpg": zips.png_bomb_bytes(2000, 2000)})
+    upload = analysed(admin_client, data)
+    text = " ".join(
+        rejected_reasons(upload) + [i["reason"] for i in upload.plan_summary["unreadable_images"]]
+    )
+    assert "pixel" in text.lower()
+    upload = run_import(upload)
+    assert list(Product.objects.values_list("catalog_id", flat=True)) == ["90001"]
+    assert not any("90002" in path.name for path in media_files(media_root))
+
+
+def test_duplicate_ids_are_rejected_by_line(admin_client, settings, media_root):
+    rows = zips.kaggle_rows(3)
+    rows.append(dict(rows[0], productDisplayName="A second row with the same id"))
+    data = zips.make_zip(
+        {
+            "styles.csv": zips.kaggle_csv(rows).encode(),
+            **{f"images/{r['id']}.jpg": zips.jpeg_bytes() for r in rows},
+        }
+    )
+    upload = analysed(admin_client, data)
+    reasons = rejected_reasons(upload)
+    assert any(reason.startswith("5 90001") and "duplicate" in reason.lower() for reason in reasons), reasons
+
+
+def test_all_or_nothing_refuses_the_whole_upload_when_a_row_is_rejected(admin_client, settings, media_root):
+    data = zips.kaggle_zip(3, images={"images/90002.jpg": b"not an image"})
+    upload = analysed(admin_client, data, all_or_nothing=True)
+    upload = run_import(upload, all_or_nothing=True)
+    assert_refused_and_nothing_stored(upload, settings, media_root, "All or nothing")
+
+
+# --------------------------------------------------------------------------- who may upload
+
+
+@pytest.mark.parametrize("url", ["catalogue:home", "catalogue:upload-new", "catalogue:product-create"])
+def test_anonymous_visitors_are_sent_to_login(client, url):
+    response = client.get(reverse(url))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("url", ["catalogue:home", "catalogue:upload-new", "catalogue:product-create"])
+def test_users_without_the_catalogue_permission_get_403(client, url):
+    client.force_login(User.objects.create_user("staff-no-perm", password="pw-x-12345", is_staff=True))
+    assert client.get(reverse(url)).status_code == 403
+
+
+def test_a_non_admin_cannot_post_an_upload(client, settings, media_root):
+    client.force_login(User.objects.create_user("plain", password="pw-x-12345"))
+    response = post_zip(client, zips.kaggle_zip(2))
+    assert response.status_code == 403
+    assert CatalogUpload.objects.count() == 0
+
+
+def test_the_catalogue_admins_group_holds_the_permission():
+    group = Group.objects.get(name="Catalogue admins")
+    assert group.permissions.filter(codename="manage_catalog", content_type__app_label="search").exists()
