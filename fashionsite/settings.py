@@ -195,6 +195,11 @@ SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
 # A filter keeping at most this many embedded products is answered by an exact scan of those rows.
 SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 1000)
 
+# --------------------------------------------------------------------------- weight-comparison report
+# Bootstrap intervals: resamples per interval and the seed that makes a report reproducible.
+REPORT_BOOTSTRAP_RESAMPLES = env_int("REPORT_BOOTSTRAP_RESAMPLES", 2000)
+REPORT_BOOTSTRAP_SEED = env_int("REPORT_BOOTSTRAP_SEED", 0)
+
 # --------------------------------------------------------------------------- REST API
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

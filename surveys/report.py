@@ -1,0 +1,255 @@
+"""The weight-comparison report of a survey: reads ratings through the ORM into a DataFrame, applies
+the researcher's filters, and runs `surveys.stats.analyse` on it (docs/report.md).
+
+Reads only; nothing here writes. Pages, the JSON API and the HTML download all call `build_report`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+from django.conf import settings
+from django.utils import timezone
+
+from search.models import Product
+from surveys import stats
+from surveys.models import Question, Rating, Survey
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What the researcher narrowed the ratings to. Dates are inclusive days (UTC)."""
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    completed_only: bool = False
+    exclude_failed_attention: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "completed_only": self.completed_only,
+            "exclude_failed_attention": self.exclude_failed_attention,
+        }
+
+    def as_query(self) -> str:
+        parts = []
+        if self.date_from:
+            parts.append(f"date_from={self.date_from.isoformat()}")
+        if self.date_to:
+            parts.append(f"date_to={self.date_to.isoformat()}")
+        if self.completed_only:
+            parts.append("completed=1")
+        if self.exclude_failed_attention:
+            parts.append("attention=1")
+        return "&".join(parts)
+
+
+class FilterError(ValueError):
+    """A filter value the report cannot use; `fields` maps the parameter to its message."""
+
+    def __init__(self, fields: dict[str, str]):
+        self.fields = fields
+        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()))
+
+
+def _parse_date(value: str, name: str, errors: dict) -> dt.date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        errors[name] = f"{value!r} is not a date (use YYYY-MM-DD)."
+        return None
+
+
+def _flag(value) -> bool:
+    return str(value or "").strip().lower() in {"1", "true", "on", "yes"}
+
+
+def parse_filters(params) -> ReportFilters:
+    """Filters from GET parameters date_from, date_to (YYYY-MM-DD), completed, attention.
+    Raises FilterError naming the bad parameter."""
+    errors: dict[str, str] = {}
+    date_from = _parse_date(params.get("date_from", ""), "date_from", errors)
+    date_to = _parse_date(params.get("date_to", ""), "date_to", errors)
+    if date_from and date_to and date_from > date_to:
+        errors["date_to"] = "The end date is before the start date."
+    if errors:
+        raise FilterError(errors)
+    return ReportFilters(
+        date_from=date_from,
+        date_to=date_to,
+        completed_only=_flag(params.get("completed")),
+        exclude_failed_attention=_flag(params.get("attention")),
+    )
+
+
+def attention_checks_available(survey: Survey) -> bool:
+    """Whether the survey has attention-check questions (a question kind named "attention");
+    the current question kinds have none, so the filter is shown disabled with that reason."""
+    kind = getattr(Question.Kind, "ATTENTION", None)
+    return kind is not None and survey.questions.filter(kind=kind).exists()
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), dt.UTC)
+
+
+def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.DataFrame:
+    """One row per rating of the survey (stats module schema) plus `code`, `submitted_at` and the
+    configuration label, after the filters. Relevance marks become booleans in screen order."""
+    filters = filters or ReportFilters()
+    ratings = Rating.objects.filter(assignment__participant__survey=survey)
+    if filters.date_from:
+        ratings = ratings.filter(submitted_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        ratings = ratings.filter(submitted_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
+    if filters.completed_only:
+        ratings = ratings.filter(assignment__participant__finished_at__isnull=False)
+    rows = list(
+        ratings.values_list(
+            "assignment__survey_config__code",
+            "assignment__participant_id",
+            "assignment__query_id",
+            "satisfaction",
+            "match",
+            "relevance",
+            "assignment__result_set__product_ids",
+            "submitted_at",
+        ).order_by("id")
+    )
+    columns = [
+        "config",
+        "participant",
+        "query",
+        "satisfaction",
+        "match",
+        "relevance_marks",
+        "shown",
+        "submitted_at",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["satisfaction"] = pd.to_numeric(frame["satisfaction"], errors="coerce").astype(float)
+    frame["match"] = frame["match"].fillna("")
+    frame["relevance"] = _relevance_lists(frame)
+    return frame.drop(columns=["relevance_marks", "shown"])
+
+
+def _relevance_lists(frame: pd.DataFrame) -> list:
+    """{catalog id: bool} marks + shown product pks → [bool | None] in screen order."""
+    marked = frame["relevance_marks"].map(bool) if len(frame) else pd.Series(dtype=bool)
+    if not marked.any():
+        return [[] for _ in range(len(frame))]
+    pks = {pk for shown in frame.loc[marked, "shown"] for pk in (shown or [])}
+    catalog = dict(Product.objects.filter(pk__in=pks).values_list("pk", "catalog_id"))
+    lists = []
+    for marks, shown in zip(frame["relevance_marks"], frame["shown"], strict=True):
+        if not marks:
+            lists.append([])
+            continue
+        lists.append([marks.get(catalog.get(pk, str(pk))) for pk in (shown or [])])
+    return lists
+
+
+def _query_labels(survey: Survey) -> dict:
+    labels = {}
+    for query in survey.queries.all():
+        text = query.text or query.image_name or f"query {query.pk}"
+        if query.image and query.text:
+            text = f"{text} (+ image)"
+        labels[query.pk] = text if len(text) <= 60 else text[:57] + "…"
+    return labels
+
+
+def build_report(
+    survey: Survey,
+    filters: ReportFilters | None = None,
+    *,
+    seed: int | None = None,
+    n_resamples: int | None = None,
+) -> dict:
+    """Everything the report shows, as JSON-ready data: survey and filter description, the statistics
+    (`stats.analyse`), query labels for the heat map, and the offline retrieval evaluations of the
+    survey's configurations in its embedding space."""
+    filters = filters or ReportFilters()
+    configs = list(survey.configs.select_related("weight_config").order_by("position", "id"))
+    codes = [config.code for config in configs]
+    labels = {
+        config.code: f"{config.weight_config.name} v{config.weight_config.version}" for config in configs
+    }
+    frame = ratings_frame(survey, filters)
+    analysis = stats.analyse(
+        frame,
+        configs=codes,
+        labels=labels,
+        seed=settings.REPORT_BOOTSTRAP_SEED if seed is None else seed,
+        n_resamples=settings.REPORT_BOOTSTRAP_RESAMPLES if n_resamples is None else n_resamples,
+    )
+    query_labels = _query_labels(survey)
+    analysis["per_query"]["labels"] = [
+        query_labels.get(q, f"query {q}") for q in analysis["per_query"]["queries"]
+    ]
+    attention = attention_checks_available(survey)
+    if filters.exclude_failed_attention and not attention:
+        analysis["explanations"].append(
+            "This survey has no attention-check questions, so no participant was excluded for failing one."
+        )
+    return {
+        "survey": {
+            "slug": survey.slug,
+            "title": survey.title,
+            "status": survey.status,
+            "space": survey.space.name if survey.space_id else None,
+        },
+        "configs": [
+            {
+                "code": config.code,
+                "label": labels[config.code],
+                "weight_config": config.weight_config.name,
+                "version": config.weight_config.version,
+                "stage1": [config.weight_config.stage1_text, config.weight_config.stage1_image],
+                "stage2": [config.weight_config.stage2_text, config.weight_config.stage2_image],
+            }
+            for config in configs
+        ],
+        "filters": filters.as_dict(),
+        "attention_checks": attention,
+        "generated_at": timezone.now().isoformat(timespec="seconds"),
+        "statistics": analysis,
+        "retrieval": retrieval_evaluations(survey, configs),
+    }
+
+
+def retrieval_evaluations(survey: Survey, configs) -> dict:
+    """The latest offline evaluation (evaluate_retrieval) per (configuration, task) in the survey's
+    space, or in any space when the survey uses the active one."""
+    from surveys.models import RetrievalEvaluation
+
+    weight_ids = [config.weight_config_id for config in configs]
+    rows = RetrievalEvaluation.objects.filter(weight_config_id__in=weight_ids).select_related(
+        "space", "weight_config"
+    )
+    if survey.space_id:
+        rows = rows.filter(space_id=survey.space_id)
+    latest: dict[tuple, RetrievalEvaluation] = {}
+    for row in rows.order_by("-created_at", "-id"):
+        latest.setdefault((row.weight_config_id, row.task, row.space_id), row)
+    code_of = {config.weight_config_id: config.code for config in configs}
+    evaluations = [row.as_dict() | {"code": code_of[row.weight_config_id]} for row in latest.values()]
+    evaluations.sort(key=lambda item: (item["task"], item["space"], item["code"]))
+    random_weights = any(item["random_weights"] for item in evaluations)
+    return {
+        "evaluations": evaluations,
+        "random_weights": random_weights,
+        "note": (
+            "These figures come from an embedding space with randomly initialised weights: they say "
+            "nothing about real retrieval quality."
+            if random_weights
+            else ""
+        ),
+    }
