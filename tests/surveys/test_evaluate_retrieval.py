@@ -1,0 +1,184 @@
+"""evaluate_retrieval on a small catalogue with known vectors: the recall computed by hand (NumPy)."""
+
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from surveys import retrieval
+from surveys.models import RetrievalEvaluation
+from tests.surveys.report_factories import make_space, make_weight_configs
+
+pytestmark = pytest.mark.django_db
+
+ARTICLES = ("Tshirts", "Jeans", "Watches")
+COLOURS = ("Black", "Blue")
+
+
+def known_catalogue(space, n=36, seed=4):
+    """n products in 6 (article type, colour) groups, titles repeating every 9 products, unit vectors."""
+    from embeddings.models import ProductEmbedding
+    from search.models import Product
+
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(n, space.dimension)).astype(np.float32)
+    image /= np.linalg.norm(image, axis=1, keepdims=True)
+    title = rng.normal(size=(n, space.dimension)).astype(np.float32)
+    title /= np.linalg.norm(title, axis=1, keepdims=True)
+    products = Product.objects.bulk_create(
+        [
+            Product(
+                catalog_id=f"kv-{space.pk}-{i}",
+                article_type=ARTICLES[i % 3],
+                base_colour=COLOURS[i % 2],
+                title=f"{COLOURS[i % 2]} {ARTICLES[i % 3]} style {i % 9}",
+            )
+            for i in range(n)
+        ]
+    )
+    ProductEmbedding.objects.bulk_create(
+        [
+            ProductEmbedding(
+                product=p, space=space, image_vector=image[i], title_vector=title[i], product_revision=p.revision
+            )
+            for i, p in enumerate(products)
+        ]
+    )
+    return products, image
+
+
+def by_hand(image, products, query_vector, relevant_idx, exclude_idx=None):
+    scores = image @ query_vector
+    order = [i for i in np.argsort(-scores, kind="stable") if i != exclude_idx]
+    ranked = [products[i].pk for i in order]
+    relevant = {products[i].pk for i in relevant_idx}
+    recall = {k: len(relevant & set(ranked[:k])) / len(relevant) for k in (1, 5, 10)}
+    first = next(r for r, pk in enumerate(ranked, start=1) if pk in relevant)
+    return recall, 1 / first
+
+
+def test_image_to_image_recall_equals_the_hand_computation():
+    space = make_space()
+    products, image = known_catalogue(space)
+    config_a, config_b = make_weight_configs(2)
+    rows = retrieval.evaluate_retrieval(
+        space=space, configs=[config_a, config_b], tasks=[RetrievalEvaluation.Task.IMAGE_TO_IMAGE], n_queries=10, seed=3
+    )
+    assert len(rows) == 2
+    # The same sample the service draws: candidates sorted by id, default_rng(seed).choice without replacement.
+    candidates = sorted(range(len(products)), key=lambda i: products[i].pk)
+    chosen = sorted(np.random.default_rng(3).choice(len(candidates), size=10, replace=False))
+    recalls = {k: [] for k in (1, 5, 10)}
+    reciprocal = []
+    for index in chosen:
+        q = candidates[index]
+        relevant = [
+            i
+            for i in range(len(products))
+            if i != q and i % 3 == q % 3 and i % 2 == q % 2  # same article type and colour
+        ]
+        recall, rr = by_hand(image, products, image[q], relevant, exclude_idx=q)
+        for k in recalls:
+            recalls[k].append(recall[k])
+        reciprocal.append(rr)
+    for row in rows:
+        assert row.n_queries == 10
+        assert row.n_products == 36
+        assert row.recall_at_1 == pytest.approx(np.mean(recalls[1]))
+        assert row.recall_at_5 == pytest.approx(np.mean(recalls[5]))
+        assert row.recall_at_10 == pytest.approx(np.mean(recalls[10]))
+        assert row.mrr == pytest.approx(np.mean(reciprocal))
+        assert row.random_weights is True
+    # Image-only queries: every configuration's effective weights are (0, 1), so the figures agree.
+    assert rows[0].recall_at_10 == rows[1].recall_at_10
+
+
+def test_retrieval_metrics_for_one_ranking():
+    metrics = retrieval.retrieval_metrics([5, 3, 9, 1, 7, 2], frozenset({9, 2, 42}))
+    assert metrics["recall@1"] == 0
+    assert metrics["recall@5"] == pytest.approx(1 / 3)
+    assert metrics["recall@10"] == pytest.approx(2 / 3)
+    assert metrics["rr"] == pytest.approx(1 / 3)
+    assert retrieval.retrieval_metrics([1, 2], frozenset({3}))["rr"] == 0
+
+
+def test_text_to_image_recall_equals_the_hand_computation(settings):
+    """The query titles are encoded by the real (randomly initialised) model of the test settings."""
+    from embeddings.services import ensure_space
+
+    from search.services import encode_text_cached
+
+    space = ensure_space(name="report-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none")
+    products, image = known_catalogue(space, n=27)
+    (config,) = make_weight_configs(1)
+    (row,) = retrieval.evaluate_retrieval(
+        space=space, configs=[config], tasks=[RetrievalEvaluation.Task.TEXT_TO_IMAGE], n_queries=5, seed=1
+    )
+    titles = sorted({p.title for p in products})
+    chosen = sorted(np.random.default_rng(1).choice(len(titles), size=5, replace=False))
+    recalls, reciprocal = [], []
+    for index in chosen:
+        title = titles[index]
+        relevant = [i for i, p in enumerate(products) if p.title == title]
+        recall, rr = by_hand(image, products, encode_text_cached(space, title), relevant)
+        recalls.append(recall[10])
+        reciprocal.append(rr)
+    assert row.n_queries == 5
+    assert row.recall_at_10 == pytest.approx(np.mean(recalls), abs=1e-6)
+    assert row.mrr == pytest.approx(np.mean(reciprocal), abs=1e-6)
+
+
+def test_command_stores_rows_and_explains_bad_input():
+    space = make_space()
+    known_catalogue(space)
+    config_a, config_b = make_weight_configs(2)
+    out = StringIO()
+    call_command(
+        "evaluate_retrieval",
+        "--space",
+        space.name,
+        "--configs",
+        f"{config_a.name},{config_b.name}",
+        "--task",
+        "image",
+        "--queries",
+        "8",
+        "--seed",
+        "2",
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "image-to-image" in text and "R@10" in text
+    assert "randomly initialised" in text
+    assert RetrievalEvaluation.objects.filter(space=space).count() == 2
+    with pytest.raises(CommandError, match="no-such-config"):
+        call_command("evaluate_retrieval", "--space", space.name, "--configs", "no-such-config")
+    with pytest.raises(CommandError, match="nowhere"):
+        call_command("evaluate_retrieval", "--space", "nowhere", "--configs", config_a.name)
+    empty = make_space()
+    with pytest.raises(CommandError, match="No product has vectors"):
+        call_command("evaluate_retrieval", "--space", empty.name, "--configs", config_a.name)
+
+
+def test_report_shows_evaluations_with_the_random_weights_warning(client, django_user_model):
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    from tests.surveys.report_factories import make_rated_survey
+
+    survey = make_rated_survey(n_queries=6, n_participants=4)
+    configs = [c.weight_config for c in survey.configs.order_by("position")]
+    space = make_space()
+    known_catalogue(space)
+    retrieval.evaluate_retrieval(
+        space=space, configs=configs, tasks=[RetrievalEvaluation.Task.IMAGE_TO_IMAGE], n_queries=6, seed=0
+    )
+    user = django_user_model.objects.create_user("retrieval-researcher", password="pw-123456", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys"))
+    client.force_login(user)
+    response = client.get(reverse("surveys:report", args=[survey.slug]))
+    html = response.content.decode()
+    assert 'data-testid="retrieval"' in html
+    assert "say nothing about real retrieval quality" in html
+    assert html.count("Image to image") == 2
