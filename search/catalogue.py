@@ -36,6 +36,9 @@ def save_product(*, product: Product | None, fields: dict, image: ImageUpload | 
     creating = product is None
     if creating:
         product = Product(catalog_id=fields["catalog_id"])
+    else:
+        # Compare with the stored row: a ModelForm has already copied the new values onto its instance.
+        product = Product.objects.select_for_update().get(pk=product.pk)
     changed = creating
     for name in EMBEDDED_FIELDS:
         value = fields.get(name, getattr(product, name))
@@ -75,6 +78,10 @@ def delete_product(*, product: Product) -> None:
 
 
 def _queue_embeddings(product_id: int) -> None:
-    from embeddings.services import queue_product_embeddings
+    def queue() -> None:
+        from embeddings.services import queue_product_embeddings
 
-    transaction.on_commit(lambda: queue_product_embeddings([product_id]))
+        queue_product_embeddings([product_id])
+
+    # robust: the product is saved whatever happens; the dashboard shows a product left unembedded.
+    transaction.on_commit(queue, robust=True)
