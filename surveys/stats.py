@@ -82,6 +82,46 @@ def _statistic(name: str):
     return {"mean": np.mean, "median": np.median}[name]
 
 
+def bootstrap_intervals(
+    values,
+    statistics: tuple[str, ...] = ("mean",),
+    *,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = CONFIDENCE,
+) -> dict[str, Interval]:
+    """Percentile bootstrap intervals of the mean and/or median of one sample, from one set of resamples.
+
+    `scipy.stats.bootstrap(..., method="percentile", rng=np.random.default_rng(seed))` with a vector-valued
+    statistic: each interval equals what a separate call with the same seed gives. The percentile method
+    rather than BCa because BCa's jackknife costs O(n²) and is undefined for the degenerate resampling
+    distributions that 1–5 ratings produce (e.g. the median of mostly-4 ratings).
+    """
+    data = np.asarray(values, dtype=float)
+    data = data[~np.isnan(data)]
+    if data.size == 0:
+        return dict.fromkeys(statistics, Interval(None, None, "no values"))
+    if data.size == 1:
+        return dict.fromkeys(statistics, Interval(None, None, "one value: no interval"))
+    if np.ptp(data) == 0:
+        return dict.fromkeys(statistics, Interval(float(data[0]), float(data[0]), "all values equal"))
+    functions = [_statistic(name) for name in statistics]
+
+    def joint(sample, axis=-1):
+        return np.stack([function(sample, axis=axis) for function in functions])
+
+    result = stats.bootstrap(
+        (data,),
+        joint,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return {name: Interval(float(low[i]), float(high[i])) for i, name in enumerate(statistics)}
+
+
 def bootstrap_interval(
     values,
     statistic: str = "mean",
@@ -90,29 +130,10 @@ def bootstrap_interval(
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = CONFIDENCE,
 ) -> Interval:
-    """Percentile bootstrap interval of the mean or median of one sample.
-
-    `scipy.stats.bootstrap(..., method="percentile", rng=np.random.default_rng(seed))`: the percentile
-    method rather than BCa because BCa's jackknife costs O(n²) and is undefined for the degenerate
-    resampling distributions that 1–5 ratings produce (e.g. the median of mostly-4 ratings).
-    """
-    data = np.asarray(values, dtype=float)
-    data = data[~np.isnan(data)]
-    if data.size == 0:
-        return Interval(None, None, "no values")
-    if data.size == 1:
-        return Interval(None, None, "one value: no interval")
-    if np.ptp(data) == 0:
-        return Interval(float(data[0]), float(data[0]), "all values equal")
-    result = stats.bootstrap(
-        (data,),
-        _statistic(statistic),
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    return Interval(float(result.confidence_interval.low), float(result.confidence_interval.high))
+    """Percentile bootstrap interval of the mean or median of one sample (see bootstrap_intervals)."""
+    return bootstrap_intervals(
+        values, (statistic,), seed=seed, n_resamples=n_resamples, confidence=confidence
+    )[statistic]
 
 
 def _mean_difference(a, b, axis=-1):
@@ -226,15 +247,16 @@ def summarize_configuration(
     match = match[match != ""]
     match_counts = {value: int((match == value).sum()) for value in MATCH_VALUES}
     n_match = int(match.size)
+    intervals = bootstrap_intervals(satisfaction, ("mean", "median"), seed=seed, n_resamples=n_resamples)
     return {
         "n_ratings": int(len(ratings)),
         "n_satisfaction": int(satisfaction.size),
         "n_raters": int(ratings["participant"].nunique()),
         "n_queries": int(ratings["query"].nunique()),
         "mean": _num(satisfaction.mean()) if satisfaction.size else None,
-        "mean_ci": bootstrap_interval(satisfaction, "mean", seed=seed, n_resamples=n_resamples).as_dict(),
+        "mean_ci": intervals["mean"].as_dict(),
         "median": _num(np.median(satisfaction)) if satisfaction.size else None,
-        "median_ci": bootstrap_interval(satisfaction, "median", seed=seed, n_resamples=n_resamples).as_dict(),
+        "median_ci": intervals["median"].as_dict(),
         "distribution": {str(value): counts[value] for value in SATISFACTION_VALUES},
         "distribution_share": {
             str(value): (counts[value] / satisfaction.size if satisfaction.size else None)
