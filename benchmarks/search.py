@@ -96,6 +96,28 @@ def _vector_text(vector) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
 
+def _drop_spaces(queryset) -> None:
+    """Remove benchmark spaces, their rows and their partial indexes (raw SQL: no cascade collector)."""
+    from django.db import connection
+
+    for space_id in list(queryset.values_list("pk", flat=True)):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'embeddings_productembedding' "
+                "AND indexdef LIKE %s",
+                [f"%space_id = {int(space_id)})%"],
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+            cursor.execute(
+                "DELETE FROM search_searchresult WHERE run_id IN (SELECT id FROM search_searchrun WHERE space_id = %s)",
+                [space_id],
+            )
+            cursor.execute("DELETE FROM search_searchrun WHERE space_id = %s", [space_id])
+            cursor.execute("DELETE FROM embeddings_productembedding WHERE space_id = %s", [space_id])
+            cursor.execute("DELETE FROM embeddings_embeddingspace WHERE id = %s", [space_id])
+
+
 def load_database(ids: np.ndarray, image: np.ndarray, sizes: list[int]):
     """Products for every cached id; one embedding space per catalogue size (prefixes of the ids)."""
     from django.core.management import call_command
@@ -129,13 +151,19 @@ def load_database(ids: np.ndarray, image: np.ndarray, sizes: list[int]):
         batch_size=5000,
     )
     product_pk = dict(Product.objects.values_list("catalog_id", "pk"))
+    # Spaces of an earlier run with other sizes go (the full one holds the real model's identity).
+    _drop_spaces(
+        EmbeddingSpace.objects.filter(name__startswith="bench-vit-b32-").exclude(
+            name__in=[f"bench-vit-b32-{size}" for size in sizes]
+        )
+    )
     spaces = {}
     for size in sizes:
         full = size == sizes[-1]
         name = f"bench-vit-b32-{size}"
         space = EmbeddingSpace.objects.filter(name=name).first()
         if space is not None and space.embeddings.count() != size:
-            space.delete()
+            _drop_spaces(EmbeddingSpace.objects.filter(pk=space.pk))
             space = None
         if space is None:
             space = EmbeddingSpace.objects.create(
@@ -169,6 +197,11 @@ def load_database(ids: np.ndarray, image: np.ndarray, sizes: list[int]):
     return spaces, product_pk
 
 
+def _noisy(vector: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noisy = vector + rng.normal(0, 0.05, size=vector.shape).astype(np.float32)
+    return noisy / np.linalg.norm(noisy)
+
+
 def numpy_two_stage(matrix: np.ndarray, text, image, config) -> np.ndarray:
     """The same two-stage formula in NumPy over in-memory vectors (image share 1)."""
     w1 = (config.stage1_text if text is not None and image is not None else 1.0) if text is not None else 0.0
@@ -183,6 +216,9 @@ def numpy_two_stage(matrix: np.ndarray, text, image, config) -> np.ndarray:
     v2 = config.stage2_image if text is not None and image is not None else 1.0
     stage2 = (w2 * (sub @ text) if text is not None else 0) + (v2 * (sub @ image) if image is not None else 0)
     return candidates[np.argsort(-stage2)[:K]]
+
+
+_TRUTH: dict = {}  # exact stage-1 candidates per (space, query, filters): computed once per run
 
 
 def measure(space, config, queries, *, filters=None, exact_too=True, ef_search=None):
@@ -201,16 +237,25 @@ def measure(space, config, queries, *, filters=None, exact_too=True, ef_search=N
         stage2.append(ranking.stage2_ms)
         full_pages += len(ranking.rows) == K
         if exact_too:
-            exact = rank_products(
-                space=space,
-                text_vector=text,
-                image_vector=image,
-                config=config,
-                exact=True,
-                filters=clean,
-                k=K,
+            key = (
+                space.pk,
+                text.tobytes() if text is not None else b"",
+                image.tobytes() if image is not None else b"",
+                repr(clean),
             )
-            truth = set(exact.candidates)
+            if key not in _TRUTH:
+                _TRUTH[key] = set(
+                    rank_products(
+                        space=space,
+                        text_vector=text,
+                        image_vector=image,
+                        config=config,
+                        exact=True,
+                        filters=clean,
+                        k=K,
+                    ).candidates
+                )
+            truth = _TRUTH[key]
             recall.append(len(truth & set(ranking.candidates)) / max(1, len(truth)))
     both = [a + b for a, b in zip(stage1, stage2, strict=True)]
     return {
@@ -266,8 +311,18 @@ def main() -> None:
         "text": [(vector, None) for vector, _ in text_rows],
         # a product's title vector with its own photo: the typical text + image query
         "combined": [(vector, image[index_of[pid]]) for vector, pid in text_rows],
+        # The shared notes' proxy for trained text vectors: a catalogue image vector plus Gaussian
+        # noise (sd 0.05), renormalised: off the image cone, but not orthogonal to it.
+        "textlike": [(_noisy(image[i], rng), None) for i in rng.choice(n, count, replace=False)],
     }
-    metrics, rows = {}, []
+    # With random weights the two towers are unaligned: text vectors sit almost orthogonal to the
+    # image cone, so every product is about equally (dis)similar and the graph walk has nothing to
+    # follow. Recorded so that the text recall is read for what it is.
+    metrics_alignment = {
+        "text_vs_image_cosine_mean": round(float(np.mean(text_queries @ image[: min(n, 5000)].T)), 4),
+        "image_vs_image_cosine_mean": round(float(np.mean(image[:2000] @ image[2000:4000].T)), 4),
+    }
+    metrics, rows = dict(metrics_alignment), []
     for kind, queries in kinds.items():
         result = measure(space, config, queries)
         for key, value in result.items():
@@ -276,10 +331,11 @@ def main() -> None:
         print(f"{kind}: {result}")
 
     # ef_search sweep for text queries (off the image cone: they need a larger ef_search).
-    for ef in (100, 200, 400):
-        result = measure(space, config, kinds["text"], ef_search=ef)
-        metrics[f"text_recall_ef{ef}"] = round(result["recall"], 4)
-        metrics[f"text_stage1_p50_ef{ef}"] = round(result["stage1_p50"], 3)
+    for ef in (100, 200, 400, 800, 1000):
+        for kind in ("text", "textlike"):
+            result = measure(space, config, kinds[kind], ef_search=ef)
+            metrics[f"{kind}_recall_ef{ef}"] = round(result["recall"], 4)
+            metrics[f"{kind}_stage1_p50_ef{ef}"] = round(result["stage1_p50"], 3)
     config.ef_search = default_weight_config().ef_search
 
     # A filter keeping ~10% of the catalogue: iterative index scans must still fill stage 1.
@@ -382,6 +438,8 @@ def main() -> None:
         "image_recall": ">= 0.98",
         "text_recall": ">= 0.98",
         "combined_recall": ">= 0.98",
+        "textlike_recall": ">= 0.98",
+        "textlike_both_p50": "<= 10 ms",
         "filter_recall": ">= 0.98",
         "filter_page_fill": "== 1.0",
         "text_total_server_p50": "<= 100 ms",
