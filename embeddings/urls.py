@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from embeddings import views
 
 app_name = "embeddings"
-urlpatterns = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("spaces/<int:pk>/activate/", views.activate, name="activate"),
+    path("spaces/<int:pk>/embed/", views.start_job, name="start-job"),
+]

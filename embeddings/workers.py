@@ -48,3 +48,36 @@ def embedding_device(state):
     if _device is None:
         _device = describe_device()
     return _device
+
+
+def celery_workers(timeout: float = 1.0) -> list[dict]:
+    """Workers answering a broadcast within `timeout`: name, queues, pool size and embedding device.
+
+    One round trip each for `active_queues`, `stats` and `embedding_device`; a worker that answers
+    the first but not the last (an older deployment without this module) shows device "unknown".
+    """
+    from fashionsite.celery import app
+
+    inspector = app.control.inspect(timeout=timeout)
+    try:
+        queues = inspector.active_queues() or {}
+        stats = inspector.stats() or {}
+        devices = {}
+        for reply in app.control.broadcast("embedding_device", reply=True, timeout=timeout) or []:
+            devices.update(reply)
+    except Exception:  # noqa: BLE001 - a broker outage must not break the dashboard
+        return []
+    workers = []
+    for name in sorted(set(queues) | set(stats)):
+        device = devices.get(name) or {}
+        workers.append(
+            {
+                "name": name,
+                "alive": True,
+                "queues": sorted(queue["name"] for queue in queues.get(name, [])),
+                "concurrency": (stats.get(name) or {}).get("pool", {}).get("max-concurrency"),
+                "device": device.get("device", ""),
+                "gpu": device.get("gpu", ""),
+            }
+        )
+    return workers

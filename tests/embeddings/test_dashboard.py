@@ -1,0 +1,79 @@
+"""The embeddings dashboard: coverage per space, a failed product with its reason and a working
+retry (the real worker re-embeds it), workers with their device, the active-space switch, access."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from embeddings.models import EmbeddingSpace, ProductEmbedding
+from search.models import Product
+
+
+@pytest.fixture
+def admin_client(client):
+    user = User.objects.create_user("dash-admin", password="pw-dash-1", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="manage_catalog", content_type__app_label="search")
+    )
+    client.force_login(user)
+    return client
+
+
+def wait_until(predicate, timeout=240.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.django_db
+def test_anonymous_is_sent_to_login_and_non_admin_gets_403(client):
+    response = client.get(reverse("embeddings:dashboard"))
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    client.force_login(User.objects.create_user("no-perm", password="pw-x-12345", is_staff=True))
+    assert client.get(reverse("embeddings:dashboard")).status_code == 403
+    assert client.post(reverse("embeddings:start-job", args=[1])).status_code == 403
+
+
+def make_space(name: str, *, active: bool) -> EmbeddingSpace:
+    return EmbeddingSpace.objects.create(
+        name=name, model_name=f"known-{name}", pretrained="none", dimension=4, is_active=active
+    )
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_coverage_and_stale_per_space(admin_client):
+    products = Product.objects.bulk_create([Product(catalog_id=str(i), title=f"p{i}") for i in range(4)])
+    active = make_space("dash-a", active=True)
+    other = make_space("dash-b", active=False)
+    vector = [1.0, 0.0, 0.0, 0.0]
+    for product in products[:3]:
+        ProductEmbedding.objects.create(
+            product=product, space=active, image_vector=vector, title_vector=vector, product_revision=1
+        )
+    Product.objects.filter(pk=products[2].pk).update(revision=2)  # its embedding is now stale
+    page = admin_client.get(reverse("embeddings:dashboard")).content.decode()
+    row_a = page[page.index('data-space="dash-a"') :]
+    row_a = row_a[: row_a.index("</tr>")]
+    assert ">2 / 4<" in row_a  # two current of four products
+    assert 'data-testid="stale-count">1<' in row_a
+    assert 'data-testid="missing-count">1<' in row_a
+    assert 'data-testid="active-space"' in row_a
+    row_b = page[page.index('data-space="dash-b"') :]
+    assert ">0 / 4<" in row_b[: row_b.index("</tr>")]
+    assert other.name in page
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_lists_the_celery_worker_with_its_queues_and_device(admin_client, celery_worker):
+    page = admin_client.get(reverse("embeddings:dashboard")).content.decode()
+    assert 'data-testid="workers"' in page, page[-2000:]
+    assert "default, embeddings" in page
+    assert 'data-testid="worker-device">CPU<' in page  # this machine has no GPU
