@@ -253,3 +253,61 @@ def test_a_non_admin_cannot_post_an_upload(client, settings, media_root):
 def test_the_catalogue_admins_group_holds_the_permission():
     group = Group.objects.get(name="Catalogue admins")
     assert group.permissions.filter(codename="manage_catalog", content_type__app_label="search").exists()
+
+
+# --------------------------------------------------------------------------- layouts and idempotence
+
+
+def test_re_uploading_the_same_zip_changes_nothing_and_an_edit_updates_one_row(
+    admin_client, settings, media_root
+):
+    data = zips.kaggle_zip(4)
+    run_import(analysed(admin_client, data))
+    revisions = dict(Product.objects.values_list("catalog_id", "revision"))
+
+    again = analysed(admin_client, data)
+    assert again.plan_summary["counts"] == {
+        **again.plan_summary["counts"],
+        "created": 0,
+        "updated": 0,
+        "unchanged": 4,
+    }
+    run_import(again)
+    assert dict(Product.objects.values_list("catalog_id", "revision")) == revisions
+    assert len(media_files(media_root)) == 4
+
+    rows = zips.kaggle_rows(4)
+    rows[1]["productDisplayName"] = "Renamed shirt"
+    edited = zips.make_zip({"styles.csv": zips.kaggle_csv(rows).encode()})  # no images: keep the current ones
+    upload = analysed(admin_client, edited)
+    assert upload.plan_summary["counts"]["updated"] == 1 and upload.plan_summary["counts"]["unchanged"] == 3
+    run_import(upload)
+    product = Product.objects.get(catalog_id="90002")
+    assert product.title == "Renamed shirt" and product.revision == revisions["90002"] + 1
+    assert product.image  # a row without an image keeps the product's image
+
+
+def test_a_simple_csv_with_id_title_and_some_attributes(admin_client, settings, media_root):
+    data = zips.make_zip(
+        {
+            "products.csv": b"id,title,base_colour,gender\nA-1,Red dress,Red,Women\nA-2,Blue jeans,Blue,Men\n",
+            "A-1.jpg": zips.jpeg_bytes(),
+            "photos/A-2.png": zips.jpeg_bytes(),
+        }
+    )
+    upload = run_import(analysed(admin_client, data))
+    assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
+    dress = Product.objects.get(catalog_id="A-1")
+    assert (dress.title, dress.base_colour, dress.gender) == ("Red dress", "Red", "Women")
+    assert Product.objects.get(catalog_id="A-2").image
+
+
+def test_unquoted_commas_in_kaggle_titles_stay_in_the_title(admin_client, settings, media_root):
+    header = zips.KAGGLE_HEADER
+    csv_text = (
+        f"{header}\n90001,Men,Apparel,Topwear,Tshirts,Red,Summer,2020,Casual,Red tee, slim fit, cotton\n"
+    )
+    upload = run_import(analysed(admin_client, zips.make_zip({"styles.csv": csv_text.encode()})))
+    product = Product.objects.get(catalog_id="90001")
+    assert product.title == "Red tee, slim fit, cotton" and product.usage == "Casual"
+    assert upload.plan_summary["counts"]["missing_images"] == 1
