@@ -10,6 +10,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -209,6 +211,23 @@ class SurveyReportView(APIView):
 
     permission_classes = [IsResearcher]
 
+    @extend_schema(
+        operation_id="survey_report",
+        parameters=[
+            OpenApiParameter(
+                "date_from", OpenApiTypes.DATE, description="ratings submitted on or after (UTC)"
+            ),
+            OpenApiParameter(
+                "date_to", OpenApiTypes.DATE, description="ratings submitted on or before (UTC)"
+            ),
+            OpenApiParameter("completed", OpenApiTypes.BOOL, description="completed participants only"),
+            OpenApiParameter("attention", OpenApiTypes.BOOL, description="exclude failed attention checks"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        description="The weight-comparison report (docs/report.md): per-configuration statistics, "
+        "pairwise tests with Holm-adjusted p-values, agreement, relevance metrics, per-query means, "
+        "plain-language summary, offline retrieval evaluations.",
+    )
     def get(self, request, slug):
         survey = generics.get_object_or_404(Survey, slug=slug)
         try:
