@@ -100,6 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
     parser.add_argument("--import", dest="do_import", action="store_true", help="also confirm and import")
+    parser.add_argument(
+        "--browser", action="store_true", help="also upload the zip once with headless Chromium"
+    )
     args = parser.parse_args()
     zip_path: Path = args.zip
     size = zip_path.stat().st_size
@@ -217,6 +220,8 @@ def main() -> None:
                 "web_rss_growth_vs_upload_ratio": round((sampler.peak - rss_before) / size, 4),
             }
         )
+        if args.browser:
+            metrics.update(browser_upload(base, zip_path, worker_pid))
         first = client.get(status_url).json()
         metrics["returned_before_import"] = int(first["status"] in {"uploaded", "analysing"})
 
@@ -270,6 +275,39 @@ def main() -> None:
         "Celery worker on the default queue.",
     )
     print(f"wrote {path}")
+
+
+def browser_upload(base: str, zip_path: Path, worker_pid: int) -> dict:
+    """Log in and upload the zip with headless Chromium (the real form), timing submit -> redirect."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+            headless=True,
+            args=["--no-sandbox"],
+        )
+        page = browser.new_page()
+        page.goto(f"{base}/admin/login/?next=/catalogue/upload/")
+        page.get_by_label("Username").fill(USER)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"/catalogue/upload/$"))
+        page.get_by_label("Catalogue zip").set_input_files(str(zip_path))
+        sampler = RssSampler(worker_pid)
+        rss_before = sampler.rss()
+        sampler.start()
+        started = time.perf_counter()
+        page.get_by_role("button", name="Upload and preview").click()
+        page.wait_for_url(re.compile(r"/catalogue/upload/\d+/$"), timeout=600_000)
+        seconds = time.perf_counter() - started
+        sampler.running = False
+        sampler.join()
+        browser.close()
+    return {
+        "browser_upload_request_s": round(seconds, 3),
+        "browser_web_rss_growth_mb": round((sampler.peak - rss_before) / 2**20, 1),
+    }
 
 
 def _up(client: httpx.Client) -> bool:
