@@ -1,0 +1,182 @@
+"""Plain Django forms: the participant's task form (built from the survey's questions) and the
+researcher's design forms."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from search.models import WeightConfig
+from surveys.models import Question, Survey
+
+
+class ConsentForm(forms.Form):
+    consent = forms.BooleanField(
+        label="I have read the information above and agree to take part.",
+        error_messages={"required": "Please tick the box to agree before you start, or close this page."},
+    )
+
+
+class TaskForm(forms.Form):
+    """The questions of one task. Field `q<id>` per question; relevance is one checkbox per product."""
+
+    def __init__(self, *args, questions, products, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.questions = list(questions)
+        self.products = list(products)
+        for question in self.questions:
+            name = f"q{question.pk}"
+            if question.kind == Question.Kind.MATCH:
+                self.fields[name] = forms.ChoiceField(
+                    label=question.wording,
+                    choices=Question.MATCH_CHOICES,
+                    widget=forms.RadioSelect,
+                    required=question.required,
+                    error_messages={
+                        "required": "Please choose yes, partly or no.",
+                        "invalid_choice": "Please choose yes, partly or no.",
+                    },
+                )
+            elif question.kind == Question.Kind.SATISFACTION:
+                low, high = Question.SATISFACTION_RANGE
+                choices = []
+                for value in range(low, high + 1):
+                    label = str(value)
+                    if value == low and question.low_label:
+                        label = f"{value} – {question.low_label}"
+                    elif value == high and question.high_label:
+                        label = f"{value} – {question.high_label}"
+                    choices.append((str(value), label))
+                self.fields[name] = forms.TypedChoiceField(
+                    label=question.wording,
+                    choices=choices,
+                    coerce=int,
+                    widget=forms.RadioSelect,
+                    required=question.required,
+                    empty_value=None,
+                    error_messages={
+                        "required": f"Please choose a number from {low} to {high}.",
+                        "invalid_choice": f"Please choose a number from {low} to {high}.",
+                    },
+                )
+            elif question.kind == Question.Kind.RELEVANCE:
+                self.fields[name] = forms.MultipleChoiceField(
+                    label=question.wording,
+                    choices=[
+                        (product.catalog_id, product.title or product.catalog_id) for product in self.products
+                    ],
+                    widget=forms.CheckboxSelectMultiple,
+                    required=False,
+                )
+            elif question.kind == Question.Kind.COMMENT:
+                self.fields[name] = forms.CharField(
+                    label=question.wording,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                    required=question.required,
+                    max_length=2000,
+                )
+
+    def answers(self) -> dict:
+        """{Question: value}; relevance becomes {catalog id: bool} over every shown product."""
+        result = {}
+        for question in self.questions:
+            value = self.cleaned_data.get(f"q{question.pk}")
+            if question.kind == Question.Kind.RELEVANCE:
+                marked = set(value or [])
+                value = {product.catalog_id: product.catalog_id in marked for product in self.products}
+            result[question] = value
+        return result
+
+
+class OwnQueryForm(forms.Form):
+    text = forms.CharField(label="Describe what you have in mind", max_length=500, required=False)
+    image = forms.ImageField(label="…or upload a photo of it", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("text", "").strip() and not data.get("image"):
+            raise ValidationError("Type a description, upload a photo, or both.")
+        return data
+
+
+class SurveyForm(forms.ModelForm):
+    weight_configs = forms.ModelMultipleChoiceField(
+        queryset=WeightConfig.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="two or more; participants never see their names",
+    )
+
+    class Meta:
+        model = Survey
+        fields = [
+            "title",
+            "slug",
+            "instructions",
+            "consent_text",
+            "results_per_task",
+            "target_ratings_per_cell",
+            "seed",
+            "space",
+            "exact",
+            "own_query_tasks",
+            "allow_open_link",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["weight_configs"].initial = [c.weight_config_id for c in self.instance.configs.all()]
+
+    def clean_weight_configs(self):
+        configs = self.cleaned_data["weight_configs"]
+        if len(configs) < 2:
+            raise ValidationError("Choose at least two weight configurations to compare.")
+        return configs
+
+    def clean_results_per_task(self):
+        value = self.cleaned_data["results_per_task"]
+        if not 1 <= value <= 100:
+            raise ValidationError("Show between 1 and 100 products per task.")
+        return value
+
+
+class QuestionForm(forms.ModelForm):
+    class Meta:
+        model = Question
+        fields = ["kind", "wording", "low_label", "high_label", "required", "order"]
+
+
+QuestionFormSet = forms.modelformset_factory(Question, form=QuestionForm, extra=1, can_delete=True)
+
+
+class QueryForm(forms.Form):
+    text = forms.CharField(max_length=500, required=False)
+    image = forms.FileField(required=False, help_text="JPEG or PNG")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("text", "").strip() and not data.get("image"):
+            raise ValidationError("A query needs a text, an image, or both.")
+        return data
+
+
+class QueryCsvForm(forms.Form):
+    csv_file = forms.FileField(label="CSV (columns: text, image)")
+    zip_file = forms.FileField(label="Images zip (optional)", required=False)
+
+
+class SampleForm(forms.Form):
+    count = forms.IntegerField(min_value=1, max_value=500, initial=6)
+    categories = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, help_text="master categories; none = all"
+    )
+    use_title = forms.BooleanField(required=False, initial=True, label="Use the product's title")
+    use_image = forms.BooleanField(required=False, initial=True, label="Use the product's image")
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].choices = [(c, c) for c in categories]
+
+
+class InviteForm(forms.Form):
+    count = forms.IntegerField(min_value=1, max_value=10_000, initial=20, label="Number of invite links")

@@ -1,0 +1,332 @@
+"""Rating surveys: researchers compare weight configurations, participants rate blinded result sets.
+
+Data model (docs/surveys.md has the diagram and the export codebook):
+
+    Survey ──< SurveyConfig >── search.WeightConfig      (the configurations compared; `code` is neutral)
+       │──< Question                                      (wording editable; stored again with each answer)
+       │──< SurveyQuery ──< ResultSet >── SurveyConfig    (one pinned search.SearchRun per (query, config) cell)
+       └──< Participant ──< Assignment ──1 Rating          (one rating per assignment: DB unique constraint)
+
+Everything a participant sees comes from a ResultSet, computed once and reused: two participants
+in the same cell, or one participant re-opening a task, see the same products in the same order.
+The weight-comparison report reads `Rating` → `Assignment.survey_config` → `SurveyConfig.weight_config`.
+"""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+def _new_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Survey(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True, help_text="used in the open participant link")
+    instructions = models.TextField(blank=True)
+    consent_text = models.TextField(
+        default=(
+            "Taking part is voluntary. We store only your answers, an anonymous id and timestamps; "
+            "no name, e-mail or IP address. You may stop at any time."
+        )
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    results_per_task = models.PositiveSmallIntegerField(default=12, help_text="products shown per task")
+    target_ratings_per_cell = models.PositiveIntegerField(
+        default=10, help_text="ratings wanted for each (query, configuration) cell"
+    )
+    seed = models.BigIntegerField(default=_new_seed, help_text="makes assignment plans reproducible")
+    space = models.ForeignKey(
+        "embeddings.EmbeddingSpace",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="embedding space searched; empty = the active space when the result sets are computed",
+    )
+    exact = models.BooleanField(
+        default=False, help_text="exact search over the whole catalogue instead of approximate stage 1"
+    )
+    own_query_tasks = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="participants' own query mode: how many queries each participant types or uploads "
+        "(0 = off); each gets results from a randomly assigned configuration",
+    )
+    allow_open_link = models.BooleanField(default=True, help_text="anyone with /surveys/s/<slug>/ may join")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("conduct_survey", "Can design surveys, watch progress and export ratings")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("surveys:manage-detail", args=[self.slug])
+
+    @property
+    def own_query_mode(self) -> bool:
+        return self.own_query_tasks > 0
+
+
+class SurveyConfig(models.Model):
+    """A weight configuration compared by a survey. `code` (A, B, C…) is what plans and exports use;
+    participants never see it nor the configuration's name."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="configs")
+    weight_config = models.ForeignKey("search.WeightConfig", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=8)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["survey", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "weight_config"], name="survey_config_once"),
+            models.UniqueConstraint(fields=["survey", "code"], name="survey_config_code_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.survey.slug}:{self.code}"
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        MATCH = "match", "Match (yes / partly / no)"
+        SATISFACTION = "satisfaction", "Satisfaction (1–5)"
+        RELEVANCE = "relevance", "Relevant or not, per shown product"
+        COMMENT = "comment", "Free-text comment"
+
+    MATCH_CHOICES = (("yes", "Yes"), ("partly", "Partly"), ("no", "No"))
+    SATISFACTION_RANGE = (1, 5)
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    wording = models.CharField(max_length=300)
+    low_label = models.CharField(max_length=60, blank=True, help_text="satisfaction: label of 1")
+    high_label = models.CharField(max_length=60, blank=True, help_text="satisfaction: label of 5")
+    required = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["survey", "order", "id"]
+
+    def __str__(self):
+        return self.wording
+
+
+# The seed's Google Form, made the default questions of every new survey.
+DEFAULT_QUESTIONS = (
+    {
+        "kind": Question.Kind.MATCH,
+        "wording": "Does the returned set match the style/pattern you had in mind?",
+        "required": True,
+    },
+    {
+        "kind": Question.Kind.SATISFACTION,
+        "wording": "How satisfied are you with these results?",
+        "low_label": "Not at all satisfied",
+        "high_label": "Very satisfied",
+        "required": True,
+    },
+)
+
+
+class SurveyQuery(models.Model):
+    class Source(models.TextChoices):
+        TYPED = "typed", "Typed by a researcher"
+        CSV = "csv", "CSV upload"
+        CATALOGUE = "catalogue", "Catalogue sample"
+        PARTICIPANT = "participant", "A participant's own query"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="queries")
+    text = models.CharField(max_length=500, blank=True)
+    image = models.ImageField(upload_to="surveys/queries/", blank=True, max_length=255)
+    image_name = models.CharField(max_length=255, blank=True, help_text="the uploaded file's name")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.TYPED)
+    # Catalogue samples: the product the query came from, left out of its own results.
+    source_product = models.ForeignKey(
+        "search.Product", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Own-query mode: the participant who typed it (such queries are not shown to anyone else).
+    participant = models.ForeignKey(
+        "Participant", on_delete=models.CASCADE, null=True, blank=True, related_name="own_queries"
+    )
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["survey", "position", "id"]
+        verbose_name_plural = "survey queries"
+
+    def __str__(self):
+        return self.text or self.image_name or f"query {self.pk}"
+
+
+class ResultSet(models.Model):
+    """The results of one (query, configuration) cell: a pinned SearchRun, computed once."""
+
+    query = models.ForeignKey(SurveyQuery, on_delete=models.CASCADE, related_name="result_sets")
+    survey_config = models.ForeignKey(SurveyConfig, on_delete=models.CASCADE, related_name="result_sets")
+    search_run = models.ForeignKey("search.SearchRun", on_delete=models.PROTECT, related_name="+")
+    # Catalogue ids shown, in order (the source product left out, cut to results_per_task).
+    product_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["query", "survey_config"], name="one_result_set_per_cell")
+        ]
+
+    def __str__(self):
+        return f"{self.query_id}×{self.survey_config_id}"
+
+
+class Participant(models.Model):
+    """An anonymous participant: a random id and a secret link token, nothing personal."""
+
+    class Entry(models.TextChoices):
+        INVITE = "invite", "Personal invite link"
+        OPEN = "open", "Open link"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="participants")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    token = models.CharField(max_length=40, unique=True, default=_new_token)
+    entry = models.CharField(max_length=8, choices=Entry.choices, default=Entry.OPEN)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The stored assignment plan: Latin-square row and ordered [query id, config code] tasks.
+    plan = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["survey", "id"]
+
+    def __str__(self):
+        return str(self.public_id)
+
+    def get_absolute_url(self):
+        return reverse("surveys:invite", args=[self.token])
+
+
+class Assignment(models.Model):
+    """One task of a participant: a query shown under one configuration."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="assignments")
+    query = models.ForeignKey(SurveyQuery, on_delete=models.PROTECT, related_name="assignments")
+    survey_config = models.ForeignKey(SurveyConfig, on_delete=models.PROTECT, related_name="assignments")
+    result_set = models.ForeignKey(ResultSet, on_delete=models.PROTECT, related_name="assignments")
+    search_run = models.ForeignKey("search.SearchRun", on_delete=models.PROTECT, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    position = models.PositiveSmallIntegerField()
+    shown_at = models.DateTimeField(null=True, blank=True, help_text="first time the task was shown")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["participant", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "query"], name="query_once_per_participant"),
+            models.UniqueConstraint(fields=["participant", "position"], name="task_position_unique"),
+        ]
+        indexes = [models.Index(fields=["query", "survey_config"])]
+
+    def __str__(self):
+        return f"{self.participant_id}#{self.position}"
+
+
+class Rating(models.Model):
+    """A participant's answers to one task. At most one per assignment (unique constraint)."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="rating")
+    # {"<question id>": {"kind", "wording", "value"}}: wording as shown when answered.
+    answers = models.JSONField(default=dict)
+    # Typed copies of the two default questions, for reports and SQL (null when not asked).
+    match = models.CharField(max_length=8, blank=True, choices=Question.MATCH_CHOICES)
+    satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
+    # {"<catalog id>": true/false} for the relevance question, if asked.
+    relevance = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    time_on_task_s = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+
+    def __str__(self):
+        return f"rating of {self.assignment_id}"
+
+
+# --------------------------------------------------------------------------- offline retrieval benchmark
+# Owned by the weight-comparison report (surveys/retrieval.py, docs/report.md). One row per run of
+# `manage.py evaluate_retrieval` for one configuration and task; the report shows the latest row
+# per (configuration, task, space) next to the human ratings. Migration: 0100_retrieval_evaluation.
+
+
+class RetrievalEvaluation(models.Model):
+    """Recall@1/5/10 and MRR of one weight configuration on the catalogue (Marqo-FashionCLIP KAGL protocol)."""
+
+    class Task(models.TextChoices):
+        TEXT_TO_IMAGE = "text-to-image", "Text to image (title → products with the same title)"
+        IMAGE_TO_IMAGE = "image-to-image", "Image to image (same article type and colour)"
+
+    space = models.ForeignKey("embeddings.EmbeddingSpace", on_delete=models.CASCADE, related_name="+")
+    weight_config = models.ForeignKey("search.WeightConfig", on_delete=models.PROTECT, related_name="+")
+    task = models.CharField(max_length=20, choices=Task.choices)
+    n_queries = models.PositiveIntegerField()
+    n_products = models.PositiveIntegerField(help_text="products with vectors in the space when it ran")
+    seed = models.BigIntegerField()
+    exact = models.BooleanField(default=False, help_text="exact stage 1 instead of the HNSW index")
+    recall_at_1 = models.FloatField()
+    recall_at_5 = models.FloatField()
+    recall_at_10 = models.FloatField()
+    mrr = models.FloatField()
+    random_weights = models.BooleanField(help_text="the space's model had randomly initialised weights")
+    duration_s = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["weight_config", "task", "space"])]
+
+    def __str__(self):
+        return f"{self.weight_config} {self.task} in {self.space_id}: R@10 {self.recall_at_10:.3f}"
+
+    def as_dict(self) -> dict:
+        return {
+            "space": self.space.name,
+            "weight_config": self.weight_config.name,
+            "version": self.weight_config.version,
+            "task": self.task,
+            "task_label": self.get_task_display(),
+            "n_queries": self.n_queries,
+            "n_products": self.n_products,
+            "seed": self.seed,
+            "exact": self.exact,
+            "recall_at_1": self.recall_at_1,
+            "recall_at_5": self.recall_at_5,
+            "recall_at_10": self.recall_at_10,
+            "mrr": self.mrr,
+            "random_weights": self.random_weights,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+        }

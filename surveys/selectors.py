@@ -1,0 +1,108 @@
+"""Reads for surveys: participant task views, researcher progress."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from search.models import Product
+from surveys.models import Assignment, Participant, ResultSet, Survey
+
+
+def researcher_can_manage(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_staff and user.has_perm("surveys.conduct_survey"))
+
+
+def shown_products(result_set: ResultSet) -> list[Product]:
+    """The products of a result set in the order shown (the stored order, never re-ranked)."""
+    by_id = {product.pk: product for product in Product.objects.filter(pk__in=result_set.product_ids)}
+    return [by_id[pk] for pk in result_set.product_ids if pk in by_id]
+
+
+def next_assignment(participant: Participant) -> Assignment | None:
+    return (
+        participant.assignments.filter(rating__isnull=True)
+        .select_related("query", "result_set")
+        .order_by("position")
+        .first()
+    )
+
+
+@dataclass
+class ParticipantProgress:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+
+def participant_progress(participant: Participant) -> ParticipantProgress:
+    fixed = len(participant.plan.get("tasks", []))
+    own = participant.survey.own_query_tasks
+    done = participant.assignments.filter(rating__isnull=False).count()
+    return ParticipantProgress(done=done, total=fixed + own)
+
+
+def needs_own_query(participant: Participant) -> bool:
+    survey = participant.survey
+    return (
+        survey.own_query_mode
+        and next_assignment(participant) is None
+        and participant.own_queries.count() < survey.own_query_tasks
+    )
+
+
+@dataclass
+class SurveyProgress:
+    cells: list[dict]
+    participants_started: int
+    participants_finished: int
+    ratings: int
+    median_time_on_task_s: float | None
+
+
+def survey_progress(survey: Survey) -> SurveyProgress:
+    """Live progress for researchers: ratings per (query, configuration) cell and participant counts."""
+    counts = {
+        (row["query_id"], row["survey_config_id"]): row
+        for row in Assignment.objects.filter(participant__survey=survey)
+        .values("query_id", "survey_config_id")
+        .annotate(assigned=Count("id"), rated=Count("rating"))
+    }
+    cells = []
+    configs = list(survey.configs.select_related("weight_config").order_by("position"))
+    for query in survey.queries.filter(participant=None).order_by("position", "id"):
+        for config in configs:
+            row = counts.get((query.pk, config.pk), {})
+            cells.append(
+                {
+                    "query": query,
+                    "config": config,
+                    "assigned": row.get("assigned", 0),
+                    "rated": row.get("rated", 0),
+                    "target": survey.target_ratings_per_cell,
+                }
+            )
+    participants = survey.participants.aggregate(
+        started=Count("id", filter=Q(consent_at__isnull=False)),
+        finished=Count("id", filter=Q(finished_at__isnull=False)),
+    )
+    times = list(
+        survey.participants.filter(assignments__rating__time_on_task_s__isnull=False).values_list(
+            "assignments__rating__time_on_task_s", flat=True
+        )
+    )
+    return SurveyProgress(
+        cells=cells,
+        participants_started=participants["started"],
+        participants_finished=participants["finished"],
+        ratings=len(times)
+        + Assignment.objects.filter(
+            participant__survey=survey, rating__isnull=False, rating__time_on_task_s__isnull=True
+        ).count(),
+        median_time_on_task_s=statistics.median(times) if times else None,
+    )

@@ -1,0 +1,444 @@
+"""Pages: participants (no account; /surveys/s/<slug>/ and /surveys/i/<token>/) and researchers
+(/surveys/manage/…, staff with surveys.conduct_survey). Views stay thin: forms validate, services write."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from search.models import Product
+from surveys import exports, selectors, services
+from surveys.forms import (
+    ConsentForm,
+    InviteForm,
+    OwnQueryForm,
+    QueryCsvForm,
+    QueryForm,
+    QuestionFormSet,
+    SampleForm,
+    SurveyForm,
+    TaskForm,
+)
+from surveys.models import Assignment, Participant, Survey, SurveyConfig, SurveyQuery
+
+SESSION_KEY = "survey_participants"  # {survey id: participant token}: resume on the open link
+
+
+def _data(request):
+    """Bind a form on POST even when nothing was ticked (an empty POST must show 'required')."""
+    return request.POST if request.method == "POST" else None
+
+
+def _bound(request):
+    return (request.POST, request.FILES) if request.method == "POST" else (None, None)
+
+
+# --------------------------------------------------------------------------- participants
+
+
+def _closed_page(request, survey: Survey):
+    return render(request, "surveys/closed.html", {"survey": survey}, status=410)
+
+
+def _participant_or_404(token: str) -> Participant:
+    participant = Participant.objects.select_related("survey").filter(token=token).first()
+    if participant is None or participant.survey.status == Survey.Status.DRAFT:
+        raise Http404("This link is not valid. Please check that you copied all of it.")
+    return participant
+
+
+def _remember(request, participant: Participant) -> None:
+    known = dict(request.session.get(SESSION_KEY, {}))
+    known[str(participant.survey_id)] = participant.token
+    request.session[SESSION_KEY] = known
+
+
+def open_link(request, slug):
+    """Landing page of the open link: instructions and consent; a returning browser resumes."""
+    survey = get_object_or_404(Survey.objects.exclude(status=Survey.Status.DRAFT), slug=slug)
+    if survey.status == Survey.Status.CLOSED:
+        return _closed_page(request, survey)
+    if not survey.allow_open_link:
+        raise Http404("This survey takes part by personal invitation only.")
+    token = request.session.get(SESSION_KEY, {}).get(str(survey.pk))
+    if token and Participant.objects.filter(token=token, survey=survey).exists():
+        return redirect("surveys:invite", token=token)
+    form = ConsentForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        participant = services.join_open_link(survey=survey)
+        services.give_consent(participant=participant)
+        _remember(request, participant)
+        return redirect("surveys:invite", token=participant.token)
+    return render(request, "surveys/landing.html", {"survey": survey, "form": form})
+
+
+def invite(request, token):
+    """A participant's own link: consent first, then the next task, then the thank-you page."""
+    participant = _participant_or_404(token)
+    survey = participant.survey
+    if survey.status == Survey.Status.CLOSED:
+        return _closed_page(request, survey)
+    _remember(request, participant)
+    if participant.consent_at is None:
+        form = ConsentForm(_data(request))
+        if request.method == "POST" and form.is_valid():
+            services.give_consent(participant=participant)
+            return redirect("surveys:invite", token=token)
+        return render(
+            request, "surveys/landing.html", {"survey": survey, "form": form, "participant": participant}
+        )
+    assignment = selectors.next_assignment(participant)
+    if assignment is not None:
+        return redirect("surveys:task", token=token, assignment=assignment.public_id)
+    if selectors.needs_own_query(participant):
+        return redirect("surveys:own-query", token=token)
+    return redirect("surveys:thanks", token=token)
+
+
+def _task_context(*, survey, participant, assignment, result_set, form, preview=False):
+    progress = selectors.participant_progress(participant) if participant else None
+    return {
+        "survey": survey,
+        "participant": participant,
+        "assignment": assignment,
+        "query": result_set.query,
+        "products": form.products,
+        "form": form,
+        "progress": progress,
+        "preview": preview,
+    }
+
+
+def task(request, token, assignment):
+    """One task: the query, the result grid and the questions. POST stores the rating once."""
+    participant = _participant_or_404(token)
+    survey = participant.survey
+    if survey.status == Survey.Status.CLOSED:
+        return _closed_page(request, survey)
+    found = (
+        Assignment.objects.select_related("query", "result_set", "participant")
+        .filter(public_id=assignment)
+        .first()
+    )
+    if found is None:
+        raise Http404("This task does not exist.")
+    if found.participant_id != participant.pk:
+        raise PermissionDenied("This task belongs to another participant.")
+    if participant.consent_at is None:
+        return redirect("surveys:invite", token=token)
+    products = selectors.shown_products(found.result_set)
+    questions = list(survey.questions.order_by("order", "id"))
+    if hasattr(found, "rating"):
+        if request.method == "POST":
+            messages.info(request, "Your answers to that task were already saved. Thank you!")
+        return redirect("surveys:invite", token=token)
+    form = TaskForm(_data(request), questions=questions, products=products)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = services.submit_rating(assignment=found, answers=form.answers())
+            except services.SurveyClosed:
+                return _closed_page(request, survey)
+            if not result.created:
+                messages.info(request, "Your answers to that task were already saved. Thank you!")
+            if request.POST.get("later"):
+                return redirect("surveys:paused", token=token)
+            return HttpResponseRedirect(reverse("surveys:invite", args=[token]), status=303)
+        status = 400
+    else:
+        services.mark_shown(assignment=found)
+        status = 200
+    context = _task_context(
+        survey=survey, participant=participant, assignment=found, result_set=found.result_set, form=form
+    )
+    return render(request, "surveys/task.html", context, status=status)
+
+
+def own_query(request, token):
+    participant = _participant_or_404(token)
+    survey = participant.survey
+    if survey.status == Survey.Status.CLOSED:
+        return _closed_page(request, survey)
+    if participant.consent_at is None or not selectors.needs_own_query(participant):
+        return redirect("surveys:invite", token=token)
+    form = OwnQueryForm(*_bound(request))
+    if request.method == "POST" and form.is_valid():
+        image = form.cleaned_data.get("image")
+        try:
+            services.add_own_query(
+                participant=participant,
+                text=form.cleaned_data.get("text", ""),
+                image_bytes=image.read() if image else None,
+                image_name=image.name if image else "",
+            )
+        except services.SurveyError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("surveys:invite", token=token)
+    progress = selectors.participant_progress(participant)
+    return render(
+        request,
+        "surveys/own_query.html",
+        {"survey": survey, "participant": participant, "form": form, "progress": progress},
+        status=400 if form.errors else 200,
+    )
+
+
+def paused(request, token):
+    participant = _participant_or_404(token)
+    link = request.build_absolute_uri(reverse("surveys:invite", args=[token]))
+    return render(request, "surveys/paused.html", {"survey": participant.survey, "link": link})
+
+
+def thanks(request, token):
+    participant = _participant_or_404(token)
+    if participant.finished_at is None:
+        return redirect("surveys:invite", token=token)
+    return render(request, "surveys/thanks.html", {"survey": participant.survey})
+
+
+# --------------------------------------------------------------------------- researchers
+
+
+def researcher_required(view):
+    """Anonymous users go to the login page; signed-in users without the permission get 403."""
+
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not selectors.researcher_can_manage(request.user):
+            raise PermissionDenied("Only researchers can manage surveys.")
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@researcher_required
+def manage_list(request):
+    surveys = Survey.objects.all().order_by("-created_at")
+    return render(request, "surveys/manage/list.html", {"surveys": surveys})
+
+
+@researcher_required
+def manage_create(request):
+    form = SurveyForm(_data(request))
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        configs = data.pop("weight_configs")
+        try:
+            survey = services.create_survey(created_by=request.user, weight_configs=configs, **data)
+        except services.SurveyError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Survey created as a draft. Add queries, then open it.")
+            return redirect(survey)
+    return render(request, "surveys/manage/form.html", {"form": form, "heading": "New survey"})
+
+
+@researcher_required
+def manage_edit(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    form = SurveyForm(_data(request), instance=survey)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_survey(survey=survey, form=form)
+        except services.SurveyError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Survey saved.")
+            return redirect(survey)
+    return render(request, "surveys/manage/form.html", {"form": form, "heading": f"Edit {survey.title}"})
+
+
+@researcher_required
+def manage_detail(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    categories = (
+        Product.objects.exclude(master_category="").values_list("master_category", flat=True).distinct()
+    )
+    context = {
+        "survey": survey,
+        "configs": survey.configs.select_related("weight_config"),
+        "questions": survey.questions.all(),
+        "queries": survey.queries.filter(participant=None),
+        "query_form": QueryForm(),
+        "csv_form": QueryCsvForm(),
+        "sample_form": SampleForm(categories=sorted(categories)),
+        "invite_form": InviteForm(),
+        "open_link": request.build_absolute_uri(reverse("surveys:open", args=[survey.slug])),
+    }
+    return render(request, "surveys/manage/detail.html", context)
+
+
+@researcher_required
+def manage_questions(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    formset = QuestionFormSet(_data(request), queryset=survey.questions.all())
+    if request.method == "POST" and formset.is_valid():
+        services.save_questions(survey=survey, formset=formset)
+        messages.success(request, "Questions saved. New answers store the new wording.")
+        return redirect(survey)
+    return render(request, "surveys/manage/questions.html", {"survey": survey, "formset": formset})
+
+
+@researcher_required
+@require_POST
+def manage_add_query(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    form = QueryForm(request.POST, request.FILES)
+    if form.is_valid():
+        image = form.cleaned_data.get("image")
+        try:
+            services.add_query(
+                survey=survey,
+                text=form.cleaned_data.get("text", ""),
+                image_bytes=image.read() if image else None,
+                image_name=image.name if image else "",
+            )
+        except services.SurveyError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Query added.")
+    else:
+        messages.error(request, " ".join(form.non_field_errors()) or "Check the query form.")
+    return redirect(survey)
+
+
+@researcher_required
+@require_POST
+def manage_import_queries(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    form = QueryCsvForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            created = services.import_queries_csv(
+                survey=survey,
+                csv_file=form.cleaned_data["csv_file"],
+                zip_file=form.cleaned_data.get("zip_file"),
+            )
+        except services.SurveyError as exc:
+            messages.error(request, f"Nothing imported: {exc}")
+        else:
+            messages.success(request, f"{len(created)} queries imported.")
+    else:
+        messages.error(request, "Choose a CSV file.")
+    return redirect(survey)
+
+
+@researcher_required
+@require_POST
+def manage_sample_queries(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    categories = (
+        Product.objects.exclude(master_category="").values_list("master_category", flat=True).distinct()
+    )
+    form = SampleForm(request.POST, categories=sorted(categories))
+    if form.is_valid():
+        try:
+            created = services.sample_catalogue_queries(
+                survey=survey,
+                count=form.cleaned_data["count"],
+                categories=form.cleaned_data["categories"],
+                use_title=form.cleaned_data["use_title"],
+                use_image=form.cleaned_data["use_image"],
+            )
+        except services.SurveyError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{len(created)} catalogue products sampled as queries.")
+    else:
+        messages.error(request, "Check the sampling form.")
+    return redirect(survey)
+
+
+@researcher_required
+@require_POST
+def manage_delete_query(request, slug, query_id):
+    survey = get_object_or_404(Survey, slug=slug)
+    query = get_object_or_404(SurveyQuery, pk=query_id, survey=survey)
+    try:
+        services.delete_query(query=query)
+    except services.SurveyError as exc:
+        messages.error(request, str(exc))
+    return redirect(survey)
+
+
+@researcher_required
+@require_POST
+def manage_status(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    try:
+        if request.POST.get("action") == "open":
+            services.open_survey(survey=survey)
+            messages.success(request, "The survey is open.")
+        elif request.POST.get("action") == "close":
+            services.close_survey(survey=survey)
+            messages.success(request, "The survey is closed.")
+    except services.SurveyError as exc:
+        messages.error(request, str(exc))
+    return redirect(survey)
+
+
+@researcher_required
+def manage_preview(request, slug):
+    """A task exactly as a participant sees it (its form posts nowhere); computes the cell if needed."""
+    survey = get_object_or_404(Survey, slug=slug)
+    query = get_object_or_404(SurveyQuery, pk=request.GET.get("query"), survey=survey)
+    config = get_object_or_404(SurveyConfig, pk=request.GET.get("config"), survey=survey)
+    try:
+        result_set = services.ensure_result_set(query=query, survey_config=config)
+    except Exception as exc:  # noqa: BLE001 - e.g. no embedding space yet: say so on the page
+        messages.error(request, f"Could not compute the results: {exc}")
+        return redirect(survey)
+    form = TaskForm(
+        questions=survey.questions.order_by("order", "id"), products=selectors.shown_products(result_set)
+    )
+    context = _task_context(
+        survey=survey, participant=None, assignment=None, result_set=result_set, form=form, preview=True
+    )
+    return render(request, "surveys/task.html", context)
+
+
+@researcher_required
+def manage_progress(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    return render(
+        request,
+        "surveys/manage/progress.html",
+        {"survey": survey, "progress": selectors.survey_progress(survey)},
+    )
+
+
+@researcher_required
+@require_POST
+def manage_invites(request, slug):
+    """Generate N invite links and download them as CSV."""
+    survey = get_object_or_404(Survey, slug=slug)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a number of invite links between 1 and 10,000.")
+        return redirect(survey)
+    participants = services.create_invites(survey=survey, count=form.cleaned_data["count"])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["participant_id", "invite_link"])
+    for participant in participants:
+        writer.writerow([participant.public_id, request.build_absolute_uri(participant.get_absolute_url())])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{survey.slug}-invites.csv"'
+    return response
+
+
+@researcher_required
+def manage_export(request, slug, fmt):
+    survey = get_object_or_404(Survey, slug=slug)
+    return exports.export_response(survey=survey, fmt=fmt)

@@ -1,0 +1,169 @@
+"""Survey fixtures: a small catalogue with images and known vectors, weight configs, surveys.
+
+Shared by tests/surveys/ (via conftest) and the browser journey (imported there). Everything is
+created in the test itself: transactional tests truncate seeded rows.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+_numbers = itertools.count(1)
+COLOURS = [(200, 30, 30), (30, 30, 200), (30, 160, 60), (230, 200, 40), (20, 20, 20), (240, 240, 240)]
+ARTICLES = ["Tshirts", "Shirts", "Jeans", "Dresses", "Watches", "Sandals"]
+
+
+def jpeg(colour, size=(60, 80)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def jpeg_bytes() -> bytes:
+    return jpeg((120, 40, 160))
+
+
+def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3):
+    """n products with photos and random unit vectors in a new active space (exact search needs no index)."""
+    from django.core.files.base import ContentFile
+
+    from embeddings.models import EmbeddingSpace, ProductEmbedding
+    from search.models import Product
+
+    number = next(_numbers)
+    rng = np.random.default_rng(seed)
+    EmbeddingSpace.objects.filter(is_active=True).update(is_active=False)
+    space = EmbeddingSpace.objects.create(
+        name=f"survey-test-{number}",
+        model_name=f"survey-known-vectors-{number}",
+        pretrained="none",
+        dimension=dimension,
+        is_active=True,
+    )
+    products = []
+    for i in range(n):
+        product = Product(
+            catalog_id=f"{number}{i:04d}",
+            master_category="Apparel" if i % 3 else "Footwear",
+            article_type=ARTICLES[i % 6],
+            base_colour=str(i % 6),
+            title=f"Colour {i % 6} {ARTICLES[i % 6]} no {i}",
+        )
+        product.image.save(f"survey-test/{number}-{i}.jpg", ContentFile(jpeg(COLOURS[i % 6])), save=False)
+        products.append(product)
+    Product.objects.bulk_create(products)
+    vectors = rng.normal(size=(n, 2, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
+    ProductEmbedding.objects.bulk_create(
+        [
+            ProductEmbedding(
+                product=p,
+                space=space,
+                image_vector=vectors[i, 0],
+                title_vector=vectors[i, 1],
+                product_revision=p.revision,
+            )
+            for i, p in enumerate(products)
+        ]
+    )
+    return space, products
+
+
+def make_weight_configs(n: int = 3):
+    from search.services import create_weight_config
+
+    number = next(_numbers)
+    weights = [(0.9, 0.1), (0.5, 0.5), (0.1, 0.9), (1.0, 0.0)]
+    return [
+        create_weight_config(
+            name=f"survey-test-{number}-{i}", stage2_text=weights[i % 4][0], stage2_image=weights[i % 4][1]
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def catalogue(db, media_root):
+    return make_catalogue()
+
+
+@pytest.fixture
+def weight_configs(db):
+    return make_weight_configs(3)
+
+
+@pytest.fixture
+def make_survey(catalogue):
+    """make_survey(queries=6, configs=3, target=10, status="open", own_query_tasks=0) -> Survey.
+
+    Queries are sampled catalogue products (title + image), so result sets come from the products'
+    stored vectors; searches are exact (no HNSW index is needed for a handful of products).
+    """
+    from surveys import services
+
+    def make(*, queries=6, configs=3, target=10, status="open", own_query_tasks=0, results_per_task=6):
+        number = next(_numbers)
+        survey = services.create_survey(
+            title=f"Survey {number}",
+            slug=f"survey-{number}",
+            weight_configs=make_weight_configs(configs),
+            target_ratings_per_cell=target,
+            results_per_task=results_per_task,
+            exact=True,
+            seed=1234 + number,
+            instructions="Look at the results and answer two questions.",
+            own_query_tasks=own_query_tasks,
+        )
+        if queries:
+            services.sample_catalogue_queries(survey=survey, count=queries, categories=[])
+        if status == "open":
+            services.open_survey(survey=survey)
+        return survey
+
+    return make
+
+
+@pytest.fixture
+def open_survey(make_survey):
+    return make_survey(queries=3, configs=2)
+
+
+@pytest.fixture
+def draft_survey(make_survey):
+    return make_survey(queries=2, configs=2, status="draft")
+
+
+@pytest.fixture
+def researcher(db, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("researcher", password="pw-123456", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
+    )
+    return user
+
+
+@pytest.fixture
+def researcher_client(client, researcher):
+    client.force_login(researcher)
+    return client
+
+
+@pytest.fixture
+def client_factory():
+    from django.test import Client
+
+    return Client

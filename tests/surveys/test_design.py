@@ -1,0 +1,204 @@
+"""Researcher design: forms, queries (typed, CSV + zip, catalogue sample), preview, invites, own queries."""
+
+import csv
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from surveys import services
+from surveys.models import Question, Rating, Survey, SurveyQuery
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_survey_through_the_form_gets_the_seed_questions(researcher_client, weight_configs):
+    response = researcher_client.post(
+        reverse("surveys:manage-create"),
+        {
+            "title": "Summer styles",
+            "slug": "summer",
+            "instructions": "Rate each set.",
+            "consent_text": "You agree.",
+            "results_per_task": 8,
+            "target_ratings_per_cell": 5,
+            "seed": 42,
+            "own_query_tasks": 0,
+            "allow_open_link": "on",
+            "weight_configs": [config.pk for config in weight_configs[:2]],
+        },
+    )
+    assert response.status_code == 302
+    survey = Survey.objects.get(slug="summer")
+    assert survey.status == Survey.Status.DRAFT
+    assert [q.wording for q in survey.questions.all()] == [
+        "Does the returned set match the style/pattern you had in mind?",
+        "How satisfied are you with these results?",
+    ]
+    assert list(survey.configs.values_list("code", flat=True)) == ["A", "B"]
+
+
+def test_one_configuration_is_refused(researcher_client, weight_configs):
+    response = researcher_client.post(
+        reverse("surveys:manage-create"),
+        {
+            "title": "x",
+            "slug": "x",
+            "consent_text": "c",
+            "results_per_task": 8,
+            "target_ratings_per_cell": 5,
+            "seed": 1,
+            "own_query_tasks": 0,
+            "weight_configs": [weight_configs[0].pk],
+        },
+    )
+    assert response.status_code == 200
+    assert "at least two" in response.content.decode()
+    assert not Survey.objects.exists()
+
+
+def test_typed_query_with_image(researcher_client, draft_survey, jpeg_bytes):
+    url = reverse("surveys:manage-add-query", args=[draft_survey.slug])
+    image = SimpleUploadedFile("dress.jpg", jpeg_bytes, content_type="image/jpeg")
+    researcher_client.post(url, {"text": "red floral dress", "image": image})
+    query = draft_survey.queries.get(text="red floral dress")
+    assert query.image and query.image_name == "dress.jpg"
+
+
+def test_not_an_image_is_refused_and_nothing_stored(researcher_client, draft_survey):
+    before = draft_survey.queries.count()
+    url = reverse("surveys:manage-add-query", args=[draft_survey.slug])
+    image = SimpleUploadedFile("evil.jpg", b"<?php echo 1; ?>", content_type="image/jpeg")
+    response = researcher_client.post(url, {"text": "x", "image": image}, follow=True)
+    assert "not a readable image" in response.content.decode()
+    assert draft_survey.queries.count() == before
+
+
+def make_zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_csv_upload_with_images_zip(draft_survey, jpeg_bytes):
+    rows = "text,image\nblue denim jacket,\n,shoe.jpg\nstriped shirt,shirt.jpg\n"
+    created = services.import_queries_csv(
+        survey=draft_survey,
+        csv_file=SimpleUploadedFile("q.csv", rows.encode()),
+        zip_file=io.BytesIO(make_zip({"imgs/shoe.jpg": jpeg_bytes, "shirt.jpg": jpeg_bytes})),
+    )
+    assert [(q.text, bool(q.image)) for q in created] == [
+        ("blue denim jacket", False),
+        ("", True),
+        ("striped shirt", True),
+    ]
+    assert {q.source for q in created} == {SurveyQuery.Source.CSV}
+
+
+def test_csv_errors_name_the_line_and_store_nothing(researcher_client, draft_survey, jpeg_bytes):
+    before = draft_survey.queries.count()
+    rows = "text,image\nfine,\nmissing image,nothere.jpg\n"
+    response = researcher_client.post(
+        reverse("surveys:manage-import-queries", args=[draft_survey.slug]),
+        {
+            "csv_file": SimpleUploadedFile("q.csv", rows.encode()),
+            "zip_file": SimpleUploadedFile("i.zip", make_zip({"a.jpg": jpeg_bytes})),
+        },
+        follow=True,
+    )
+    assert "q.csv, line 3" in response.content.decode()
+    assert draft_survey.queries.count() == before
+
+
+def test_zip_with_unsafe_path_is_refused(draft_survey, jpeg_bytes):
+    with pytest.raises(services.QueryImportError, match="outside the zip"):
+        services.import_queries_csv(
+            survey=draft_survey,
+            csv_file=SimpleUploadedFile("q.csv", b"text,image\nx,a.jpg\n"),
+            zip_file=io.BytesIO(make_zip({"../a.jpg": jpeg_bytes})),
+        )
+
+
+def test_zip_bomb_ratio_is_refused(draft_survey):
+    with pytest.raises(services.QueryImportError, match="zip bomb"):
+        services.import_queries_csv(
+            survey=draft_survey,
+            csv_file=SimpleUploadedFile("q.csv", b"text,image\nx,a.jpg\n"),
+            zip_file=io.BytesIO(make_zip({"a.jpg": b"\0" * 5_000_000})),
+        )
+
+
+def test_catalogue_sample_leaves_the_product_out_of_its_results(make_survey):
+    survey = make_survey(queries=0, configs=2, status="draft")
+    created = services.sample_catalogue_queries(
+        survey=survey, count=3, categories=[], use_title=True, use_image=True
+    )
+    assert len(created) == 3
+    services.open_survey(survey=survey)
+    for query in created:
+        assert query.source_product is not None and query.image and query.text == query.source_product.title
+        for result_set in query.result_sets.all():
+            assert query.source_product_id not in result_set.product_ids
+            assert len(result_set.product_ids) == survey.results_per_task
+
+
+def test_preview_shows_the_participant_page_and_stores_nothing(researcher_client, open_survey):
+    query = open_survey.queries.first()
+    config = open_survey.configs.first()
+    response = researcher_client.get(
+        reverse("surveys:manage-preview", args=[open_survey.slug]) + f"?query={query.pk}&config={config.pk}"
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "Preview" in html and 'type="radio"' in html
+    assert config.weight_config.name not in html.split('id="main"')[1]
+    assert not Rating.objects.exists() and not open_survey.participants.exists()
+
+
+def test_invites_csv_has_n_working_links(researcher_client, client, open_survey):
+    response = researcher_client.post(
+        reverse("surveys:manage-invites", args=[open_survey.slug]), {"count": 5}
+    )
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 5 and len({row["invite_link"] for row in rows}) == 5
+    path = rows[0]["invite_link"].split("testserver", 1)[1]
+    landing = client.get(path)
+    assert landing.status_code == 200 and "Consent" in landing.content.decode()
+
+
+def test_reworded_question_is_stored_with_each_answer(make_survey):
+    survey = make_survey(queries=2, configs=2)
+    participant = services.give_consent(participant=services.join_open_link(survey=survey))
+    first, second = participant.assignments.order_by("position")
+    question = survey.questions.get(kind=Question.Kind.SATISFACTION)
+    old = question.wording
+    services.submit_rating(assignment=first, answers={question: 3})
+    question.wording = "How happy are you with this set?"
+    question.save()
+    services.submit_rating(assignment=second, answers={question: 4})
+    assert first.rating.answers[str(question.pk)]["wording"] == old
+    assert Rating.objects.get(assignment=second).answers[str(question.pk)]["wording"] == question.wording
+
+
+def test_own_query_mode(client, make_survey):
+    survey = make_survey(queries=1, configs=2, own_query_tasks=1)
+    response = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})
+    token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    participant = survey.participants.get(token=token)
+    first = participant.assignments.get()
+    answers = {f"q{q.pk}": ("yes" if q.kind == "match" else "5") for q in survey.questions.all()}
+    client.post(reverse("surveys:task", args=[token, first.public_id]), answers)
+    assert client.get(reverse("surveys:invite", args=[token]))["Location"].endswith("/own-query/")
+    refused = client.post(reverse("surveys:own-query", args=[token]), {"text": ""})
+    assert refused.status_code == 400
+    client.post(reverse("surveys:own-query", args=[token]), {"text": "green silk scarf"})
+    own = participant.assignments.exclude(pk=first.pk).get()
+    assert own.query.source == SurveyQuery.Source.PARTICIPANT and own.query.text == "green silk scarf"
+    assert own.search_run.pinned
+    client.post(reverse("surveys:task", args=[token, own.public_id]), answers)
+    participant.refresh_from_db()
+    assert participant.finished_at is not None
+    assert participant.plan["own"][0]["query"] == own.query_id
