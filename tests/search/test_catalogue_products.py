@@ -1,0 +1,144 @@
+"""One product from the admin pages: create, replace the image (revision bump + re-embedding in every
+space, after commit, by the real worker), delete (embeddings gone, past searches still readable)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from embeddings.models import ProductEmbedding
+from search.models import Product, SearchResult
+from tests.search import catalogue_zips as zips
+
+FIELDS = {
+    "catalog_id": "77001",
+    "title": "Navy Blue Linen Shirt",
+    "gender": "Men",
+    "master_category": "Apparel",
+    "sub_category": "Topwear",
+    "article_type": "Shirts",
+    "base_colour": "Navy Blue",
+    "season": "Summer",
+    "usage": "Casual",
+    "year": "2021",
+}
+
+
+@pytest.fixture
+def admin_client(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    user = User.objects.create_user("product-admin", password="pw-product-1", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="manage_catalog", content_type__app_label="search")
+    )
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def embedding_space(settings):
+    """An active space with a randomly initialised open_clip model (no weights can be downloaded)."""
+    from embeddings.services import ensure_space
+
+    return ensure_space(
+        name="upload-test", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
+    )
+
+
+def image_upload(colour=(200, 20, 20), name="shirt.jpg"):
+    return SimpleUploadedFile(name, zips.jpeg_bytes(colour), content_type="image/jpeg")
+
+
+def wait_until(predicate, timeout=240.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.django_db
+def test_a_product_needs_a_readable_image(admin_client):
+    response = admin_client.post(
+        reverse("catalogue:product-create"),
+        {
+            **FIELDS,
+            "image_file": SimpleUploadedFile("shirt.jpg", b"GIF89a not really", content_type="image/jpeg"),
+        },
+    )
+    assert response.status_code == 200
+    assert "shirt.jpg" in response.content.decode()
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
+def test_decompression_bomb_is_refused_on_the_product_form(admin_client, settings):
+    settings.FASHIONSITE_MAX_IMAGE_PIXELS = 1_000_000
+    bomb = SimpleUploadedFile("bomb.png", zips.png_bomb_bytes(2000, 2000), content_type="image/png")
+    response = admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": bomb})
+    assert response.status_code == 200
+    assert "pixels" in response.content.decode()
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
+def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client):
+    admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()})
+    product = Product.objects.get()
+    admin_client.post(reverse("catalogue:product-edit", args=[product.pk]), {**FIELDS})
+    product.refresh_from_db()
+    assert product.revision == 1
+    admin_client.post(
+        reverse("catalogue:product-edit", args=[product.pk]), {**FIELDS, "title": "Navy Linen Shirt"}
+    )
+    product.refresh_from_db()
+    assert product.revision == 2 and product.title == "Navy Linen Shirt"
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
+    admin_client, celery_worker, embedding_space
+):
+    response = admin_client.post(
+        reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()}
+    )
+    assert response.status_code == 302
+    product = Product.objects.get(catalog_id="77001")
+    first_image = product.image.name
+
+    def embedded_at(revision):
+        return ProductEmbedding.objects.filter(
+            product=product, space=embedding_space, product_revision=revision
+        ).exists()
+
+    wait_until(lambda: embedded_at(1))
+    before = ProductEmbedding.objects.get(product=product).image_vector
+
+    admin_client.post(
+        reverse("catalogue:product-edit", args=[product.pk]),
+        {**FIELDS, "image_file": image_upload((10, 200, 10), "green.png")},
+    )
+    product.refresh_from_db()
+    assert product.revision == 2 and product.image.name != first_image
+    assert not product.image.storage.exists(first_image)
+    wait_until(lambda: embedded_at(2))
+    after = ProductEmbedding.objects.get(product=product).image_vector
+    assert list(before) != list(after)
+
+    from search.services import run_search
+
+    run = run_search(space=embedding_space, text="navy linen shirt", k=5)
+    assert SearchResult.objects.filter(run=run, catalog_id="77001").exists()
+    admin_client.post(reverse("catalogue:product-delete", args=[product.pk]))
+    assert not Product.objects.filter(catalog_id="77001").exists()
+    assert not ProductEmbedding.objects.filter(product_id=product.pk).exists()
+    result = SearchResult.objects.get(run=run, catalog_id="77001")
+    assert result.product_id is None and result.title == "Navy Blue Linen Shirt"
+    shown = admin_client.get(f"/api/search-runs/{run.uuid}/").json()
+    assert shown["results"][0]["catalog_id"] == "77001" and shown["results"][0]["product"] is None
