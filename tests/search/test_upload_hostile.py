@@ -311,3 +311,15 @@ def test_unquoted_commas_in_kaggle_titles_stay_in_the_title(admin_client, settin
     product = Product.objects.get(catalog_id="90001")
     assert product.title == "Red tee, slim fit, cotton" and product.usage == "Casual"
     assert upload.plan_summary["counts"]["missing_images"] == 1
+
+
+def test_the_upload_form_still_checks_csrf(settings, media_root):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    user = User.objects.create_user("csrf-admin", password="pw-csrf-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_catalog"))
+    client.force_login(user)
+    assert post_zip(client, zips.kaggle_zip(2)).status_code == 403
+    assert CatalogUpload.objects.count() == 0
+    assert os.listdir(settings.FILE_UPLOAD_TEMP_DIR) == []
