@@ -309,7 +309,7 @@ def _queue_embeddings(product_ids: list[int]) -> None:
 
 
 def _enqueue(task_name: str, upload_id: int) -> None:
-    from search import upload_tasks
+    from search import upload_tasks  # the tasks module imports this one
 
     getattr(upload_tasks, task_name).delay(upload_id)
 
