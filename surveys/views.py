@@ -57,8 +57,9 @@ def _participant_or_404(token: str) -> Participant:
 
 def _remember(request, participant: Participant) -> None:
     known = dict(request.session.get(SESSION_KEY, {}))
-    known[str(participant.survey_id)] = participant.token
-    request.session[SESSION_KEY] = known
+    if known.get(str(participant.survey_id)) != participant.token:  # write the session only on change
+        known[str(participant.survey_id)] = participant.token
+        request.session[SESSION_KEY] = known
 
 
 def open_link(request, slug):
@@ -151,7 +152,14 @@ def task(request, token, assignment):
                 messages.info(request, "Your answers to that task were already saved. Thank you!")
             if request.POST.get("later"):
                 return redirect("surveys:paused", token=token)
-            return HttpResponseRedirect(reverse("surveys:invite", args=[token]), status=303)
+            # Straight to the next task (one round trip less); the invite page handles the rest.
+            following = selectors.next_assignment(participant)
+            target = (
+                reverse("surveys:task", args=[token, following.public_id])
+                if following is not None
+                else reverse("surveys:invite", args=[token])
+            )
+            return HttpResponseRedirect(target, status=303)
         status = 400
     else:
         services.mark_shown(assignment=found)

@@ -42,7 +42,7 @@ def answer_with_mouse(page, match="Yes", satisfaction="3") -> None:
     page.get_by_role("radio", name=re.compile(rf"^{satisfaction}\b")).check()
 
 
-def test_participant_journey(live_server, browser, page, make_survey):
+def test_participant_journey(live_server, browser, page, make_survey):  # noqa: F811 - the imported fixture
     survey = make_survey(queries=4, configs=2)
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.goto(f"{live_server.url}/surveys/s/{survey.slug}/")

@@ -202,3 +202,23 @@ def test_own_query_mode(client, make_survey):
     participant.refresh_from_db()
     assert participant.finished_at is not None
     assert participant.plan["own"][0]["query"] == own.query_id
+
+
+def test_progress_counts_cells_participants_and_median_time(researcher_client, make_survey):
+    from surveys import selectors
+
+    survey = make_survey(queries=2, configs=2)
+    done = services.give_consent(participant=services.join_open_link(survey=survey))
+    services.give_consent(participant=services.join_open_link(survey=survey))  # started, not finished
+    questions = list(survey.questions.all())
+    for assignment in done.assignments.all():
+        services.mark_shown(assignment=assignment)
+        services.submit_rating(
+            assignment=assignment, answers={q: ("no" if q.kind == "match" else 2) for q in questions}
+        )
+    progress = selectors.survey_progress(survey)
+    assert (progress.participants_started, progress.participants_finished, progress.ratings) == (2, 1, 2)
+    assert sum(cell["rated"] for cell in progress.cells) == 2 and len(progress.cells) == 4
+    assert progress.median_time_on_task_s is not None
+    page = researcher_client.get(reverse("surveys:manage-progress", args=[survey.slug])).content.decode()
+    assert 'data-testid="finished">1<' in page
