@@ -11,28 +11,21 @@ from __future__ import annotations
 
 from celery.signals import worker_ready
 from celery.worker.control import inspect_command
-from django.conf import settings
 
 _device: dict | None = None
 
 
 def describe_device() -> dict:
-    """The device this process would embed on: {"device": "cuda:0"|"cpu"|…, "gpu": name or ""}."""
-    import torch  # only embeddings/ imports torch; this runs inside a worker
+    """The device this process embeds on: {"device": "cuda"|"cpu"|…, "gpu": name or "", "torch": version}."""
+    import torch
 
-    wanted = settings.EMBEDDINGS_DEVICE
-    if not wanted:
-        if torch.cuda.is_available():
-            wanted = "cuda"
-        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            wanted = "mps"
-        else:
-            wanted = "cpu"
+    from embeddings.encoders import select_device
+
+    device = select_device()
     gpu = ""
-    if wanted.startswith("cuda") and torch.cuda.is_available():
-        index = int(wanted.split(":", 1)[1]) if ":" in wanted else 0
-        gpu = torch.cuda.get_device_name(index)
-    return {"device": wanted, "gpu": gpu, "torch": torch.__version__}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(int(device.split(":", 1)[1]) if ":" in device else 0)
+    return {"device": device, "gpu": gpu, "torch": torch.__version__}
 
 
 @worker_ready.connect
