@@ -247,8 +247,8 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
         "--think-seconds",
         type=float,
