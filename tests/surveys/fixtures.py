@@ -29,8 +29,11 @@ def jpeg_bytes() -> bytes:
     return jpeg((120, 40, 160))
 
 
-def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3):
-    """n products with photos and random unit vectors in a new active space (exact search needs no index)."""
+def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
+    """n products with photos and random unit vectors in a new active space (exact search needs no index).
+
+    With `space` (e.g. a real tiny-model space, for queries that must be encoded) the vectors go there.
+    """
     from django.core.files.base import ContentFile
 
     from embeddings.models import EmbeddingSpace, ProductEmbedding
@@ -38,14 +41,16 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3):
 
     number = next(_numbers)
     rng = np.random.default_rng(seed)
-    EmbeddingSpace.objects.filter(is_active=True).update(is_active=False)
-    space = EmbeddingSpace.objects.create(
-        name=f"survey-test-{number}",
-        model_name=f"survey-known-vectors-{number}",
-        pretrained="none",
-        dimension=dimension,
-        is_active=True,
-    )
+    if space is None:
+        EmbeddingSpace.objects.filter(is_active=True).update(is_active=False)
+        space = EmbeddingSpace.objects.create(
+            name=f"survey-test-{number}",
+            model_name=f"survey-known-vectors-{number}",
+            pretrained="none",
+            dimension=dimension,
+            is_active=True,
+        )
+    dimension = space.dimension
     products = []
     for i in range(n):
         product = Product(

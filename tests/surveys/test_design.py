@@ -183,25 +183,39 @@ def test_reworded_question_is_stored_with_each_answer(make_survey):
     assert Rating.objects.get(assignment=second).answers[str(question.pk)]["wording"] == question.wording
 
 
-def test_own_query_mode(client, make_survey):
-    survey = make_survey(queries=1, configs=2, own_query_tasks=1)
+def test_own_query_mode(client, db, media_root, settings):
+    """The participant's own text is encoded for real (tiny random-weights model) and rated."""
+    from embeddings.services import ensure_space
+
+    from tests.surveys.fixtures import make_catalogue, make_weight_configs
+
+    space = ensure_space(
+        name="survey-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
+    )
+    make_catalogue(n=20, space=space)
+    survey = services.create_survey(
+        title="Own", slug="own", weight_configs=make_weight_configs(2), exact=True, results_per_task=5,
+        own_query_tasks=2,
+    )  # fmt: skip
+    services.open_survey(survey=survey)
     response = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})
     token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
     participant = survey.participants.get(token=token)
-    first = participant.assignments.get()
     answers = {f"q{q.pk}": ("yes" if q.kind == "match" else "5") for q in survey.questions.all()}
-    client.post(reverse("surveys:task", args=[token, first.public_id]), answers)
     assert client.get(reverse("surveys:invite", args=[token]))["Location"].endswith("/own-query/")
     refused = client.post(reverse("surveys:own-query", args=[token]), {"text": ""})
     assert refused.status_code == 400
-    client.post(reverse("surveys:own-query", args=[token]), {"text": "green silk scarf"})
-    own = participant.assignments.exclude(pk=first.pk).get()
-    assert own.query.source == SurveyQuery.Source.PARTICIPANT and own.query.text == "green silk scarf"
-    assert own.search_run.pinned
-    client.post(reverse("surveys:task", args=[token, own.public_id]), answers)
+    for text in ("green silk scarf", "black leather boots"):
+        client.post(reverse("surveys:own-query", args=[token]), {"text": text})
+        own = participant.assignments.get(query__text=text)
+        assert own.query.source == SurveyQuery.Source.PARTICIPANT
+        assert own.search_run.pinned and len(own.result_set.product_ids) == 5
+        client.post(reverse("surveys:task", args=[token, own.public_id]), answers)
     participant.refresh_from_db()
     assert participant.finished_at is not None
-    assert participant.plan["own"][0]["query"] == own.query_id
+    assert [task["query"] for task in participant.plan["own"]] == list(
+        participant.assignments.order_by("position").values_list("query_id", flat=True)
+    )
 
 
 def test_progress_counts_cells_participants_and_median_time(researcher_client, make_survey):
@@ -222,3 +236,53 @@ def test_progress_counts_cells_participants_and_median_time(researcher_client, m
     assert progress.median_time_on_task_s is not None
     page = researcher_client.get(reverse("surveys:manage-progress", args=[survey.slug])).content.decode()
     assert 'data-testid="finished">1<' in page
+
+
+def test_researcher_rewords_a_question_and_edits_settings(researcher_client, draft_survey):
+    questions = list(draft_survey.questions.order_by("order", "id"))
+    data = {
+        "form-TOTAL_FORMS": "3",
+        "form-INITIAL_FORMS": "2",
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+    }
+    for index, question in enumerate(questions):
+        data.update(
+            {
+                f"form-{index}-id": question.pk,
+                f"form-{index}-kind": question.kind,
+                f"form-{index}-wording": question.wording,
+                f"form-{index}-low_label": question.low_label,
+                f"form-{index}-high_label": question.high_label,
+                f"form-{index}-required": "on",
+                f"form-{index}-order": index,
+            }
+        )
+    data["form-1-wording"] = "Overall, how happy are you with this set?"
+    data.update({"form-2-kind": "comment", "form-2-wording": "Anything else?", "form-2-order": 5})
+    response = researcher_client.post(reverse("surveys:manage-questions", args=[draft_survey.slug]), data)
+    assert response.status_code == 302
+    assert list(draft_survey.questions.order_by("order").values_list("wording", flat=True)) == [
+        questions[0].wording,
+        "Overall, how happy are you with this set?",
+        "Anything else?",
+    ]
+    configs = [c.weight_config_id for c in draft_survey.configs.all()]
+    edit = researcher_client.post(
+        reverse("surveys:manage-edit", args=[draft_survey.slug]),
+        {"title": "Renamed", "slug": draft_survey.slug, "consent_text": "ok", "results_per_task": 5,
+         "target_ratings_per_cell": 3, "seed": 9, "own_query_tasks": 0, "weight_configs": configs},
+    )  # fmt: skip
+    assert edit.status_code == 302
+    draft_survey.refresh_from_db()
+    assert (draft_survey.title, draft_survey.results_per_task) == ("Renamed", 5)
+
+
+def test_opening_without_queries_is_refused_with_a_message(researcher_client, make_survey):
+    survey = make_survey(queries=0, configs=2, status="draft")
+    response = researcher_client.post(
+        reverse("surveys:manage-status", args=[survey.slug]), {"action": "open"}, follow=True
+    )
+    assert "Add queries" in response.content.decode()
+    survey.refresh_from_db()
+    assert survey.status == Survey.Status.DRAFT
