@@ -76,6 +76,30 @@ class TaskForm(forms.Form):
                     max_length=2000,
                 )
 
+    def question_rows(self) -> list[dict]:
+        """Each question with its choices pre-computed, so the page renders plain inputs (fast,
+        no widget template per radio button): {"field", "input_type", "choices": [{id, value, label, checked}]}."""
+        rows = []
+        for bound in self:
+            input_type = getattr(bound.field.widget, "input_type", "")
+            choices = []
+            if input_type in ("radio", "checkbox"):
+                current = bound.value()
+                selected = {
+                    str(v) for v in (current if isinstance(current, list | tuple) else [current]) if v
+                }
+                choices = [
+                    {
+                        "id": f"{bound.auto_id}_{index}",
+                        "value": value,
+                        "label": label,
+                        "checked": str(value) in selected,
+                    }
+                    for index, (value, label) in enumerate(bound.field.choices)
+                ]
+            rows.append({"field": bound, "input_type": input_type, "choices": choices})
+        return rows
+
     def answers(self) -> dict:
         """{Question: value}; relevance becomes {catalog id: bool} over every shown product."""
         result = {}
