@@ -7,6 +7,7 @@ dimensions share one table; each space gets its own partial HNSW expression inde
 space is created (see embeddings/services.py and docs/ARCHITECTURE.md).
 """
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from pgvector.django import VectorField
 
@@ -79,3 +80,113 @@ class ProductEmbedding(models.Model):
 
     def __str__(self):
         return f"{self.product_id}@{self.space_id}"
+
+
+class EmbeddingJob(models.Model):
+    """A request to embed products of one space; its state lives here, not in the broker.
+
+    The work is split into EmbeddingBatch rows, each sent as one Celery task. A batch is marked done
+    in the same transaction as its vectors are written, so a redelivered or resent batch is skipped,
+    and `embed --resume JOB` (or a restarted worker) resends exactly the batches not done yet.
+    """
+
+    class Kind(models.TextChoices):
+        ALL = "all", "all products"
+        MISSING = "missing", "missing or stale"
+        GIVEN = "given", "given products"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MISSING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0, help_text="products embedded")
+    failed = models.PositiveIntegerField(default=0, help_text="products whose image could not be decoded")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"job {self.pk} ({self.space_id}, {self.kind})"
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed / self.total) if self.total else 100
+
+    @property
+    def rate(self) -> float | None:
+        """Products per second since the job started."""
+        from django.utils import timezone
+
+        if not self.started_at or not self.processed:
+            return None
+        end = self.finished_at or timezone.now()
+        seconds = (end - self.started_at).total_seconds()
+        return self.processed / seconds if seconds > 0 else None
+
+    @property
+    def eta_seconds(self) -> float | None:
+        rate = self.rate
+        if self.status != self.Status.RUNNING or not rate:
+            return None
+        return max(self.total - self.processed, 0) / rate
+
+
+class EmbeddingBatch(models.Model):
+    """One task's worth of a job: the product ids it embeds, done exactly once."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        DONE = "done"
+
+    job = models.ForeignKey(EmbeddingJob, on_delete=models.CASCADE, related_name="batches")
+    index = models.PositiveIntegerField()
+    product_ids = ArrayField(models.BigIntegerField())
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="deliveries started (redelivery shows > 1)")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="one_batch_per_job_index")]
+        indexes = [models.Index(fields=["job", "status"])]
+
+    def __str__(self):
+        return f"batch {self.index} of job {self.job_id}"
+
+
+class EmbeddingFailure(models.Model):
+    """A product that could not be embedded in a space at a revision (e.g. an undecodable image)."""
+
+    product = models.ForeignKey("search.Product", on_delete=models.CASCADE, related_name="embedding_failures")
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="failures")
+    product_revision = models.PositiveIntegerField()
+    reason = models.TextField()
+    job = models.ForeignKey(EmbeddingJob, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "space"], name="one_failure_per_product_space")
+        ]
+
+    def __str__(self):
+        return f"{self.product_id}@{self.space_id}: {self.reason[:60]}"
