@@ -1,15 +1,12 @@
-"""Reads for the embeddings dashboard: coverage and staleness per space (one grouped query each).
-
-Jobs and failures come from the embedding job models when they are installed (embeddings helper's
-EmbeddingJob / EmbeddingFailure); until then the dashboard says job tracking is unavailable.
-"""
+"""Reads for the embeddings dashboard: coverage, staleness and failures per space (one grouped
+query each), running jobs with rate and ETA, and the failed products with their reasons."""
 
 from __future__ import annotations
 
 from django.apps import apps
 from django.db.models import Count, F, Q
 
-from embeddings.models import EmbeddingSpace, ProductEmbedding
+from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding
 
 
 def space_coverage() -> list[dict]:
@@ -41,19 +38,22 @@ def space_coverage() -> list[dict]:
     return rows
 
 
-def _model(name: str):
-    try:
-        return apps.get_model("embeddings", name)
-    except LookupError:
-        return None
-
-
-def job_tracking_available() -> bool:
-    return _model("EmbeddingJob") is not None and _model("EmbeddingFailure") is not None
-
-
 def failure_counts() -> dict[int, int]:
-    Failure = _model("EmbeddingFailure")
-    if Failure is None:
-        return {}
-    return {row["space_id"]: row["n"] for row in Failure.objects.values("space_id").annotate(n=Count("id"))}
+    return {
+        row["space_id"]: row["n"]
+        for row in EmbeddingFailure.objects.values("space_id").annotate(n=Count("id"))
+    }
+
+
+def running_jobs() -> list[EmbeddingJob]:
+    """Queued and running jobs, newest first (rate and ETA are properties of the job)."""
+    return list(
+        EmbeddingJob.objects.filter(status__in=[EmbeddingJob.Status.QUEUED, EmbeddingJob.Status.RUNNING])
+        .select_related("space")
+        .order_by("-created_at")
+    )
+
+
+def failures(*, limit: int = 200) -> list[EmbeddingFailure]:
+    """The most recent failed products with their reasons."""
+    return list(EmbeddingFailure.objects.select_related("product", "space").order_by("-created_at")[:limit])

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("spaces/<int:pk>/activate/", views.activate, name="activate"),
     path("spaces/<int:pk>/embed/", views.start_job, name="start-job"),
+    path("failures/retry/", views.retry, name="retry"),
 ]

@@ -1,12 +1,13 @@
-"""The embeddings dashboard (/embeddings/): coverage per space, stale and missing products, Celery
-workers and their devices, the active-space switch. Staff with search.manage_catalog."""
+"""The embeddings dashboard (/embeddings/): coverage per space, stale and missing products, failures
+with a retry, running jobs with rate and ETA, Celery workers and their devices, the active-space
+switch. Staff with search.manage_catalog."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from embeddings import dashboard as reads
-from embeddings.models import EmbeddingSpace
+from embeddings.models import EmbeddingFailure, EmbeddingSpace
 from embeddings.workers import celery_workers
 from fashionsite.permissions import catalogue_admin_required
 
@@ -18,7 +19,8 @@ def dashboard(request):
         "embeddings/dashboard.html",
         {
             "coverage": reads.space_coverage(),
-            "job_tracking": reads.job_tracking_available(),
+            "jobs": reads.running_jobs(),
+            "failures": reads.failures(limit=200),
             "workers": celery_workers(timeout=1.0),
         },
     )
@@ -43,4 +45,27 @@ def start_job(request, pk: int):
     space = get_object_or_404(EmbeddingSpace, pk=pk)
     job = start_embedding_job(space, kind="missing")
     messages.success(request, f"Job {job.pk} started: embedding missing and stale products in {space.name}.")
+    return redirect("embeddings:dashboard")
+
+
+@catalogue_admin_required
+@require_POST
+def retry(request):
+    """Embed failed products again: one (failure=<id>) or all of them (failure=all), per space."""
+    from embeddings.services import start_embedding_job
+
+    which = request.POST.get("failure", "")
+    failures = EmbeddingFailure.objects.all()
+    if which != "all":
+        if not which.isdigit():
+            messages.error(request, "Choose a failed product to retry.")
+            return redirect("embeddings:dashboard")
+        failures = failures.filter(pk=int(which))
+    by_space: dict[int, list[int]] = {}
+    for space_id, product_id in failures.values_list("space_id", "product_id"):
+        by_space.setdefault(space_id, []).append(product_id)
+    for space in EmbeddingSpace.objects.filter(pk__in=by_space):
+        start_embedding_job(space, kind="given", product_ids=by_space[space.pk])
+    count = sum(len(ids) for ids in by_space.values())
+    messages.success(request, f"{count} failed product(s) queued again for embedding.")
     return redirect("embeddings:dashboard")

@@ -236,10 +236,8 @@ def embedding_progress(upload: CatalogUpload) -> list[dict]:
 
 
 def _failed_count(space, product_ids: list[int]) -> int:
-    try:
-        from embeddings.models import EmbeddingFailure
-    except ImportError:
-        return 0
+    from embeddings.models import EmbeddingFailure
+
     return EmbeddingFailure.objects.filter(space=space, product_id__in=product_ids).count()
 
 

@@ -27,12 +27,12 @@ def catalogue_admin():
 
 
 @pytest.fixture
-def embedding_space(settings):
+def embedding_space():
     """An active space with a randomly initialised open_clip model (no weights can be downloaded)."""
     from embeddings.services import ensure_space
 
     return ensure_space(
-        name="upload-test", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
+        name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True
     )
 
 

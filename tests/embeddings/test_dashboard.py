@@ -77,3 +77,23 @@ def test_dashboard_lists_the_celery_worker_with_its_queues_and_device(admin_clie
     assert 'data-testid="workers"' in page, page[-2000:]
     assert "default, embeddings" in page
     assert 'data-testid="worker-device">CPU<' in page  # this machine has no GPU
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_a_failed_product_with_its_reason_and_retry_queues_it_again(admin_client):
+    from embeddings.models import EmbeddingFailure, EmbeddingJob
+
+    product = Product.objects.create(catalog_id="f-1", title="Broken photo shirt")
+    space = make_space("dash-f", active=True)
+    failure = EmbeddingFailure.objects.create(
+        product=product, space=space, product_revision=1, reason="images/f-1.jpg: cannot identify image file"
+    )
+    page = admin_client.get(reverse("embeddings:dashboard")).content.decode()
+    assert "images/f-1.jpg: cannot identify image file" in page
+    row = page[page.index('data-space="dash-f"') :]
+    assert 'data-testid="failed-count">1<' in row[: row.index("</tr>")]
+
+    response = admin_client.post(reverse("embeddings:retry"), {"failure": str(failure.pk)})
+    assert response.status_code == 302
+    job = EmbeddingJob.objects.get(space=space)
+    assert job.kind == EmbeddingJob.Kind.GIVEN and job.total == 1

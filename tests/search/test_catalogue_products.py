@@ -29,8 +29,13 @@ FIELDS = {
 
 
 @pytest.fixture
-def admin_client(client, settings, tmp_path):
+def isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def admin_client(client):
+    # The worker reads images from the configured MEDIA_ROOT, so only in-process tests isolate it.
     user = User.objects.create_user("product-admin", password="pw-product-1", is_staff=True)
     user.user_permissions.add(
         Permission.objects.get(codename="manage_catalog", content_type__app_label="search")
@@ -40,12 +45,12 @@ def admin_client(client, settings, tmp_path):
 
 
 @pytest.fixture
-def embedding_space(settings):
+def embedding_space():
     """An active space with a randomly initialised open_clip model (no weights can be downloaded)."""
     from embeddings.services import ensure_space
 
     return ensure_space(
-        name="upload-test", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
+        name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True
     )
 
 
@@ -63,7 +68,7 @@ def wait_until(predicate, timeout=240.0):
 
 
 @pytest.mark.django_db
-def test_a_product_needs_a_readable_image(admin_client):
+def test_a_product_needs_a_readable_image(admin_client, isolated_media):
     response = admin_client.post(
         reverse("catalogue:product-create"),
         {
@@ -77,7 +82,7 @@ def test_a_product_needs_a_readable_image(admin_client):
 
 
 @pytest.mark.django_db
-def test_decompression_bomb_is_refused_on_the_product_form(admin_client, settings):
+def test_decompression_bomb_is_refused_on_the_product_form(admin_client, isolated_media, settings):
     settings.FASHIONSITE_MAX_IMAGE_PIXELS = 1_000_000
     bomb = SimpleUploadedFile("bomb.png", zips.png_bomb_bytes(2000, 2000), content_type="image/png")
     response = admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": bomb})
@@ -87,7 +92,7 @@ def test_decompression_bomb_is_refused_on_the_product_form(admin_client, setting
 
 
 @pytest.mark.django_db
-def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client):
+def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client, isolated_media):
     admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()})
     product = Product.objects.get()
     admin_client.post(reverse("catalogue:product-edit", args=[product.pk]), {**FIELDS})
