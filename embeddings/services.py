@@ -277,7 +277,9 @@ def _decode(storage, name: str):
             return image.convert("RGB"), None
     except FileNotFoundError:
         return None, f"image file {name} is missing from storage"
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except UnidentifiedImageError:
+        return None, f"image {name} cannot be decoded: not a recognised image format"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         return None, f"image {name} cannot be decoded: {type(error).__name__}: {error}"
 
 
