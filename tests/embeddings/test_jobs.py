@@ -28,7 +28,7 @@ def wait_for(job: EmbeddingJob, timeout: float = 180) -> EmbeddingJob:
 def vectors(space, column: str) -> dict[int, np.ndarray]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT product_id, {column}::text FROM embeddings_productembedding WHERE space_id = %s AND {column} IS NOT NULL",
+            f"SELECT product_id, {column}::text FROM embeddings_productembedding WHERE space_id = %s AND {column} IS NOT NULL",  # noqa: S608
             [space.pk],
         )
         return {
@@ -72,7 +72,7 @@ def test_two_spaces_of_different_dimensions_are_searched_separately(celery_worke
         literal = "[" + ",".join(map(str, text_vec)) + "]"
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT product_id FROM embeddings_productembedding WHERE space_id = %s "
+                f"SELECT product_id FROM embeddings_productembedding WHERE space_id = %s "  # noqa: S608
                 f"ORDER BY title_vector::vector({space.dimension}) <=> %s::vector({space.dimension}) LIMIT 1",
                 [space.pk, literal],
             )

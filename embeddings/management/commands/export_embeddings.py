@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from embeddings.models import EmbeddingSpace
+from embeddings.transfer import EmbeddingFileError, export_space
+
+
+class Command(BaseCommand):
+    help = "Export a space's vectors to OUT.parquet or OUT.npy/.npz (with the space identity)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--space", required=True)
+        parser.add_argument("out")
+
+    def handle(self, *args, space, out, **options):
+        found = EmbeddingSpace.objects.filter(name=space).first()
+        if found is None:
+            raise CommandError(f"no embedding space named {space!r}")
+        try:
+            n = export_space(found, out)
+        except EmbeddingFileError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"exported {n} products of space {space} to {out}")
