@@ -97,3 +97,25 @@ def test_dashboard_shows_a_failed_product_with_its_reason_and_retry_queues_it_ag
     assert response.status_code == 302
     job = EmbeddingJob.objects.get(space=space)
     assert job.kind == EmbeddingJob.Kind.GIVEN and job.total == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_retry_re_embeds_a_failed_product_once_its_image_is_fixed(admin_client, celery_worker):
+    from django.core.files.base import ContentFile
+
+    from embeddings.models import EmbeddingFailure
+    from embeddings.services import ensure_space
+    from tests.search.catalogue_zips import jpeg_bytes
+
+    space = ensure_space(name="dash-retry", model_name="fashionsite-tiny", pretrained="none", activate=True)
+    product = Product(catalog_id="r-1", title="Retry shirt")
+    product.image.save("r-1-retry.jpg", ContentFile(jpeg_bytes()), save=False)
+    product.save()
+    EmbeddingFailure.objects.create(product=product, space=space, product_revision=1, reason="was broken")
+    admin_client.post(reverse("embeddings:retry"), {"failure": "all"})
+    wait_until(lambda: ProductEmbedding.objects.filter(product=product, space=space).exists())
+    wait_until(lambda: not EmbeddingFailure.objects.filter(product=product).exists())
+    page = admin_client.get(reverse("embeddings:dashboard")).content.decode()
+    assert 'data-testid="no-failures"' in page
+    product.image.delete(save=False)
