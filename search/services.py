@@ -332,20 +332,42 @@ def _set_local(name: str, value) -> None:
         cursor.execute("SELECT set_config(%s, %s, true)", [name, str(value)])
 
 
+def _apply_stage1_settings(plan: _Plan, *, filtered: bool, exact: bool) -> None:
+    """SET LOCAL the index settings of stage 1 (call inside the search's transaction)."""
+    if exact:
+        return
+    _set_local("hnsw.ef_search", plan.ef_search)
+    # Without this the planner may answer a small space (a few thousand rows among several spaces)
+    # with "scan the space, sort by distance": exact at sequential-scan cost. The HNSW index is the
+    # only sort-free way to produce ORDER BY distance LIMIT K1, so disabling sorts selects it.
+    _set_local("enable_sort", "off")
+    if filtered:
+        # Keep scanning the graph until K1 rows pass the filter (results may come back
+        # slightly out of order; they are re-scored exactly right after).
+        _set_local("hnsw.iterative_scan", "relaxed_order")
+        _set_local("hnsw.max_scan_tuples", settings.SEARCH_MAX_SCAN_TUPLES)
+
+
 def _stage1(plan: _Plan, *, filter_sql: str, filter_params: dict, exact: bool) -> list[int]:
     sql = stage1_sql(plan, filter_sql=filter_sql, exact=exact)
     params = {"q": _vec(_query_sum(plan)), **filter_params}
     with transaction.atomic():
-        if not exact:
-            _set_local("hnsw.ef_search", plan.ef_search)
-            if filter_sql:
-                # Keep scanning the graph until K1 rows pass the filter (results may come back
-                # slightly out of order; they are re-scored exactly right after).
-                _set_local("hnsw.iterative_scan", "relaxed_order")
-                _set_local("hnsw.max_scan_tuples", settings.SEARCH_MAX_SCAN_TUPLES)
+        _apply_stage1_settings(plan, filtered=bool(filter_sql), exact=exact)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return [row[0] for row in cursor.fetchall()]
+
+
+def explain_stage1(
+    plan: _Plan, *, filter_sql: str = "", filter_params: dict | None = None, exact: bool
+) -> str:
+    """EXPLAIN of stage 1 under exactly the settings a search uses (for audits and tests)."""
+    sql = stage1_sql(plan, filter_sql=filter_sql, exact=exact)
+    with transaction.atomic():
+        _apply_stage1_settings(plan, filtered=bool(filter_sql), exact=exact)
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, {"q": _vec(_query_sum(plan)), **(filter_params or {})})
+            return "\n".join(row[0] for row in cursor.fetchall())
 
 
 def _components(plan: _Plan, product_ids: list[int]) -> dict[int, dict[str, float]]:

@@ -6,7 +6,7 @@ from django.db import connection
 
 from search import selectors
 from search.errors import SearchError
-from search.services import _Plan, rank_products, stage1_sql
+from search.services import _Plan, explain_stage1, rank_products, stage1_sql
 from tests.search.conftest import brute_force, unit_rows
 
 RNG = np.random.default_rng(2024)
@@ -97,12 +97,6 @@ def _hnsw_index_names():
         return {row[0] for row in cursor.fetchall()}
 
 
-def _plan_text(sql: str, params: dict) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + sql, params)
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
 def _generic_plan_text(sql: str, vector: str) -> str:
     """The plan a prepared statement gets once PostgreSQL switches to a generic plan."""
     with connection.cursor() as cursor:
@@ -140,28 +134,30 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
     exact = stage1_sql(plan, filter_sql="", exact=True)
     assert approximate != exact
     vector = "[" + ",".join(str(float(x)) for x in query) + "]"
-    # On 600 rows sorting the space's rows is cheaper than any index, so the planner's small-table
-    # alternatives are switched off: what is checked is that the approximate SQL text *can* use
-    # the HNSW indexes (expression and partial predicate match) and the exact text never can.
-    # benchmarks/search.py checks the unaided plan on the full catalogue.
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE embeddings_productembedding")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
     # Run both more than 5 times first (psycopg prepares after 5): plans must not leak across.
     with connection.cursor() as cursor:
         for _ in range(7):
             cursor.execute(exact, {"q": vector})
             cursor.execute(approximate, {"q": vector})
-    approx_plan = _plan_text(approximate, {"q": vector})
-    exact_plan = _plan_text(exact, {"q": vector})
+    # On 600 rows "sort the space's rows" is the cheapest plan; the search's own settings
+    # (explain_stage1 applies them) must still pick the HNSW indexes for the approximate text.
+    approx_plan = explain_stage1(plan, exact=False)
+    exact_plan = explain_stage1(plan, exact=True)
     used = {name for name in indexes if name in approx_plan}
     assert used, approx_plan
     if shares[1]:
         assert len(used) == 2, f"both product-side indexes should be used:\n{approx_plan}"
     assert not any(name in exact_plan for name in indexes), exact_plan
     assert "Sort" in exact_plan  # every row of the space scored, then sorted
+    filtered = explain_stage1(
+        plan,
+        filter_sql=" AND p.gender = ANY(%(f_gender)s)",
+        filter_params={"f_gender": ["Women"]},
+        exact=False,
+    )
+    assert any(name in filtered for name in indexes), filtered
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
     # The same holds for a prepared statement's generic plan.
     assert any(name in _generic_plan_text(approximate, vector) for name in indexes)
     assert not any(name in _generic_plan_text(exact, vector) for name in indexes)
