@@ -51,6 +51,62 @@ class Product(models.Model):
         return bool(self.image)
 
 
+# --------------------------------------------------------------------------- catalogue uploads
+# Owned by the catalogue-upload capability (search/uploads.py, docs/catalogue-upload.md).
+# One row per bulk upload: the zip lives on disk under DATA_DIR/uploads/ (never in the database),
+# the preview (plan) is computed by a background task and summarised in `plan_summary`, and the
+# import runs as another background task that updates the progress counters the page polls.
+
+
+class CatalogUpload(models.Model):
+    """A bulk catalogue zip an admin uploaded: its preview, import progress and outcome."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "uploaded, waiting for analysis"
+        ANALYSING = "analysing", "analysing"
+        PREVIEWED = "previewed", "preview ready"
+        IMPORTING = "importing", "importing"
+        IMPORTED = "imported", "imported"
+        FAILED = "failed", "failed"
+        REFUSED = "refused", "refused"
+        DISCARDED = "discarded", "discarded"
+
+    file_path = models.CharField(
+        max_length=500, blank=True, help_text="the zip on disk; emptied once deleted"
+    )
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    uploader = models.ForeignKey(
+        "auth.User", null=True, on_delete=models.SET_NULL, related_name="catalog_uploads"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    all_or_nothing = models.BooleanField(default=False)
+    plan_summary = models.JSONField(default=dict, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    analysed_at = models.DateTimeField(null=True, blank=True)
+    import_started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"upload {self.pk}: {self.original_name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {
+            self.Status.IMPORTED,
+            self.Status.FAILED,
+            self.Status.REFUSED,
+            self.Status.DISCARDED,
+        }
+
+
 # --------------------------------------------------------------------------- search (weights, provenance)
 
 # The configurations every installation starts with (seeded by migration 0002; also re-created on demand
