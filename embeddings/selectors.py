@@ -19,3 +19,30 @@ def active_space_notice() -> str:
             "(no pretrained weights can be downloaded here), so results are not meaningful."
         )
     return ""
+
+
+def space_coverage() -> list[dict]:
+    """Per space: embedded (up to date), stale, failed, missing and total products."""
+    from embeddings.dashboard import space_coverage as coverage
+
+    return coverage()
+
+
+def running_jobs() -> list[dict]:
+    """Queued and running jobs with progress, rate (products/s) and ETA (seconds)."""
+    from embeddings.models import EmbeddingJob
+
+    jobs = EmbeddingJob.objects.filter(status__in=["queued", "running"]).select_related("space")
+    return [
+        {
+            "job": job,
+            "space": job.space.name,
+            "done": job.done,
+            "failed": job.failed,
+            "total": job.total,
+            "percent": job.percent,
+            "rate": job.rate,
+            "eta_seconds": job.eta_seconds,
+        }
+        for job in jobs
+    ]
