@@ -31,9 +31,7 @@ def embedding_space():
     """An active space with a randomly initialised open_clip model (no weights can be downloaded)."""
     from embeddings.services import ensure_space
 
-    return ensure_space(
-        name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True
-    )
+    return ensure_space(name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True)
 
 
 def log_in(page, live_server, username, password):

@@ -49,9 +49,7 @@ def embedding_space():
     """An active space with a randomly initialised open_clip model (no weights can be downloaded)."""
     from embeddings.services import ensure_space
 
-    return ensure_space(
-        name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True
-    )
+    return ensure_space(name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True)
 
 
 def image_upload(colour=(200, 20, 20), name="shirt.jpg"):
