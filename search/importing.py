@@ -1,4 +1,4 @@
-"""The catalogue import service: parse -> plan -> apply, for the admin upload and the command line.
+"""The catalogue import service: parse -> plan -> apply (used by the admin bulk upload).
 
     plan = plan_import(path)            # reads the zip, writes nothing
     result = apply_plan(plan)           # writes Products and media, idempotently
