@@ -1,12 +1,12 @@
 """Reads for the embeddings dashboard: coverage, staleness and failures per space (one grouped
-query each), running jobs with rate and ETA, and the failed products with their reasons."""
+query each) and the failed products with their reasons. Running jobs: embeddings.selectors."""
 
 from __future__ import annotations
 
 from django.apps import apps
 from django.db.models import Count, F, Q
 
-from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding
+from embeddings.models import EmbeddingFailure, EmbeddingSpace, ProductEmbedding
 
 
 def space_coverage() -> list[dict]:
@@ -43,15 +43,6 @@ def failure_counts() -> dict[int, int]:
         row["space_id"]: row["n"]
         for row in EmbeddingFailure.objects.values("space_id").annotate(n=Count("id"))
     }
-
-
-def running_jobs() -> list[EmbeddingJob]:
-    """Queued and running jobs, newest first (rate and ETA are properties of the job)."""
-    return list(
-        EmbeddingJob.objects.filter(status__in=[EmbeddingJob.Status.QUEUED, EmbeddingJob.Status.RUNNING])
-        .select_related("space")
-        .order_by("-created_at")
-    )
 
 
 def failures(*, limit: int = 200) -> list[EmbeddingFailure]:

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from embeddings import dashboard as reads
+from embeddings import selectors
 from embeddings.models import EmbeddingFailure, EmbeddingSpace
 from embeddings.workers import celery_workers
 from fashionsite.permissions import catalogue_admin_required
@@ -19,7 +20,7 @@ def dashboard(request):
         "embeddings/dashboard.html",
         {
             "coverage": reads.space_coverage(),
-            "jobs": reads.running_jobs(),
+            "jobs": [row["job"] for row in selectors.running_jobs()],
             "failures": reads.failures(limit=200),
             "workers": celery_workers(timeout=1.0),
         },

@@ -119,3 +119,27 @@ def test_retry_re_embeds_a_failed_product_once_its_image_is_fixed(admin_client, 
     page = admin_client.get(reverse("embeddings:dashboard")).content.decode()
     assert 'data-testid="no-failures"' in page
     product.image.delete(save=False)
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_a_running_job_with_rate_and_eta(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from embeddings.models import EmbeddingJob
+
+    space = make_space("dash-j", active=True)
+    EmbeddingJob.objects.create(
+        space=space,
+        kind=EmbeddingJob.Kind.ALL,
+        status=EmbeddingJob.Status.RUNNING,
+        total=1000,
+        done=100,
+        started_at=timezone.now() - timedelta(seconds=50),
+    )
+    page = admin_client.get(reverse("embeddings:dashboard")).content.decode()
+    jobs = page[page.index('data-testid="jobs"') :]
+    assert "100 / 1000 (10%)" in jobs
+    assert "products/s" in jobs  # about 2 products/s
+    assert " s</td>" in jobs  # an ETA in seconds (about 450)
