@@ -35,7 +35,17 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
 
 @admin.register(EmbeddingJob)
 class EmbeddingJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "space", "kind", "status", "progress", "failed", "rate_display", "eta", "created_at"]
+    list_display = [
+        "id",
+        "space",
+        "kind",
+        "status",
+        "progress",
+        "failed",
+        "rate_display",
+        "eta",
+        "created_at",
+    ]
     list_filter = ["status", "space"]
     readonly_fields = [f.name for f in EmbeddingJob._meta.fields]
     actions = ["resume", "cancel"]

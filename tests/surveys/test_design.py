@@ -186,7 +186,6 @@ def test_reworded_question_is_stored_with_each_answer(make_survey):
 def test_own_query_mode(client, db, media_root, settings):
     """The participant's own text is encoded for real (tiny random-weights model) and rated."""
     from embeddings.services import ensure_space
-
     from tests.surveys.fixtures import make_catalogue, make_weight_configs
 
     space = ensure_space(

@@ -40,7 +40,11 @@ def known_catalogue(space, n=36, seed=4):
     ProductEmbedding.objects.bulk_create(
         [
             ProductEmbedding(
-                product=p, space=space, image_vector=image[i], title_vector=title[i], product_revision=p.revision
+                product=p,
+                space=space,
+                image_vector=image[i],
+                title_vector=title[i],
+                product_revision=p.revision,
             )
             for i, p in enumerate(products)
         ]
@@ -63,7 +67,11 @@ def test_image_to_image_recall_equals_the_hand_computation():
     products, image = known_catalogue(space)
     config_a, config_b = make_weight_configs(2)
     rows = retrieval.evaluate_retrieval(
-        space=space, configs=[config_a, config_b], tasks=[RetrievalEvaluation.Task.IMAGE_TO_IMAGE], n_queries=10, seed=3
+        space=space,
+        configs=[config_a, config_b],
+        tasks=[RetrievalEvaluation.Task.IMAGE_TO_IMAGE],
+        n_queries=10,
+        seed=3,
     )
     assert len(rows) == 2
     # The same sample the service draws: candidates sorted by id, default_rng(seed).choice without replacement.
@@ -106,7 +114,6 @@ def test_retrieval_metrics_for_one_ranking():
 def test_text_to_image_recall_equals_the_hand_computation(settings):
     """The query titles are encoded by the real (randomly initialised) model of the test settings."""
     from embeddings.services import ensure_space
-
     from search.services import encode_text_cached
 
     space = ensure_space(name="report-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none")
@@ -175,7 +182,9 @@ def test_report_shows_evaluations_with_the_random_weights_warning(client, django
         space=space, configs=configs, tasks=[RetrievalEvaluation.Task.IMAGE_TO_IMAGE], n_queries=6, seed=0
     )
     user = django_user_model.objects.create_user("retrieval-researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys"))
+    user.user_permissions.add(
+        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
+    )
     client.force_login(user)
     response = client.get(reverse("surveys:report", args=[survey.slug]))
     html = response.content.decode()
