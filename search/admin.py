@@ -1,8 +1,63 @@
-"""Admin for the catalogue and search. The search capability's part: configs and stored runs (read-only)."""
+"""Admin for the catalogue and search: products (foundation), configs and stored runs (read-only)."""
 
 from django.contrib import admin
+from django.utils.html import format_html
 
-from search.models import QueryImage, SearchResult, SearchRun, WeightConfig
+from search.catalogue import EMBEDDED_FIELDS, delete_product, save_product
+from search.models import Product, QueryImage, SearchResult, SearchRun, WeightConfig
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = (
+        "thumbnail",
+        "catalog_id",
+        "title",
+        "gender",
+        "master_category",
+        "article_type",
+        "base_colour",
+        "season",
+        "year",
+        "usage",
+        "revision",
+    )
+    list_display_links = ("thumbnail", "catalog_id")
+    list_filter = (
+        "gender",
+        "master_category",
+        "sub_category",
+        "article_type",
+        "base_colour",
+        "season",
+        "usage",
+    )
+    search_fields = ("title", "=catalog_id")
+    # The image is replaced through the catalogue pages (/catalogue/), which check the upload.
+    readonly_fields = ("thumbnail", "image", "image_sha256", "revision", "created_at", "updated_at")
+    list_per_page = 50
+
+    @admin.display(description="image")
+    def thumbnail(self, product: Product):
+        if not product.image:
+            return "no image"
+        return format_html(
+            '<img src="{}" alt="" loading="lazy" style="height:48px;width:auto">', product.image.url
+        )
+
+    def save_model(self, request, obj, form, change):
+        # Through the catalogue service: a changed field bumps the revision and re-queues embeddings.
+        fields = {name: form.cleaned_data[name] for name in EMBEDDED_FIELDS if name in form.cleaned_data}
+        fields["catalog_id"] = obj.catalog_id
+        saved = save_product(product=obj if change else None, fields=fields, image=None)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        delete_product(product=obj)
+
+    def delete_queryset(self, request, queryset):
+        for product in queryset:
+            delete_product(product=product)
 
 
 @admin.register(WeightConfig)

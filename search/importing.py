@@ -1,10 +1,10 @@
-"""The catalogue import service: parse -> plan -> apply (used by the admin bulk upload).
+"""The catalogue import service: parse -> plan -> apply (the admin bulk upload and `import_catalog`).
 
-    plan = plan_import(path)            # reads the zip, writes nothing
+    plan = plan_import(path)            # reads the zip or folder, writes nothing
     result = apply_plan(plan)           # writes Products and media, idempotently
     result = import_catalogue(path)     # both, re-planned against the catalogue as it is now
 
-Accepted zips:
+Accepted sources: a .zip, or a folder laid out the same way (read in place, never modified):
 - the Kaggle "Fashion Product Images" layout: styles.csv (id, gender, masterCategory, subCategory,
   articleType, baseColour, season, year, usage, productDisplayName) and images/<id>.jpg;
 - a simple CSV (any *.csv at the top of the zip): id, title and any attribute columns, spelled
@@ -16,7 +16,8 @@ per-entry uncompressed size, per-entry compression ratio, from settings FASHIONS
 Any of those refuses the whole file (`ImportRefused`, naming the entry), as does a CSV with the
 wrong columns or not in UTF-8 (naming the file and line). Problems with one row (a duplicate id, a
 bad year, an image that does not decode or has more than FASHIONSITE_MAX_IMAGE_PIXELS pixels)
-reject that row only, with its line and reason.
+reject that row only, with its line and reason. An image that is not a readable image is reported
+and its row imports without an image.
 
 The Kaggle file has ~20 titles with unquoted commas: when the title is the last column, extra
 fields on a row are joined back into the title (never shifted into other columns).
@@ -139,7 +140,8 @@ def check_image(data: bytes, *, name: str) -> tuple[int, int]:
     """Refuse bytes that are not a decodable image or have more pixels than the limit; returns (w, h).
 
     The pixel count comes from the header, before any decoding, so a decompression bomb is
-    refused without allocating its pixels.
+    refused without allocating its pixels. Then the pixels are decoded (not just the header
+    verified), so a truncated or corrupt file is refused here rather than by the embedding worker.
     """
     limit = settings.FASHIONSITE_MAX_IMAGE_PIXELS
     try:
@@ -150,7 +152,7 @@ def check_image(data: bytes, *, name: str) -> tuple[int, int]:
                     f"{name}: {width}x{height} = {width * height:,} pixels is more than the limit of "
                     f"{limit:,} pixels (FASHIONSITE_MAX_IMAGE_PIXELS)"
                 )
-            image.verify()
+            image.load()
     except ImageRefused:
         raise
     except Image.DecompressionBombError as exc:
@@ -221,6 +223,65 @@ def open_zip(path: Path, *, label: str | None = None) -> zipfile.ZipFile:
     return archive
 
 
+class FolderEntry:
+    """A file of a catalogue folder, with the attributes of zipfile.ZipInfo that the import reads."""
+
+    def __init__(self, root: Path, path: Path):
+        self.path = path
+        self.filename = path.relative_to(root).as_posix()
+        self.file_size = path.stat().st_size
+
+    def is_dir(self) -> bool:
+        return False
+
+
+class CatalogueFolder:
+    """A folder in the zip layout, read in place through the same interface as a ZipFile.
+
+    Symbolic links are refused like zip symlink entries, so that a folder cannot make the
+    import read files outside it.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._entries: dict[str, FolderEntry] = {}
+        for path in sorted(root.rglob("*")):
+            if path.is_symlink():
+                raise ImportRefused(
+                    f"{root}: {path.relative_to(root)} is a symbolic link; the folder is refused."
+                )
+            if path.is_file():
+                entry = FolderEntry(root, path)
+                self._entries[entry.filename] = entry
+
+    def infolist(self) -> list[FolderEntry]:
+        return list(self._entries.values())
+
+    def getinfo(self, name: str) -> FolderEntry:
+        return self._entries[name]
+
+    def open(self, info: FolderEntry):
+        return open(info.path, "rb")  # noqa: SIM115 - the caller closes it (like ZipFile.open)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_source(path: Path) -> zipfile.ZipFile | CatalogueFolder:
+    """A catalogue zip (checked by `check_zip`) or folder, opened for reading."""
+    if path.is_dir():
+        return CatalogueFolder(path)
+    if not path.exists():
+        raise ImportRefused(f"{path} does not exist: give a catalogue .zip or a folder with styles.csv.")
+    return open_zip(path)
+
+
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     # Never trust the declared size alone: read at most the per-entry limit plus one byte.
     limit = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES
@@ -234,7 +295,7 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
 # --------------------------------------------------------------------------- parse
 
 
-def _find_csv(archive: zipfile.ZipFile, label: str) -> tuple[zipfile.ZipInfo, str]:
+def _find_csv(archive: zipfile.ZipFile | CatalogueFolder, label: str) -> tuple[zipfile.ZipInfo, str]:
     files = [info for info in archive.infolist() if not info.is_dir()]
     styles = [info for info in files if PurePosixPath(info.filename).name == "styles.csv"]
     if styles:
@@ -340,13 +401,13 @@ def _image_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
 
 
 def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
-    """Read and check the zip and compare it with the catalogue; writes nothing.
+    """Read and check the zip or folder and compare it with the catalogue; writes nothing.
 
     Raises ImportRefused for a file that cannot be imported at all; row problems become
     `plan.rejected` entries with line and reason.
     """
     path = Path(path)
-    with open_zip(path) as archive:
+    with open_source(path) as archive:
         csv_info, layout = _find_csv(archive, path.name)
         text = _decode_csv(_read_entry(archive, csv_info), csv_info.filename)
         reader = csv.reader(io.StringIO(text, newline=""))
@@ -396,11 +457,12 @@ def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
                 try:
                     check_image(data, name=info.filename)
                 except ImageRefused as exc:
+                    # The row's data is still good: it imports without this image (a product that
+                    # already has one keeps it), and the image is reported with the reason.
                     plan.unreadable_images.append(UnreadableImage(info.filename, str(exc)))
-                    plan.rejected.append(Rejection(line, catalog_id, str(exc)))
-                    continue
-                row.image_entry = info.filename
-                row.image_sha256 = hashlib.sha256(data).hexdigest()
+                else:
+                    row.image_entry = info.filename
+                    row.image_sha256 = hashlib.sha256(data).hexdigest()
             parsed.append(row)
         plan.orphan_images = sorted(info.filename for stem, info in images.items() if stem not in first_line)
         if progress:
@@ -467,7 +529,7 @@ def apply_plan(
     outer = transaction.atomic() if all_or_nothing else contextlib.nullcontext()
     written_all: list[str] = []
     try:
-        with open_zip(plan.path) as archive, outer:
+        with open_source(plan.path) as archive, outer:
             for start in range(0, len(rows), BATCH_SIZE):
                 batch = rows[start : start + BATCH_SIZE]
                 written: list[str] = []
@@ -493,6 +555,25 @@ def import_catalogue(
 ) -> ImportResult:
     """Plan against the catalogue as it is now, then apply (what the upload's Confirm runs)."""
     return apply_plan(plan_import(path), all_or_nothing=all_or_nothing, progress=progress)
+
+
+def queue_embeddings(product_ids) -> None:
+    """After the current transaction commits, queue the products' embeddings in every space.
+
+    Created and changed products only (their revision moved, so their vectors are stale). Robust:
+    the products stay imported if queueing fails (broker down); the embeddings dashboard then shows
+    them as missing and "embed missing" picks them up. Skipped when EMBEDDINGS_AUTO_QUEUE is off.
+    """
+    ids = list(product_ids)
+    if not ids or not settings.EMBEDDINGS_AUTO_QUEUE:
+        return
+
+    def queue() -> None:
+        from embeddings.services import queue_product_embeddings
+
+        queue_product_embeddings(ids)
+
+    transaction.on_commit(queue, robust=True)
 
 
 def _apply_batch(

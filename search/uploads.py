@@ -289,21 +289,8 @@ def result_summary(result: importing.ImportResult) -> dict:
 
 
 def _queue_embeddings(product_ids: list[int]) -> None:
-    """After commit, queue the imported products for embedding in every space.
-
-    robust: the products are imported whatever happens; if queueing fails (broker down), the
-    dashboard shows them as missing and "Embed missing and stale" picks them up.
-    """
-    if not product_ids:
-        return
-    ids = list(product_ids)
-
-    def queue() -> None:
-        from embeddings.services import queue_product_embeddings
-
-        queue_product_embeddings(ids)
-
-    transaction.on_commit(queue, robust=True)
+    """After commit, queue the imported products for embedding in every space (the import service's rule)."""
+    importing.queue_embeddings(product_ids)
 
 
 def _enqueue(task_name: str, upload_id: int) -> None:

@@ -178,18 +178,20 @@ def rejected_reasons(upload: CatalogUpload) -> list[str]:
     return [f"{row['line']} {row['catalog_id']} {row['reason']}" for row in upload.plan_summary["rejected"]]
 
 
-def test_non_image_content_with_an_image_name_rejects_that_row_only(admin_client, settings, media_root):
+def test_non_image_content_with_an_image_name_is_refused_and_its_row_imports_without_it(
+    admin_client, settings, media_root
+):
     data = zips.kaggle_zip(3, images={"images/90002.jpg": b"<?php system($_GET['c']); ?>"})
     upload = analysed(admin_client, data)
     assert upload.status == CatalogUpload.Status.PREVIEWED
-    assert upload.plan_summary["counts"]["created"] == 2
-    unreadable = [item["name"] for item in upload.plan_summary["unreadable_images"]] + rejected_reasons(
-        upload
-    )
-    assert any("90002" in text for text in unreadable)
+    assert upload.plan_summary["counts"]["created"] == 3
+    unreadable = upload.plan_summary["unreadable_images"]
+    assert [item["name"] for item in unreadable] == ["images/90002.jpg"]
+    assert "not a readable image" in unreadable[0]["reason"]
     upload = run_import(upload)
     assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
-    assert sorted(Product.objects.values_list("catalog_id", flat=True)) == ["90001", "90003"]
+    assert sorted(Product.objects.values_list("catalog_id", flat=True)) == ["90001", "90002", "90003"]
+    assert not Product.objects.get(catalog_id="90002").image
     assert not any("90002" in path.name for path in media_files(media_root))
 
 
@@ -202,7 +204,8 @@ def test_decompression_bomb_image_is_rejected(admin_client, settings, media_root
     )
     assert "pixel" in text.lower()
     upload = run_import(upload)
-    assert list(Product.objects.values_list("catalog_id", flat=True)) == ["90001"]
+    assert sorted(Product.objects.values_list("catalog_id", flat=True)) == ["90001", "90002"]
+    assert not Product.objects.get(catalog_id="90002").image
     assert not any("90002" in path.name for path in media_files(media_root))
 
 
@@ -221,7 +224,9 @@ def test_duplicate_ids_are_rejected_by_line(admin_client, settings, media_root):
 
 
 def test_all_or_nothing_refuses_the_whole_upload_when_a_row_is_rejected(admin_client, settings, media_root):
-    data = zips.kaggle_zip(3, images={"images/90002.jpg": b"not an image"})
+    rows = zips.kaggle_rows(3)
+    rows[1]["year"] = "last year"
+    data = zips.make_zip({"styles.csv": zips.kaggle_csv(rows).encode()})
     upload = analysed(admin_client, data, all_or_nothing=True)
     upload = run_import(upload, all_or_nothing=True)
     assert_refused_and_nothing_stored(upload, settings, media_root, "All or nothing")
