@@ -40,6 +40,9 @@ class WorkerProcess:
     def start(self, timeout: float = 120) -> None:
         from fashionsite.celery import app
 
+        # Pooled broker connections die with a restarted Redis (tests restart it); control
+        # commands such as ping do not reconnect by themselves, so start from fresh ones.
+        app.pool.force_close_all(close_pool=False)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the worker owns it until stop()
         self.process = subprocess.Popen(
             [
@@ -104,6 +107,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
     from fashionsite.celery import app
 
+    app.pool.force_close_all(close_pool=False)
     app.control.purge()
     worker = WorkerProcess(connection.settings_dict["NAME"], tmp_path_factory.mktemp("worker") / "worker.log")
     worker.start()
