@@ -20,7 +20,9 @@ reject that row only, with its line and reason. An image that is not a readable 
 and its row imports without an image.
 
 The Kaggle file has ~20 titles with unquoted commas: when the title is the last column, extra
-fields on a row are joined back into the title (never shifted into other columns).
+fields on a row are joined back into the title (never shifted into other columns). Each line is
+parsed on its own: a line whose quote is not closed on it is rejected with its number, instead of
+letting the CSV reader swallow the lines after it into one field.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ from PIL import Image, UnidentifiedImageError
 from search.models import ATTRIBUTE_FIELDS, Product
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+# Formats Pillow may even try to open: content decides, and other plugins (EPS runs Ghostscript)
+# are never reached with untrusted bytes. Stored files get the suffix of their real format.
+IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 # Compression ratios are only meaningful for entries of some size: a 2 KB CSV of repeated
 # values legitimately compresses 50:1, and small entries cannot be bombs.
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
@@ -91,6 +96,7 @@ class PlannedRow:
     fields: dict
     image_entry: str = ""  # zip entry name; "" when the row has no image in the zip
     image_sha256: str = ""
+    image_suffix: str = ""  # from the decoded format, not from the entry's name
 
 
 @dataclass
@@ -139,14 +145,21 @@ class ImportResult:
 def check_image(data: bytes, *, name: str) -> tuple[int, int]:
     """Refuse bytes that are not a decodable image or have more pixels than the limit; returns (w, h).
 
-    The pixel count comes from the header, before any decoding, so a decompression bomb is
-    refused without allocating its pixels. Then the pixels are decoded (not just the header
-    verified), so a truncated or corrupt file is refused here rather than by the embedding worker.
+    Only JPEG, PNG and WebP are opened (by content, whatever the name says). The pixel count comes
+    from the header, before any decoding, so a decompression bomb is refused without allocating
+    its pixels. Then the pixels are decoded (not just the header verified), so a truncated or
+    corrupt file is refused here rather than by the embedding worker.
     """
+    width, height, _ = _decode_image(data, name=name)
+    return width, height
+
+
+def _decode_image(data: bytes, *, name: str) -> tuple[int, int, str]:
     limit = settings.FASHIONSITE_MAX_IMAGE_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=list(IMAGE_FORMATS)) as image:
             width, height = image.size
+            image_format = image.format
             if width * height > limit:
                 raise ImageRefused(
                     f"{name}: {width}x{height} = {width * height:,} pixels is more than the limit of "
@@ -157,9 +170,13 @@ def check_image(data: bytes, *, name: str) -> tuple[int, int]:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageRefused(f"{name}: too many pixels ({exc})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:
+        raise ImageRefused(
+            f"{name} is not a readable image (by its content it is not a JPEG, PNG or WebP file)"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRefused(f"{name} is not a readable image ({exc})") from None
-    return width, height
+    return width, height, image_format
 
 
 # --------------------------------------------------------------------------- zip safety
@@ -317,6 +334,12 @@ def _find_csv(archive: zipfile.ZipFile | CatalogueFolder, label: str) -> tuple[z
 
 
 def _decode_csv(data: bytes, name: str) -> str:
+    if b"\0" in data:
+        line = data.count(b"\n", 0, data.index(b"\0")) + 1
+        raise ImportRefused(
+            f"{name} is not a CSV file: line {line} contains binary data (a NUL byte). "
+            "Give the catalogue's styles.csv as UTF-8 text."
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -331,6 +354,11 @@ def _decode_csv(data: bytes, name: str) -> str:
 def _columns(header: list[str], name: str, layout: str) -> list[str]:
     known = KAGGLE_COLUMNS if layout == "kaggle" else SIMPLE_COLUMNS
     header = [column.strip() for column in header]
+    if len(header) < 2:
+        raise ImportRefused(
+            f"{name} line 1 has no commas: it is not a CSV file with a header row. "
+            f"Expected columns: {', '.join(KAGGLE_COLUMNS if layout == 'kaggle' else ['id', 'title'])}."
+        )
     unknown = [column for column in header if column not in known]
     fields = [known.get(column) for column in header]
     missing = []
@@ -343,7 +371,8 @@ def _columns(header: list[str], name: str, layout: str) -> list[str]:
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if unknown:
-            parts.append(f"unknown column(s) {', '.join(unknown)}")
+            shown = ", ".join(unknown[:12]) + (f" and {len(unknown) - 12} more" if len(unknown) > 12 else "")
+            parts.append(f"unknown column(s) {shown}")
         allowed = ", ".join(
             KAGGLE_COLUMNS if layout == "kaggle" else ["id", "title", *ATTRIBUTE_FIELDS, "year"]
         )
@@ -353,10 +382,30 @@ def _columns(header: list[str], name: str, layout: str) -> list[str]:
     return fields
 
 
-def _row_fields(values: list[str], columns: list[str]) -> dict:
+def _records(text: str):
+    """(line number, values, the line) per physical line; values is None when a quote is not closed.
+
+    A catalogue field never spans lines, so each line is parsed on its own: an unbalanced quote
+    costs that one line (rejected by number) instead of swallowing every line after it.
+    """
+    for line, physical in enumerate(io.StringIO(text, newline=""), start=1):
+        values = next(csv.reader((physical,)), [])
+        if values and values[-1].endswith(("\n", "\r")):
+            yield line, None, physical
+        else:
+            yield line, values, physical
+
+
+def _row_fields(values: list[str], columns: list[str], physical: str = "") -> dict:
     if len(values) > len(columns) and columns[-1] == "title":
-        # Unquoted commas in the last (title) column: join them back, never shift columns.
-        values = [*values[: len(columns) - 1], ",".join(values[len(columns) - 1 :])]
+        # Unquoted commas in the last (title) column: the title is the rest of the line after the
+        # other columns, verbatim (quotes included); never shifted into other columns.
+        head = physical.split(",", len(columns) - 1)
+        if physical and '"' not in ",".join(head[:-1]):
+            title = head[-1].rstrip("\r\n")
+        else:
+            title = ",".join(values[len(columns) - 1 :])
+        values = [*values[: len(columns) - 1], title]
     if len(values) != len(columns):
         raise ValueError(f"has {len(values)} fields, the header has {len(columns)}")
     raw = {column: value.strip() for column, value in zip(columns, values, strict=True)}
@@ -410,30 +459,36 @@ def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
     with open_source(path) as archive:
         csv_info, layout = _find_csv(archive, path.name)
         text = _decode_csv(_read_entry(archive, csv_info), csv_info.filename)
-        reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ImportRefused(f"{csv_info.filename} is empty.") from None
+        records = list(_records(text))
+        header = records[0][1] if records else None
+        if not header or not any(value.strip() for value in header):
+            raise ImportRefused(f"{csv_info.filename} is empty or its first line is not a header row.")
         columns = _columns(header, csv_info.filename, layout)
+        records = records[1:]
         plan = ImportPlan(path=path, csv_name=csv_info.filename, layout=layout)
         images = _image_entries(archive)
 
         parsed: list[PlannedRow] = []
         first_line: dict[str, int] = {}
-        try:
-            records = [(reader.line_num, values) for values in reader]
-        except csv.Error as exc:
-            raise ImportRefused(f"{csv_info.filename} line {reader.line_num}: {exc}") from None
         total = len(records)
-        for done, (line, values) in enumerate(records, start=1):
+        for done, (line, values, physical) in enumerate(records, start=1):
             if progress and done % BATCH_SIZE == 0:
                 progress(done, total)
+            if values is None:
+                plan.rejected.append(
+                    Rejection(
+                        line,
+                        "",
+                        f"{csv_info.filename} line {line} opens a quote that is not closed on the line "
+                        "(a field cannot span lines)",
+                    )
+                )
+                continue
             if not any(value.strip() for value in values):
                 continue
             catalog_id = values[0].strip() if values else ""
             try:
-                fields = _row_fields(values, columns)
+                fields = _row_fields(values, columns, physical)
             except ValueError as exc:
                 plan.rejected.append(Rejection(line, catalog_id, f"{csv_info.filename} line {line} {exc}"))
                 continue
@@ -455,7 +510,7 @@ def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
             else:
                 data = _read_entry(archive, info)
                 try:
-                    check_image(data, name=info.filename)
+                    _, _, image_format = _decode_image(data, name=info.filename)
                 except ImageRefused as exc:
                     # The row's data is still good: it imports without this image (a product that
                     # already has one keeps it), and the image is reported with the reason.
@@ -463,6 +518,7 @@ def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
                 else:
                     row.image_entry = info.filename
                     row.image_sha256 = hashlib.sha256(data).hexdigest()
+                    row.image_suffix = IMAGE_FORMATS[image_format]
             parsed.append(row)
         plan.orphan_images = sorted(info.filename for stem, info in images.items() if stem not in first_line)
         if progress:
@@ -603,9 +659,11 @@ def _apply_batch(
             setattr(product, name, value)
         if row.image_sha256 and row.image_sha256 != product.image_sha256:
             data = _read_entry(archive, archive.getinfo(row.image_entry))
-            suffix = PurePosixPath(row.image_entry).suffix.lower()
+            if hashlib.sha256(data).hexdigest() != row.image_sha256:
+                # Only bytes that were checked are stored (a folder can change between the two reads).
+                raise ImportRefused(f"{row.image_entry} changed after it was checked; run the import again.")
             name = default_storage.save(
-                f"products/{row.catalog_id}-{row.image_sha256[:12]}{suffix}", ContentFile(data)
+                f"products/{row.catalog_id}-{row.image_sha256[:12]}{row.image_suffix}", ContentFile(data)
             )
             written.append(name)
             if product.image.name:
