@@ -1,0 +1,75 @@
+"""Settings from the environment: real servers when the URLs are set, typed values, safe defaults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import REPO
+
+PRINT_SETTINGS = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['NAME'], "
+    "'embedded': [s.EMBEDDED_POSTGRES, s.EMBEDDED_REDIS], 'key': s.SECRET_KEY}))"
+)
+
+
+def run_settings(data_dir: Path, **env) -> subprocess.CompletedProcess:
+    unset = ("DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY")
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
+    environment.update(FASHIONSITE_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="fashionsite.settings")
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS], cwd=REPO, env=environment, capture_output=True, text=True
+    )
+
+
+def server_urls() -> dict:
+    """DATABASE_URL and REDIS_URL of the servers this test session already runs."""
+    db = connection.settings_dict
+    return {
+        "DATABASE_URL": f"postgres://postgres@{quote(db['HOST'], safe='')}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+    }
+
+
+@pytest.mark.django_db
+def test_with_database_url_and_redis_url_set_nothing_embedded_is_started(tmp_path):
+    result = run_settings(tmp_path, **server_urls())
+    assert result.returncode == 0, result.stderr
+    assert '"embedded": [false, false]' in result.stdout
+    assert f'"db": "{connection.settings_dict["NAME"]}"' in result.stdout
+    assert not (tmp_path / "postgres").exists()
+    assert not (tmp_path / "redis").exists()
+
+
+@pytest.mark.django_db
+def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path):
+    result = run_settings(tmp_path, FASHIONSITE_MAX_UPLOAD_BYTES="two hundred megabytes", **server_urls())
+    assert result.returncode != 0
+    assert "FASHIONSITE_MAX_UPLOAD_BYTES='two hundred megabytes' is not a whole number" in result.stderr
+
+
+@pytest.mark.django_db
+def test_debug_is_off_unless_set_and_the_secret_key_is_generated_once_and_kept(tmp_path):
+    import json
+
+    urls = server_urls()
+    first = run_settings(tmp_path, **urls)
+    second = run_settings(tmp_path, **urls)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    first_values, second_values = json.loads(first.stdout), json.loads(second.stdout)
+    assert first_values["debug"] is False
+    key_file = tmp_path / "secret_key"
+    assert key_file.read_text().strip() == first_values["key"] == second_values["key"]
+    assert len(first_values["key"]) >= 50
+    assert key_file.stat().st_mode & 0o077 == 0, "the secret key file is readable by others"
+    debug = run_settings(tmp_path, DEBUG="yes", **urls)
+    assert json.loads(debug.stdout)["debug"] is True
