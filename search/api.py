@@ -101,13 +101,15 @@ class WeightConfigSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         try:
-            return services.update_weight_config(config=instance, **self._values(validated_data))
+            # The name goes along: the service refuses a rename instead of ignoring it.
+            return services.update_weight_config(config=instance, **validated_data)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(_django_errors(exc)) from None
 
 
 def _django_errors(exc: DjangoValidationError):
-    return exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    # Field errors keep their field; others become a plain list, so the body's message reads well.
+    return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
 
 
 class SearchResultSerializer(serializers.Serializer):
@@ -126,6 +128,11 @@ class SearchRunSerializer(serializers.ModelSerializer):
     space = serializers.CharField(source="space.name")
     query_image_url = serializers.SerializerMethodField()
     similar_to = serializers.CharField(source="similar_to.catalog_id", allow_null=True, default=None)
+    space_random_weights = serializers.BooleanField(
+        source="space.random_weights",
+        read_only=True,
+        help_text="true while the embedding model has random (untrained) weights: results are not meaningful",
+    )
     message = serializers.SerializerMethodField()
 
     class Meta:
@@ -137,6 +144,7 @@ class SearchRunSerializer(serializers.ModelSerializer):
             "query_image_url",
             "similar_to",
             "space",
+            "space_random_weights",
             "config",
             "exact",
             "ef_search",
@@ -271,12 +279,17 @@ _FILTER_PARAMETERS = [
 ]
 
 
+_BOOLEAN_WORDS = {"true": True, "1": True, "false": False, "0": False}
+# Query parameters of product listings and "similar" that are not filters.
+_NOT_FILTERS = {"page", "k", "q", "page_size", "format", "config", "exact"}
+
+
 def filters_from_query(params) -> dict:
     """Filter values from query parameters (repeated parameters give several values)."""
     raw = {}
     for key in params:
         values = [value for value in params.getlist(key) if value != ""]
-        if values and key not in {"page", "k", "q", "page_size", "format"}:
+        if values and key not in _NOT_FILTERS:
             raw[key] = values if key in ATTRIBUTE_FIELDS else values[-1]
     try:
         return selectors.validate_filters(raw)
@@ -304,6 +317,10 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         parameters=[
             OpenApiParameter("k", OpenApiTypes.INT, required=False),
             OpenApiParameter("page", OpenApiTypes.INT, required=False),
+            OpenApiParameter(
+                "config", OpenApiTypes.STR, required=False, description="staff only: a config id or name"
+            ),
+            OpenApiParameter("exact", OpenApiTypes.BOOL, required=False, description="staff only"),
             *_FILTER_PARAMETERS,
         ],
         responses={200: SearchRunSerializer},
@@ -312,11 +329,19 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def similar(self, request, catalog_id=None):
         """ "More like this": the product's own vectors as the query; the product itself is left out."""
         product = self.get_object()
+        params = request.query_params
+        exact = params.get("exact")
+        if exact not in (None, "") and exact.lower() not in _BOOLEAN_WORDS:
+            raise SearchAPIError(
+                SearchError("exact must be true or false.", fields={"exact": ["not a boolean"]})
+            )
         run = _run(
             similar_to=product,
-            filters=filters_from_query(request.query_params),
-            k=request.query_params.get("k") or None,
-            page=request.query_params.get("page") or 1,
+            filters=filters_from_query(params),
+            k=params.get("k") or None,
+            page=params.get("page") or 1,
+            config=resolve_config(params.get("config"), request.user),
+            exact=_staff_exact(_BOOLEAN_WORDS.get((exact or "").lower()), request.user),
             source=SearchRun.Source.API,
             user=request.user,
         )

@@ -163,8 +163,9 @@ EF_SEARCH_MAX = 1000
 class WeightConfig(models.Model):
     """A named, versioned weighting of the two-stage search (see docs/search-scoring.md).
 
-    Rows that a SearchRun used are never edited: `search.services.update_weight_config` creates the
-    next version and marks the old one superseded, so provenance keeps pointing at what was shown.
+    Rows that anything cites (a SearchRun, a survey, an evaluation) are never edited:
+    `search.services.update_weight_config` creates the next version and marks the old one
+    superseded, so provenance keeps pointing at what was shown.
     """
 
     name = models.CharField(max_length=100)

@@ -10,6 +10,8 @@ import hashlib
 import io
 import math
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
@@ -37,6 +39,7 @@ from search.models import (
 from search.querycache import cache_get, cache_set
 
 MAX_QUERY_TEXT_CHARS = 1000
+MB = 1024 * 1024  # sizes shown to users: the page and the errors use the same unit
 
 
 # --------------------------------------------------------------------------- weight configs
@@ -62,21 +65,46 @@ def create_weight_config(*, name: str, **values) -> WeightConfig:
     return config
 
 
+def citing_relations(model) -> list:
+    """Foreign keys of other models that point at `model`, hidden ones (related_name="+") included.
+
+    Lets search ask "does anything cite this row?" without importing the apps that cite it.
+    """
+    return [
+        field
+        for field in model._meta.get_fields(include_hidden=True)
+        if field.is_relation
+        and field.auto_created
+        and not field.concrete
+        and field.related_model is not model
+    ]
+
+
+def weight_config_in_use(config: WeightConfig) -> bool:
+    """Whether any stored row cites this version: a search run, a survey comparing it, an evaluation."""
+    return any(
+        relation.related_model._default_manager.filter(**{relation.field.name: config}).exists()
+        for relation in citing_relations(WeightConfig)
+    )
+
+
 @transaction.atomic
 def update_weight_config(*, config: WeightConfig, **changes) -> WeightConfig:
     """Apply changes to a config; returns the row that now carries them.
 
-    A config that any SearchRun used is never edited in place: the changes go into a new version
-    (the old one is marked superseded), so stored runs and surveys keep citing what they showed.
-    An unused config is edited in place.
+    A config that anything cites (a SearchRun, a survey, an evaluation) is never edited in place:
+    the changes go into a new version (the old one is marked superseded), so stored runs and
+    surveys keep citing what they showed. An unused config is edited in place. The name is the
+    config's identity and cannot change.
     """
     config = WeightConfig.objects.select_for_update().get(pk=config.pk)
     if not config.is_current:
         raise ValidationError(f"{config} was superseded by a newer version; edit the current one.")
-    changes.pop("name", None)
+    if "name" in changes and changes.pop("name") != config.name:
+        raise ValidationError({"name": "A configuration cannot be renamed; create a new one instead."})
     if not changes or all(getattr(config, key) == value for key, value in changes.items()):
         return config
-    if not config.runs.exists():
+    if not weight_config_in_use(config):
         for key, value in changes.items():
             setattr(config, key, value)
         config.full_clean()
@@ -121,7 +149,7 @@ def _read_limited(upload, limit: int) -> bytes:
 
 def _too_large(size: int, limit: int) -> SearchError:
     return SearchError(
-        f"The image is too large ({size / 1e6:.1f} MB); the limit is {limit / 1e6:.1f} MB.",
+        f"The image is too large ({size / MB:.1f} MB); the limit is {limit / MB:.1f} MB.",
         fields={"image": ["too large"]},
         code="image_too_large",
     )
@@ -131,7 +159,10 @@ def open_query_image(data: bytes) -> Image.Image:
     """Decode untrusted image bytes: refuses non-images and images above the pixel limit."""
     limit = settings.FASHIONSITE_MAX_IMAGE_PIXELS
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            # Pillow warns above its own 89 MP default; the explicit limit below decides instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
         width, height = image.size
         if width * height > limit:
             raise SearchError(
@@ -327,35 +358,65 @@ def stage1_sql(plan: _Plan, *, filter_sql: str, exact: bool) -> str:
     )
 
 
-def _set_local(name: str, value) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [name, str(value)])
-
-
-def _apply_stage1_settings(plan: _Plan, *, filtered: bool, exact: bool) -> None:
-    """SET LOCAL the index settings of stage 1 (call inside the search's transaction)."""
+def _stage1_settings(plan: _Plan, *, filtered: bool, exact: bool) -> dict[str, str]:
+    """The index settings stage 1 runs under (none for exact mode: it never uses the index)."""
     if exact:
-        return
-    _set_local("hnsw.ef_search", plan.ef_search)
-    # Without this the planner may answer a small space (a few thousand rows among several spaces)
-    # with "scan the space, sort by distance": exact at sequential-scan cost. The HNSW index is the
-    # only sort-free way to produce ORDER BY distance LIMIT K1, so disabling sorts selects it.
-    _set_local("enable_sort", "off")
+        return {}
+    values = {
+        "hnsw.ef_search": str(plan.ef_search),
+        # Without this the planner may answer a small space (a few thousand rows among several
+        # spaces) with "scan the space, sort by distance": exact at sequential-scan cost. The HNSW
+        # index is the only sort-free way to produce ORDER BY distance LIMIT K1, so disabling sorts
+        # selects it.
+        "enable_sort": "off",
+    }
     if filtered:
         # Keep scanning the graph until K1 rows pass the filter (results may come back
         # slightly out of order; they are re-scored exactly right after).
-        _set_local("hnsw.iterative_scan", "relaxed_order")
-        _set_local("hnsw.max_scan_tuples", settings.SEARCH_MAX_SCAN_TUPLES)
+        values["hnsw.iterative_scan"] = "relaxed_order"
+        values["hnsw.max_scan_tuples"] = str(settings.SEARCH_MAX_SCAN_TUPLES)
+    return values
+
+
+def _set_local(cursor, values: dict[str, str | None]) -> None:
+    """SET LOCAL several settings in one round trip; None puts back the session's own value."""
+    calls, params = [], []
+    for name, value in values.items():
+        calls.append(
+            "set_config(%s, COALESCE(%s, (SELECT reset_val FROM pg_settings WHERE name = %s)), true)"
+        )
+        params += [name, value, name]
+    cursor.execute("SELECT " + ", ".join(calls), params)
+
+
+@contextmanager
+def _stage1_transaction(plan: _Plan, *, filtered: bool, exact: bool):
+    """A transaction with stage 1's SET LOCAL settings; yields a cursor.
+
+    Called inside an outer transaction (a survey computing result sets, a test), atomic() is only
+    a savepoint and SET LOCAL would outlive it until the outer commit, so the previous values are
+    put back afterwards. (A failure rolls back the savepoint, which undoes SET LOCAL by itself.)
+    """
+    values = _stage1_settings(plan, filtered=filtered, exact=exact)
+    nested = connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        previous = {}
+        if values and nested:
+            cursor.execute("SELECT " + ", ".join(["current_setting(%s, true)"] * len(values)), list(values))
+            previous = dict(zip(values, cursor.fetchone(), strict=True))
+        if values:
+            _set_local(cursor, values)
+        yield cursor
+        if previous:
+            _set_local(cursor, previous)
 
 
 def _stage1(plan: _Plan, *, filter_sql: str, filter_params: dict, exact: bool) -> list[int]:
     sql = stage1_sql(plan, filter_sql=filter_sql, exact=exact)
     params = {"q": _vec(_query_sum(plan)), **filter_params}
-    with transaction.atomic():
-        _apply_stage1_settings(plan, filtered=bool(filter_sql), exact=exact)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
+    with _stage1_transaction(plan, filtered=bool(filter_sql), exact=exact) as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def explain_stage1(
@@ -363,11 +424,9 @@ def explain_stage1(
 ) -> str:
     """EXPLAIN of stage 1 under exactly the settings a search uses (for audits and tests)."""
     sql = stage1_sql(plan, filter_sql=filter_sql, exact=exact)
-    with transaction.atomic():
-        _apply_stage1_settings(plan, filtered=bool(filter_sql), exact=exact)
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN " + sql, {"q": _vec(_query_sum(plan)), **(filter_params or {})})
-            return "\n".join(row[0] for row in cursor.fetchall())
+    with _stage1_transaction(plan, filtered=bool(filter_sql), exact=exact) as cursor:
+        cursor.execute("EXPLAIN " + sql, {"q": _vec(_query_sum(plan)), **(filter_params or {})})
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 def _components(plan: _Plan, product_ids: list[int]) -> dict[int, dict[str, float]]:
@@ -669,13 +728,40 @@ def _as_array(vector) -> np.ndarray | None:
 # --------------------------------------------------------------------------- retention
 
 
+def _not_referenced(queryset, model):
+    """Rows of `queryset` that no other model points at (surveys cite runs through PROTECT keys)."""
+    for relation in citing_relations(model):
+        if relation.on_delete is models.CASCADE:
+            continue  # cascaded rows belong to the row itself (a run's results)
+        cited = relation.related_model._default_manager.filter(**{f"{relation.field.name}__isnull": False})
+        queryset = queryset.exclude(pk__in=cited.values(relation.field.attname))
+    return queryset
+
+
+@dataclass(frozen=True)
+class Pruned:
+    runs: int
+    query_images: int
+
+
 @transaction.atomic
-def prune_search_runs(*, older_than_days: int | None = None) -> int:
-    """Delete anonymous public search runs older than the retention period that no survey pinned."""
+def prune_search_runs(*, older_than_days: int | None = None) -> Pruned:
+    """Delete anonymous public search runs older than the retention period that nothing cites.
+
+    Kept: runs a survey pinned or refers to, API and survey runs, runs of signed-in users. Query
+    images (uploaded photos) that no remaining run uses and that are older than the period go
+    too, with their files (removed after the commit).
+    """
     days = settings.SEARCH_RETENTION_DAYS if older_than_days is None else older_than_days
     cutoff = timezone.now() - timedelta(days=days)
     stale = SearchRun.objects.filter(
         source=SearchRun.Source.PUBLIC, user__isnull=True, pinned=False, created_at__lt=cutoff
     )
-    _, per_model = stale.delete()
-    return per_model.get(SearchRun._meta.label, 0)
+    _, per_model = _not_referenced(stale, SearchRun).delete()
+    orphans = list(_not_referenced(QueryImage.objects.filter(created_at__lt=cutoff), QueryImage))
+    for query_image in orphans:
+        name, storage = query_image.file.name, query_image.file.storage
+        query_image.delete()
+        if name:
+            transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
+    return Pruned(runs=per_model.get(SearchRun._meta.label, 0), query_images=len(orphans))

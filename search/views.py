@@ -60,7 +60,7 @@ def _page_context(request: HttpRequest, params) -> dict:
         "configs": WeightConfig.objects.filter(is_current=True).order_by("name")
         if request.user.is_staff
         else [],
-        "max_image_mb": settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES / 1e6,
+        "max_image_mb": settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES / services.MB,
     }
 
 

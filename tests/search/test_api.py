@@ -32,6 +32,7 @@ def test_text_search_returns_the_stored_run(client, tiny_catalogue):
     assert response.status_code == 200, response.content
     data = response.json()
     assert len(data["results"]) == 7 and data["k"] == 7 and data["source"] == "api"
+    assert data["space_random_weights"] is True  # the tiny test model has random weights
     first = data["results"][0]
     assert {"rank", "catalog_id", "stage1_score", "stage2_score", "stage1_rank", "product"} <= set(first)
     assert first["product"]["url"] == f"/products/{first['catalog_id']}/"
@@ -78,6 +79,7 @@ def test_bad_requests_get_a_clear_error_body(client, tiny_catalogue, payload, st
     [
         (png_bytes(10_000, 10_000, mode="1"), "image_too_many_pixels"),
         (b"%PDF-1.4 not an image", "image_unreadable"),
+        (png_bytes() + b"\0" * 11_000_000, "image_too_large"),
     ],
 )
 def test_bad_images_are_refused(client, tiny_catalogue, data, code):
@@ -125,6 +127,18 @@ def test_products_list_filter_detail_and_similar(client, tiny_catalogue):
 
 
 @pytest.mark.django_db
+def test_similar_products_staff_choose_config_and_exact_mode(client, tiny_catalogue, staff, weight_config):
+    config = weight_config(stage2_text=0.2, stage2_image=0.8)
+    url = f"/api/products/{tiny_catalogue.products[1].catalog_id}/similar/"
+    _error(client.get(url, {"exact": "true"}), 403)
+    _error(client.get(url, {"config": config.name}), 403)
+    client.force_authenticate(staff)
+    data = client.get(url, {"exact": "true", "config": config.pk}).json()
+    assert data["exact"] is True and data["config"]["id"] == config.pk and len(data["results"]) == 10
+    assert "exact" in _error(client.get(url, {"exact": "maybe"}), 400)["message"]
+
+
+@pytest.mark.django_db
 def test_weight_configs_read_for_all_write_for_staff(client, staff, weight_config):
     config = weight_config()
     assert client.get("/api/weight-configs/").status_code == 200
@@ -142,6 +156,12 @@ def test_weight_configs_read_for_all_write_for_staff(client, staff, weight_confi
     assert edited.status_code == 200, edited.content
     assert edited.json()["version"] == 2 and edited.json()["id"] != config.pk
     assert WeightConfig.objects.get(pk=config.pk).stage2_text == 0.9
+    renamed = client.patch(f"/api/weight-configs/{edited.json()['id']}/", {"name": "other"}, format="json")
+    assert "renamed" in _error(renamed, 400)["message"]
+    old = client.patch(f"/api/weight-configs/{config.pk}/", {"k": 5}, format="json")
+    assert "superseded" in _error(old, 400)["message"]
+    too_many = client.post("/api/weight-configs/", {**new, "name": "k1", "k1": 5000}, format="json")
+    assert "k1" in _error(too_many, 400)["fields"]
 
 
 def _space():

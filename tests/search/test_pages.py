@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from embeddings.models import ProductEmbedding
+from fashionsite import embedded
 from tests.search.conftest import png_bytes
 
 
@@ -30,6 +31,24 @@ def test_text_search_shows_results_with_explain_and_more_like_this(client, tiny_
 
 
 @pytest.mark.django_db
+def test_results_page_says_the_weights_are_random(client, tiny_catalogue):
+    html = client.get("/", {"q": "blue shirt"}).content.decode()
+    assert 'data-testid="random-weights"' in html and "random weights" in html
+    assert html.count('data-testid="result"') == 10
+
+
+@pytest.mark.django_db
+def test_search_page_works_with_redis_down(client, tiny_catalogue, settings):
+    embedded.stop_redis_now(settings.DATA_DIR)
+    try:
+        response = client.get("/", {"q": "a query nobody cached"})
+        assert response.status_code == 200
+        assert response.content.decode().count('data-testid="result"') == 10
+    finally:
+        embedded.ensure_redis(settings.DATA_DIR)
+
+
+@pytest.mark.django_db
 def test_image_upload_redirects_to_a_bookmarkable_results_page(client, tiny_catalogue):
     upload = SimpleUploadedFile("q.png", png_bytes(), content_type="image/png")
     response = client.post("/", {"image": upload, "q": ""})
@@ -45,6 +64,7 @@ def test_image_upload_redirects_to_a_bookmarkable_results_page(client, tiny_cata
         ({"q": "", "submitted": "1"}, 400, "Type a query"),
         ({"image": ("x.png", b"not an image")}, 400, "not a readable image"),
         ({"image": ("big.png", png_bytes(10_000, 10_000, mode="1"))}, 400, "megapixels"),
+        ({"image": ("huge.png", png_bytes() + b"\0" * 11_000_000)}, 400, "the limit is 10.0 MB"),
     ],
 )
 def test_bad_input_gets_a_page_message(client, tiny_catalogue, post, status, needle):
@@ -53,6 +73,24 @@ def test_bad_input_gets_a_page_message(client, tiny_catalogue, post, status, nee
     }
     response = client.post("/", data)
     assert response.status_code == status
+    assert needle in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params, needle",
+    [
+        ({"q": "shirt", "k": "0"}, "k must be between 1 and 100."),
+        ({"q": "shirt", "k": "500"}, "k must be between 1 and 100."),
+        ({"q": "shirt", "page": "99"}, "page must be between 1 and 10."),
+        ({"q": "shirt", "year_min": "soon"}, "year_min must be a year"),
+        ({"image": "0" * 64}, "no longer stored"),
+        ({"similar": "no-such-product"}, "There is no product"),
+    ],
+)
+def test_bad_parameters_get_a_page_message(client, tiny_catalogue, params, needle):
+    response = client.get("/", params)
+    assert response.status_code == 400
     assert needle in response.content.decode()
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
 from embeddings.models import EmbeddingSpace, ProductEmbedding
@@ -12,6 +13,7 @@ from fashionsite import embedded
 from search.errors import SearchError, SearchUnavailable
 from search.models import DEFAULT_WEIGHT_CONFIG, SEED_WEIGHT_CONFIGS, QueryImage, SearchRun, WeightConfig
 from search.services import _text_cache_key, prune_search_runs, run_search, update_weight_config
+from surveys.services import add_query, create_survey
 from tests.search.conftest import png_bytes
 
 
@@ -151,6 +153,38 @@ def test_editing_a_used_config_creates_a_new_version(tiny_catalogue, weight_conf
 
 
 @pytest.mark.django_db
+def test_a_config_a_survey_compares_is_versioned_before_any_run(tiny_catalogue, weight_config):
+    config, other = weight_config(), weight_config()
+    survey = create_survey(title="Fit", slug="fit", weight_configs=[config, other])
+    assert not config.runs.exists()
+    new = update_weight_config(config=config, k=5)
+    assert new.pk != config.pk and new.version == 2
+    assert survey.configs.get(code="A").weight_config_id == config.pk  # the survey keeps its version
+    with pytest.raises(Exception, match="renamed"):  # noqa: B017 - renaming is refused, not ignored
+        update_weight_config(config=new, name="something-else")
+
+
+def _settings_now(names):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["current_setting(%s, true)"] * len(names)), names)
+        return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+@pytest.mark.django_db
+def test_stage_one_settings_do_not_outlive_the_search_in_an_outer_transaction(tiny_catalogue, settings):
+    # Tests run inside a transaction, like a survey computing result sets: stage 1 is a savepoint,
+    # and a SET LOCAL there would otherwise last until the outer commit.
+    settings.SEARCH_FILTER_EXACT_BELOW = 0  # the filtered search takes the HNSW path
+    run_search(text="warm up")  # loads pgvector in this session, so its settings exist
+    names = ["hnsw.ef_search", "hnsw.iterative_scan", "hnsw.max_scan_tuples", "enable_sort"]
+    before = _settings_now(names)
+    run = run_search(text="blue shirt", filters={"gender": "Women"}, k=5)
+    assert not run.exact and run.results.count() == 5
+    assert _settings_now(names) == before
+    assert before["enable_sort"] == "on" and before["hnsw.iterative_scan"] == "off"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "values",
     [
@@ -181,9 +215,41 @@ def test_prune_keeps_pinned_recent_and_signed_in_runs(tiny_catalogue, settings, 
     recent = run_search(text="recent")
     SearchRun.objects.filter(pk=pinned.pk).update(pinned=True)
     SearchRun.objects.exclude(pk=recent.pk).update(created_at=timezone.now() - timedelta(days=31))
-    assert prune_search_runs() == 1
+    assert prune_search_runs().runs == 1
     assert set(SearchRun.objects.values_list("pk", flat=True)) == {pinned.pk, mine.pk, survey.pk, recent.pk}
     assert not SearchRun.objects.filter(pk=old.pk).exists()
+
+
+@pytest.mark.django_db
+def test_prune_keeps_runs_a_survey_cites_and_removes_orphan_query_images(
+    tiny_catalogue, weight_config, django_capture_on_commit_callbacks
+):
+    from surveys.models import ResultSet
+
+    long_ago = timezone.now() - timedelta(days=400)
+    cited = run_search(text="cited")
+    survey = create_survey(title="Cite", slug="cite", weight_configs=[weight_config(), weight_config()])
+    ResultSet.objects.create(
+        query=add_query(survey=survey, text="cited"),
+        survey_config=survey.configs.first(),
+        search_run=cited,
+    )
+    lonely = run_search(image=png_bytes(colour=(1, 200, 3)))
+    shared = png_bytes(colour=(9, 9, 9))
+    kept = run_search(image=shared, user=None, source="api")
+    pruned_too = run_search(image=shared)
+    SearchRun.objects.update(created_at=long_ago)
+    QueryImage.objects.update(created_at=long_ago)
+    lonely_file = lonely.query_image.file
+    assert lonely_file.storage.exists(lonely_file.name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pruned = prune_search_runs()
+    assert (pruned.runs, pruned.query_images) == (2, 1)
+    assert set(SearchRun.objects.values_list("pk", flat=True)) == {cited.pk, kept.pk}
+    assert not SearchRun.objects.filter(pk=pruned_too.pk).exists()
+    assert set(QueryImage.objects.values_list("pk", flat=True)) == {kept.query_image_id}
+    assert not lonely_file.storage.exists(lonely_file.name)
 
 
 @pytest.mark.django_db
@@ -196,4 +262,4 @@ def test_prune_command_reports_what_it_deleted(tiny_catalogue):
     SearchRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(days=400))
     out = StringIO()
     call_command("prune_search_runs", stdout=out)
-    assert "Deleted 1 search run(s)." in out.getvalue()
+    assert "Deleted 1 search run(s) and 0 query image(s)." in out.getvalue()

@@ -1,4 +1,5 @@
-"""Retention: delete anonymous public search runs older than SEARCH_RETENTION_DAYS (cron it daily)."""
+"""Retention: delete anonymous public search runs older than SEARCH_RETENTION_DAYS (cron it daily),
+and the uploaded query images no remaining run uses."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,8 +8,9 @@ from search.services import prune_search_runs
 
 class Command(BaseCommand):
     help = (
-        "Delete anonymous public search runs older than SEARCH_RETENTION_DAYS that no survey pinned. "
-        "Runs by signed-in users, API and survey runs are kept."
+        "Delete anonymous public search runs older than SEARCH_RETENTION_DAYS that no survey pinned "
+        "or cites, and query images no remaining run uses. Runs by signed-in users, API and survey "
+        "runs are kept."
     )
 
     def add_arguments(self, parser):
@@ -17,5 +19,5 @@ class Command(BaseCommand):
     def handle(self, *args, days=None, **options):
         if days is not None and days < 0:
             raise CommandError("--days must be 0 or more")
-        deleted = prune_search_runs(older_than_days=days)
-        self.stdout.write(f"Deleted {deleted} search run(s).")
+        pruned = prune_search_runs(older_than_days=days)
+        self.stdout.write(f"Deleted {pruned.runs} search run(s) and {pruned.query_images} query image(s).")
