@@ -83,6 +83,7 @@ class SurveyProgressView(APIView):
                 "participants_finished": progress.participants_finished,
                 "ratings": progress.ratings,
                 "median_time_on_task_s": progress.median_time_on_task_s,
+                "participants_failed_attention": progress.participants_failed_attention,
                 "cells": [
                     {
                         "query_id": cell["query"].pk,

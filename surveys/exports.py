@@ -60,6 +60,12 @@ FIXED_COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("satisfaction", pa.int64(), "answer to the satisfaction question, 1–5 (empty if not asked)"),
     ("relevance", pa.string(), "JSON object {catalogue id: true/false} of products marked relevant"),
     ("comment", pa.string(), "free-text comment"),
+    (
+        "attention_passed",
+        pa.bool_(),
+        "attention checks of this task: true = every one answered as instructed, false = at least one "
+        "not, empty = the survey asked none",
+    ),
     ("shown_at", pa.timestamp("us", tz="UTC"), "when the task was first shown (UTC)"),
     ("submitted_at", pa.timestamp("us", tz="UTC"), "when the rating was stored (UTC)"),
     ("time_on_task_s", pa.float64(), "seconds from first shown to submitted"),
@@ -210,6 +216,7 @@ def iter_rows(survey: Survey) -> Iterator[dict]:
             "satisfaction": rating.satisfaction,
             "relevance": json.dumps(rating.relevance, sort_keys=True) if rating.relevance else None,
             "comment": rating.comment,
+            "attention_passed": rating.attention_passed,
             "shown_at": rating.started_at,
             "submitted_at": rating.submitted_at,
             "time_on_task_s": rating.time_on_task_s,

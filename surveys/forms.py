@@ -37,7 +37,8 @@ class TaskForm(forms.Form):
                         "invalid_choice": "Please choose yes, partly or no.",
                     },
                 )
-            elif question.kind == Question.Kind.SATISFACTION:
+            elif question.kind in (Question.Kind.SATISFACTION, Question.Kind.ATTENTION):
+                # An attention check uses the same 1–5 radio buttons; only its wording differs.
                 low, high = Question.SATISFACTION_RANGE
                 choices = []
                 for value in range(low, high + 1):
@@ -167,7 +168,21 @@ class SurveyForm(forms.ModelForm):
 class QuestionForm(forms.ModelForm):
     class Meta:
         model = Question
-        fields = ["kind", "wording", "low_label", "high_label", "required", "order"]
+        fields = ["kind", "wording", "low_label", "high_label", "expected_value", "required", "order"]
+
+    def clean(self):
+        data = super().clean()
+        low, high = Question.SATISFACTION_RANGE
+        if data.get("kind") == Question.Kind.ATTENTION:
+            if data.get("expected_value") is None or not low <= data["expected_value"] <= high:
+                self.add_error(
+                    "expected_value",
+                    f"An attention check needs the answer ({low}–{high}) its wording asks for, "
+                    "e.g. 2 for “To show you are reading carefully, choose 2.”",
+                )
+        else:
+            data["expected_value"] = None
+        return data
 
 
 QuestionFormSet = forms.modelformset_factory(Question, form=QuestionForm, extra=1, can_delete=True)

@@ -115,6 +115,7 @@ class Question(models.Model):
         SATISFACTION = "satisfaction", "Satisfaction (1–5)"
         RELEVANCE = "relevance", "Relevant or not, per shown product"
         COMMENT = "comment", "Free-text comment"
+        ATTENTION = "attention", "Attention check (1–5, the wording names the answer)"
 
     MATCH_CHOICES = (("yes", "Yes"), ("partly", "Partly"), ("no", "No"))
     SATISFACTION_RANGE = (1, 5)
@@ -124,6 +125,11 @@ class Question(models.Model):
     wording = models.CharField(max_length=300)
     low_label = models.CharField(max_length=60, blank=True, help_text="satisfaction: label of 1")
     high_label = models.CharField(max_length=60, blank=True, help_text="satisfaction: label of 5")
+    # Attention checks are instructed-response items ("To show you are reading, choose 2"): a
+    # participant who gives another answer on any task can be left out of the report.
+    expected_value = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="attention check: the answer (1–5) its wording asks for"
+    )
     required = models.BooleanField(default=True)
     order = models.PositiveSmallIntegerField(default=0)
 
@@ -266,6 +272,8 @@ class Rating(models.Model):
     # {"<catalog id>": true/false} for the relevance question, if asked.
     relevance = models.JSONField(default=dict, blank=True)
     comment = models.TextField(blank=True)
+    # Null when the survey asks no attention check; False when any attention answer was not the one asked for.
+    attention_passed = models.BooleanField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)
     time_on_task_s = models.FloatField(null=True, blank=True)

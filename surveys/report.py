@@ -90,10 +90,21 @@ def parse_filters(params) -> ReportFilters:
 
 
 def attention_checks_available(survey: Survey) -> bool:
-    """Whether the survey has attention-check questions (a question kind named "attention");
-    the current question kinds have none, so the filter is shown disabled with that reason."""
-    kind = getattr(Question.Kind, "ATTENTION", None)
-    return kind is not None and survey.questions.filter(kind=kind).exists()
+    """Whether the survey has attention checks: an attention question now, or ratings that answered
+    one (the question may have been removed since). Without them the filter is shown disabled."""
+    return (
+        survey.questions.filter(kind=Question.Kind.ATTENTION).exists()
+        or _ratings(survey).filter(attention_passed__isnull=False).exists()
+    )
+
+
+def _ratings(survey: Survey):
+    return Rating.objects.filter(assignment__participant__survey=survey)
+
+
+def _failed_attention(survey: Survey):
+    """Participants with at least one rating whose attention check was not answered as instructed."""
+    return _ratings(survey).filter(attention_passed=False).values("assignment__participant_id")
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -104,7 +115,10 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
     """One row per rating of the survey (stats module schema) plus `code`, `submitted_at` and the
     configuration label, after the filters. Relevance marks become booleans in screen order."""
     filters = filters or ReportFilters()
-    ratings = Rating.objects.filter(assignment__participant__survey=survey)
+    ratings = _ratings(survey)
+    if filters.exclude_failed_attention:
+        # Every rating of such a participant goes, not only the task with the failed check.
+        ratings = ratings.exclude(assignment__participant_id__in=_failed_attention(survey))
     if filters.date_from:
         ratings = ratings.filter(submitted_at__gte=_day_start(filters.date_from))
     if filters.date_to:
@@ -198,6 +212,12 @@ def build_report(
     if filters.exclude_failed_attention and not attention:
         analysis["explanations"].append(
             "This survey has no attention-check questions, so no participant was excluded for failing one."
+        )
+    elif filters.exclude_failed_attention:
+        excluded = _failed_attention(survey).distinct().count()
+        analysis["explanations"].append(
+            f"{excluded} participant{'' if excluded == 1 else 's'} who failed an attention check "
+            f"{'was' if excluded == 1 else 'were'} left out, with all their ratings."
         )
     return {
         "survey": {

@@ -10,9 +10,18 @@ from django.db.models import Count, Q
 from search.models import Product
 from surveys.models import Assignment, Participant, Rating, ResultSet, Survey
 
+RESEARCHER_PERMISSION = "surveys.conduct_survey"
+
 
 def researcher_can_manage(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_staff and user.has_perm("surveys.conduct_survey"))
+    """Staff with the researcher permission (the Researchers group has it): survey pages, API, report."""
+    return bool(
+        user
+        and user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.has_perm(RESEARCHER_PERMISSION)
+    )
 
 
 def shown_products(result_set: ResultSet) -> list[Product]:
@@ -47,6 +56,12 @@ def participant_progress(participant: Participant) -> ParticipantProgress:
     return ParticipantProgress(done=done, total=fixed + own)
 
 
+def preview_progress(survey: Survey) -> ParticipantProgress:
+    """The progress a new participant sees on their first task (for the researcher's preview)."""
+    total = survey.queries.filter(participant=None).count() + survey.own_query_tasks
+    return ParticipantProgress(done=0, total=total)
+
+
 def needs_own_query(participant: Participant) -> bool:
     survey = participant.survey
     return (
@@ -63,6 +78,7 @@ class SurveyProgress:
     participants_finished: int
     ratings: int
     median_time_on_task_s: float | None
+    participants_failed_attention: int = 0
 
 
 def survey_progress(survey: Survey) -> SurveyProgress:
@@ -107,4 +123,8 @@ def survey_progress(survey: Survey) -> SurveyProgress:
         participants_finished=participants["finished"],
         ratings=ratings.count(),
         median_time_on_task_s=median,
+        participants_failed_attention=ratings.filter(attention_passed=False)
+        .values("assignment__participant_id")
+        .distinct()
+        .count(),
     )

@@ -94,11 +94,29 @@ def set_survey_configs(*, survey: Survey, weight_configs) -> list[SurveyConfig]:
 
 
 @transaction.atomic
-def add_question(*, survey: Survey, kind: str, wording: str, required: bool = True, **labels) -> Question:
-    """Add a question at the end of the survey."""
+def add_question(
+    *,
+    survey: Survey,
+    kind: str,
+    wording: str,
+    required: bool = True,
+    expected_value: int | None = None,
+    **labels,
+) -> Question:
+    """Add a question at the end of the survey. An attention check needs `expected_value` (1–5),
+    the answer its wording asks for."""
+    low, high = Question.SATISFACTION_RANGE
+    if kind == Question.Kind.ATTENTION and (expected_value is None or not low <= expected_value <= high):
+        raise SurveyError(f"An attention check needs the answer ({low}–{high}) its wording asks for.")
     order = (survey.questions.order_by("-order").values_list("order", flat=True).first() or 0) + 1
     return Question.objects.create(
-        survey=survey, kind=kind, wording=wording, required=required, order=order, **labels
+        survey=survey,
+        kind=kind,
+        wording=wording,
+        required=required,
+        order=order,
+        expected_value=expected_value if kind == Question.Kind.ATTENTION else None,
+        **labels,
     )
 
 
@@ -461,9 +479,8 @@ def add_own_query(
     code = plan_rules.own_query_config(codes, seed=survey.seed, participant_key=participant.pk, index=done)
     config = survey.configs.get(code=code)
     result_set = ensure_result_set(query=query, survey_config=config)
-    position = (
-        participant.assignments.order_by("-position").values_list("position", flat=True).first() or -1
-    ) + 1
+    last = participant.assignments.order_by("-position").values_list("position", flat=True).first()
+    position = 0 if last is None else last + 1
     plan = dict(participant.plan)
     plan.setdefault("own", []).append({"query": query.pk, "config": code})
     participant.plan = plan
@@ -511,8 +528,12 @@ def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
         now = timezone.now()
         rating = Rating(assignment=locked, started_at=locked.shown_at)
         stored = {}
+        attention = []
         for question, value in answers.items():
             stored[str(question.pk)] = {"kind": question.kind, "wording": question.wording, "value": value}
+            if question.kind == Question.Kind.ATTENTION:
+                stored[str(question.pk)]["expected"] = question.expected_value
+                attention.append(value == question.expected_value)
             if question.kind == Question.Kind.MATCH and not rating.match and value:
                 rating.match = value
             elif (
@@ -526,6 +547,7 @@ def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
             elif question.kind == Question.Kind.COMMENT and not rating.comment:
                 rating.comment = value or ""
         rating.answers = stored
+        rating.attention_passed = all(attention) if attention else None
         if locked.shown_at:
             rating.time_on_task_s = max(0.0, (now - locked.shown_at).total_seconds())
         try:
@@ -541,7 +563,7 @@ def _finish_if_done(participant: Participant) -> None:
     survey = participant.survey
     if participant.assignments.filter(rating__isnull=True).exists():
         return
-    if participant.own_queries.count() < survey.own_query_tasks:
+    if survey.own_query_tasks and participant.own_queries.count() < survey.own_query_tasks:
         return
     Participant.objects.filter(pk=participant.pk, finished_at=None).update(finished_at=timezone.now())
 

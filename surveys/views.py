@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from fashionsite.permissions import staff_permission_required
 from search.models import Product
+from search.upload_handlers import SizeLimitedUploadHandler
 from surveys import exports, selectors, services
 from surveys.forms import (
     ConsentForm,
@@ -27,9 +30,10 @@ from surveys.forms import (
     SurveyForm,
     TaskForm,
 )
-from surveys.models import Assignment, Participant, Survey, SurveyConfig, SurveyQuery
+from surveys.models import Assignment, Participant, Question, Survey, SurveyConfig, SurveyQuery
 
 SESSION_KEY = "survey_participants"  # {survey id: participant token}: resume on the open link
+PROGRESS_REFRESH_SECONDS = 30  # the progress page reloads itself: live numbers without JavaScript
 
 
 def _data(request):
@@ -41,7 +45,67 @@ def _bound(request):
     return (request.POST, request.FILES) if request.method == "POST" else (None, None)
 
 
+def limited_upload(max_bytes_setting: str):
+    """Stream file uploads to disk and stop them past `settings.<max_bytes_setting>` bytes.
+
+    The handler must be installed before anything reads request.POST, which CsrfViewMiddleware
+    would do, so CSRF is checked inside instead. The view reads `request.upload_limit_exceeded`.
+    """
+
+    def decorator(view):
+        protected = csrf_protect(view)
+
+        @csrf_exempt
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            handler = SizeLimitedUploadHandler(request, max_bytes=getattr(settings, max_bytes_setting))
+            request.upload_handlers = [handler]
+            request.upload_limit_exceeded = lambda: handler.limit_exceeded
+            return protected(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _megabytes(setting_name: str) -> str:
+    return f"{getattr(settings, setting_name) / 1024**2:g} MB"
+
+
 # --------------------------------------------------------------------------- participants
+
+
+class LinkProblem(Exception):
+    """A participant link that leads nowhere: shown as a plain page that says what to do."""
+
+    def __init__(self, status: int, heading: str, message: str, survey: Survey | None = None, link=""):
+        super().__init__(message)
+        self.status, self.heading, self.message, self.survey, self.link = (
+            status,
+            heading,
+            message,
+            survey,
+            link,
+        )
+
+
+def participant_page(view):
+    """Participant views: a LinkProblem becomes a clear page with its status; nothing is stored."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except LinkProblem as problem:
+            context = {
+                "survey": problem.survey,
+                "heading": problem.heading,
+                "message": problem.message,
+                "link": problem.link,
+            }
+            return render(request, "surveys/problem.html", context, status=problem.status)
+
+    return wrapped
 
 
 def _closed_page(request, survey: Survey):
@@ -50,9 +114,32 @@ def _closed_page(request, survey: Survey):
 
 def _participant_or_404(token: str) -> Participant:
     participant = Participant.objects.select_related("survey").filter(token=token).first()
-    if participant is None or participant.survey.status == Survey.Status.DRAFT:
-        raise Http404("This link is not valid. Please check that you copied all of it.")
+    if participant is None:
+        raise LinkProblem(
+            404,
+            "This link is not valid",
+            "Please check that you copied the whole link from your invitation. If it still does not "
+            "work, ask the person who invited you for a new link.",
+        )
+    if participant.survey.status == Survey.Status.DRAFT:
+        raise LinkProblem(
+            404,
+            "This survey has not started yet",
+            "Please try your link again later.",
+            survey=participant.survey,
+        )
     return participant
+
+
+def _open_survey_or_404(slug: str) -> Survey:
+    survey = Survey.objects.exclude(status=Survey.Status.DRAFT).filter(slug=slug).first()
+    if survey is None:
+        raise LinkProblem(
+            404,
+            "This link is not valid",
+            "There is no survey at this address (or it has not started yet). Please check the link.",
+        )
+    return survey
 
 
 def _remember(request, participant: Participant) -> None:
@@ -62,13 +149,19 @@ def _remember(request, participant: Participant) -> None:
         request.session[SESSION_KEY] = known
 
 
+@participant_page
 def open_link(request, slug):
     """Landing page of the open link: instructions and consent; a returning browser resumes."""
-    survey = get_object_or_404(Survey.objects.exclude(status=Survey.Status.DRAFT), slug=slug)
+    survey = _open_survey_or_404(slug)
     if survey.status == Survey.Status.CLOSED:
         return _closed_page(request, survey)
     if not survey.allow_open_link:
-        raise Http404("This survey takes part by personal invitation only.")
+        raise LinkProblem(
+            404,
+            "This survey is by invitation only",
+            "Please use the personal link from your invitation.",
+            survey=survey,
+        )
     token = request.session.get(SESSION_KEY, {}).get(str(survey.pk))
     if token and Participant.objects.filter(token=token, survey=survey).exists():
         return redirect("surveys:invite", token=token)
@@ -81,6 +174,7 @@ def open_link(request, slug):
     return render(request, "surveys/landing.html", {"survey": survey, "form": form})
 
 
+@participant_page
 def invite(request, token):
     """A participant's own link: consent first, then the next task, then the thank-you page."""
     participant = _participant_or_404(token)
@@ -104,8 +198,7 @@ def invite(request, token):
     return redirect("surveys:thanks", token=token)
 
 
-def _task_context(*, survey, participant, assignment, result_set, form, preview=False):
-    progress = selectors.participant_progress(participant) if participant else None
+def _task_context(*, survey, participant, assignment, result_set, form, progress, preview=False):
     return {
         "survey": survey,
         "participant": participant,
@@ -118,29 +211,43 @@ def _task_context(*, survey, participant, assignment, result_set, form, preview=
     }
 
 
+@participant_page
 def task(request, token, assignment):
     """One task: the query, the result grid and the questions. POST stores the rating once."""
     participant = _participant_or_404(token)
     survey = participant.survey
     if survey.status == Survey.Status.CLOSED:
         return _closed_page(request, survey)
+    own_link = reverse("surveys:invite", args=[token])
     found = (
-        Assignment.objects.select_related("query", "result_set", "participant")
+        Assignment.objects.select_related("query", "result_set", "participant", "rating")
         .filter(public_id=assignment)
         .first()
     )
     if found is None:
-        raise Http404("This task does not exist.")
+        raise LinkProblem(
+            404,
+            "This task does not exist",
+            "The address may be incomplete. Your own link takes you to your next task:",
+            survey=survey,
+            link=own_link,
+        )
     if found.participant_id != participant.pk:
-        raise PermissionDenied("This task belongs to another participant.")
+        raise LinkProblem(
+            403,
+            "This task belongs to someone else",
+            "Each link is personal, and nothing was saved. Your own link takes you to your next task:",
+            survey=survey,
+            link=own_link,
+        )
     if participant.consent_at is None:
         return redirect("surveys:invite", token=token)
-    products = selectors.shown_products(found.result_set)
-    questions = list(survey.questions.order_by("order", "id"))
     if hasattr(found, "rating"):
         if request.method == "POST":
             messages.info(request, "Your answers to that task were already saved. Thank you!")
         return redirect("surveys:invite", token=token)
+    products = selectors.shown_products(found.result_set)
+    questions = list(survey.questions.order_by("order", "id"))
     form = TaskForm(_data(request), questions=questions, products=products)
     if request.method == "POST":
         if form.is_valid():
@@ -165,12 +272,20 @@ def task(request, token, assignment):
         services.mark_shown(assignment=found)
         status = 200
     context = _task_context(
-        survey=survey, participant=participant, assignment=found, result_set=found.result_set, form=form
+        survey=survey,
+        participant=participant,
+        assignment=found,
+        result_set=found.result_set,
+        form=form,
+        progress=selectors.participant_progress(participant),
     )
     return render(request, "surveys/task.html", context, status=status)
 
 
+@limited_upload("FASHIONSITE_MAX_QUERY_IMAGE_BYTES")
+@participant_page
 def own_query(request, token):
+    """Own-query mode: the participant types and/or uploads a query, then rates its results."""
     participant = _participant_or_404(token)
     survey = participant.survey
     if survey.status == Survey.Status.CLOSED:
@@ -178,7 +293,14 @@ def own_query(request, token):
     if participant.consent_at is None or not selectors.needs_own_query(participant):
         return redirect("surveys:invite", token=token)
     form = OwnQueryForm(*_bound(request))
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.upload_limit_exceeded():
+        form.is_valid()
+        form.add_error(
+            "image",
+            f"The photo is larger than {_megabytes('FASHIONSITE_MAX_QUERY_IMAGE_BYTES')}; "
+            "please choose a smaller one.",
+        )
+    elif request.method == "POST" and form.is_valid():
         image = form.cleaned_data.get("image")
         try:
             services.add_own_query(
@@ -192,20 +314,25 @@ def own_query(request, token):
         else:
             return redirect("surveys:invite", token=token)
     progress = selectors.participant_progress(participant)
+    status = 200
+    if form.errors:
+        status = 413 if request.upload_limit_exceeded() else 400
     return render(
         request,
         "surveys/own_query.html",
         {"survey": survey, "participant": participant, "form": form, "progress": progress},
-        status=400 if form.errors else 200,
+        status=status,
     )
 
 
+@participant_page
 def paused(request, token):
     participant = _participant_or_404(token)
     link = request.build_absolute_uri(reverse("surveys:invite", args=[token]))
     return render(request, "surveys/paused.html", {"survey": participant.survey, "link": link})
 
 
+@participant_page
 def thanks(request, token):
     participant = _participant_or_404(token)
     if participant.finished_at is None:
@@ -216,18 +343,8 @@ def thanks(request, token):
 # --------------------------------------------------------------------------- researchers
 
 
-def researcher_required(view):
-    """Anonymous users go to the login page; signed-in users without the permission get 403."""
-
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not selectors.researcher_can_manage(request.user):
-            raise PermissionDenied("Only researchers can manage surveys.")
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+# Anonymous users go to the login page; signed-in users without the permission get 403.
+researcher_required = staff_permission_required(selectors.RESEARCHER_PERMISSION)
 
 
 @researcher_required
@@ -298,12 +415,19 @@ def manage_questions(request, slug):
     return render(request, "surveys/manage/questions.html", {"survey": survey, "formset": formset})
 
 
+@limited_upload("FASHIONSITE_MAX_QUERY_IMAGE_BYTES")
 @researcher_required
 @require_POST
 def manage_add_query(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
     form = QueryForm(request.POST, request.FILES)
-    if form.is_valid():
+    if request.upload_limit_exceeded():
+        messages.error(
+            request,
+            f"The image is larger than {_megabytes('FASHIONSITE_MAX_QUERY_IMAGE_BYTES')} "
+            "(FASHIONSITE_MAX_QUERY_IMAGE_BYTES); nothing was added.",
+        )
+    elif form.is_valid():
         image = form.cleaned_data.get("image")
         try:
             services.add_query(
@@ -321,12 +445,19 @@ def manage_add_query(request, slug):
     return redirect(survey)
 
 
+@limited_upload("FASHIONSITE_MAX_UPLOAD_BYTES")
 @researcher_required
 @require_POST
 def manage_import_queries(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
     form = QueryCsvForm(request.POST, request.FILES)
-    if form.is_valid():
+    if request.upload_limit_exceeded():
+        messages.error(
+            request,
+            f"Nothing imported: the upload is larger than {_megabytes('FASHIONSITE_MAX_UPLOAD_BYTES')} "
+            "(FASHIONSITE_MAX_UPLOAD_BYTES).",
+        )
+    elif form.is_valid():
         try:
             created = services.import_queries_csv(
                 survey=survey,
@@ -411,7 +542,13 @@ def manage_preview(request, slug):
         questions=survey.questions.order_by("order", "id"), products=selectors.shown_products(result_set)
     )
     context = _task_context(
-        survey=survey, participant=None, assignment=None, result_set=result_set, form=form, preview=True
+        survey=survey,
+        participant=None,
+        assignment=None,
+        result_set=result_set,
+        form=form,
+        progress=selectors.preview_progress(survey),
+        preview=True,
     )
     return render(request, "surveys/task.html", context)
 
@@ -419,11 +556,13 @@ def manage_preview(request, slug):
 @researcher_required
 def manage_progress(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    return render(
-        request,
-        "surveys/manage/progress.html",
-        {"survey": survey, "progress": selectors.survey_progress(survey)},
-    )
+    context = {
+        "survey": survey,
+        "progress": selectors.survey_progress(survey),
+        "has_attention_checks": survey.questions.filter(kind=Question.Kind.ATTENTION).exists(),
+        "refresh_seconds": PROGRESS_REFRESH_SECONDS,
+    }
+    return render(request, "surveys/manage/progress.html", context)
 
 
 @researcher_required

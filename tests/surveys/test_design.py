@@ -72,7 +72,7 @@ def test_not_an_image_is_refused_and_nothing_stored(researcher_client, draft_sur
     url = reverse("surveys:manage-add-query", args=[draft_survey.slug])
     image = SimpleUploadedFile("evil.jpg", b"<?php echo 1; ?>", content_type="image/jpeg")
     response = researcher_client.post(url, {"text": "x", "image": image}, follow=True)
-    assert "not a readable image" in response.content.decode()
+    assert "evil.jpg is not a" in response.content.decode()  # the image check names the file
     assert draft_survey.queries.count() == before
 
 
@@ -154,6 +154,7 @@ def test_preview_shows_the_participant_page_and_stores_nothing(researcher_client
     )
     html = response.content.decode()
     assert response.status_code == 200 and "Preview" in html and 'type="radio"' in html
+    assert f"Task 1 of {open_survey.queries.count()}" in html  # the participant's progress bar too
     assert config.weight_config.name not in html.split('id="main"')[1]
     assert not Rating.objects.exists() and not open_survey.participants.exists()
 
@@ -285,3 +286,69 @@ def test_opening_without_queries_is_refused_with_a_message(researcher_client, ma
     assert "Add queries" in response.content.decode()
     survey.refresh_from_db()
     assert survey.status == Survey.Status.DRAFT
+
+
+def test_attention_check_question_needs_its_instructed_answer(researcher_client, draft_survey):
+    questions = list(draft_survey.questions.order_by("order", "id"))
+    data = {
+        "form-TOTAL_FORMS": "3",
+        "form-INITIAL_FORMS": "2",
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+    }
+    for index, question in enumerate(questions):
+        data.update(
+            {
+                f"form-{index}-id": question.pk,
+                f"form-{index}-kind": question.kind,
+                f"form-{index}-wording": question.wording,
+                f"form-{index}-required": "on",
+                f"form-{index}-order": index,
+            }
+        )
+    data.update(
+        {
+            "form-2-kind": "attention",
+            "form-2-wording": "To show you are reading carefully, choose 2.",
+            "form-2-required": "on",
+            "form-2-order": 3,
+        }
+    )
+    url = reverse("surveys:manage-questions", args=[draft_survey.slug])
+    refused = researcher_client.post(url, data)
+    assert refused.status_code == 200
+    assert "An attention check needs the answer (1–5)" in refused.content.decode()
+    assert not draft_survey.questions.filter(kind="attention").exists()
+    data["form-2-expected_value"] = "2"
+    assert researcher_client.post(url, data).status_code == 302
+    assert draft_survey.questions.get(kind="attention").expected_value == 2
+
+
+def test_oversized_own_query_photo_is_refused_before_anything_is_stored(client, make_survey, settings):
+    survey = make_survey(queries=0, configs=2, own_query_tasks=1)
+    settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES = 10_000
+    response = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})
+    token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    photo = SimpleUploadedFile("big.jpg", b"\xff\xd8" + b"\0" * 50_000, content_type="image/jpeg")
+    refused = client.post(reverse("surveys:own-query", args=[token]), {"text": "red", "image": photo})
+    assert refused.status_code == 413
+    assert "The photo is larger than" in refused.content.decode()
+    assert not SurveyQuery.objects.filter(survey=survey).exists()
+
+
+def test_progress_page_reloads_itself_and_counts_failed_attention_checks(researcher_client, make_survey):
+    survey = make_survey(queries=2, configs=2)
+    check = services.add_question(
+        survey=survey, kind=Question.Kind.ATTENTION, wording="Choose 4.", expected_value=4
+    )
+    questions = list(survey.questions.all())
+    for answer in (4, 1):  # one participant follows the instruction, one does not
+        participant = services.give_consent(participant=services.join_open_link(survey=survey))
+        assignment = participant.assignments.first()
+        services.submit_rating(
+            assignment=assignment,
+            answers={q: ("yes" if q.kind == "match" else answer if q == check else 3) for q in questions},
+        )
+    page = researcher_client.get(reverse("surveys:manage-progress", args=[survey.slug])).content.decode()
+    assert '<meta http-equiv="refresh"' in page
+    assert 'data-testid="failed-attention">1<' in page

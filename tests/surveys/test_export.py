@@ -94,6 +94,7 @@ def test_parquet_round_trip_gives_the_stored_ratings(researcher_client, rated_su
         assert row["submitted_at"] == rating.submitted_at
         assert row["time_on_task_s"] == rating.time_on_task_s
         assert row["shown_at"] == rating.started_at
+        assert row["attention_passed"] is rating.attention_passed  # None: the survey asked none
 
 
 def test_json_export_and_codebook_describe_the_same_columns(researcher_client, rated_survey):

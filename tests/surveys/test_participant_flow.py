@@ -87,25 +87,39 @@ def test_replayed_request_from_another_browser_stores_nothing_twice(client, open
     assert Rating.objects.get().satisfaction == 4
 
 
-def test_forged_assignment_is_404_and_stores_nothing(client, open_survey):
+def test_forged_assignment_is_a_clear_404_and_stores_nothing(client, open_survey):
     participant = consent(client, open_survey)
     forged = reverse("surveys:task", args=[participant.token, uuid.uuid4()])
-    assert client.post(forged, valid_answers(open_survey)).status_code == 404
+    response = client.post(forged, valid_answers(open_survey))
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "This task does not exist" in html
+    assert reverse("surveys:invite", args=[participant.token]) in html  # the way back
     assert not Rating.objects.exists()
 
 
-def test_another_participants_task_is_403_and_stores_nothing(client, open_survey, client_factory):
+def test_another_participants_task_is_a_clear_403_and_stores_nothing(client, open_survey, client_factory):
     alice = consent(client, open_survey)
     bob = consent(client_factory(), open_survey)
     alices_task = alice.assignments.first()
     url = reverse("surveys:task", args=[bob.token, alices_task.public_id])
-    assert client.post(url, valid_answers(open_survey)).status_code == 403
+    response = client.post(url, valid_answers(open_survey))
+    assert response.status_code == 403
+    assert "This task belongs to someone else" in response.content.decode()
+    assert alice.token not in response.content.decode()
     assert client.get(url).status_code == 403
     assert not Rating.objects.exists()
 
 
-def test_unknown_token_is_404(client, open_survey):
-    assert client.get(reverse("surveys:invite", args=["not-a-token"])).status_code == 404
+def test_unknown_token_is_a_clear_404(client, open_survey):
+    for url in (
+        reverse("surveys:invite", args=["not-a-token"]),
+        reverse("surveys:task", args=["not-a-token", uuid.uuid4()]),
+        reverse("surveys:open", args=["no-such-survey"]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "This link is not valid" in response.content.decode(), url
 
 
 def test_closed_survey_is_410_and_stores_nothing(client, open_survey):
@@ -177,3 +191,39 @@ def test_finishing_every_task_reaches_thank_you(client, open_survey):
     participant.refresh_from_db()
     assert participant.finished_at is not None
     assert Survey.objects.get().status == Survey.Status.OPEN
+
+
+def test_attention_check_is_stored_with_the_rating(client, open_survey):
+    """An instructed-response item: the answer, its wording and the instructed value are kept, and
+    the rating records whether it was answered as instructed."""
+    check = services.add_question(
+        survey=open_survey,
+        kind=Question.Kind.ATTENTION,
+        wording="To show you are reading carefully, choose 2.",
+        expected_value=2,
+    )
+    participant = consent(client, open_survey)
+    first, second = participant.assignments.order_by("position")[:2]
+    page = client.get(task_url(participant, first)).content.decode()
+    assert check.wording in page and f'name="q{check.pk}" value="2"' in page
+    missing = client.post(task_url(participant, first), valid_answers(open_survey))
+    assert missing.status_code == 400 and not Rating.objects.exists()
+    passed = valid_answers(open_survey) | {f"q{check.pk}": "2"}
+    assert client.post(task_url(participant, first), passed).status_code == 303
+    failed = valid_answers(open_survey) | {f"q{check.pk}": "5"}
+    assert client.post(task_url(participant, second), failed).status_code == 303
+    ratings = {rating.assignment_id: rating for rating in Rating.objects.all()}
+    assert ratings[first.pk].attention_passed is True
+    assert ratings[second.pk].attention_passed is False
+    assert ratings[second.pk].answers[str(check.pk)] == {
+        "kind": "attention",
+        "wording": check.wording,
+        "value": 5,
+        "expected": 2,
+    }
+
+
+def test_attention_check_without_an_instructed_answer_is_refused(open_survey):
+    with pytest.raises(services.SurveyError, match="attention check needs the answer"):
+        services.add_question(survey=open_survey, kind=Question.Kind.ATTENTION, wording="Choose 2.")
+    assert not open_survey.questions.filter(kind=Question.Kind.ATTENTION).exists()

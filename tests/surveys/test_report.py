@@ -137,6 +137,36 @@ def test_filters_narrow_the_ratings():
     assert set(report.ratings_frame(survey, days)["participant"].nunique() for _ in [0]) == {2}
     data = report.build_report(survey, report.ReportFilters(exclude_failed_attention=True), n_resamples=100)
     assert any("no attention-check" in line for line in data["statistics"]["explanations"])
+    assert not data["attention_checks"]
+
+
+def test_attention_filter_leaves_out_every_rating_of_participants_who_failed(researcher):
+    from surveys.models import Question, Rating
+
+    survey = make_rated_survey(n_queries=6, n_participants=4)
+    Question.objects.create(
+        survey=survey, kind=Question.Kind.ATTENTION, wording="Choose 2.", expected_value=2, order=9
+    )
+    ratings = Rating.objects.filter(assignment__participant__survey=survey)
+    ratings.update(attention_passed=True)
+    failed = ratings.order_by("id").first().assignment.participant
+    # One failed check on one task is enough to leave out all of the participant's ratings.
+    Rating.objects.filter(pk=failed.assignments.order_by("position").first().rating.pk).update(
+        attention_passed=False
+    )
+    everyone = report.ratings_frame(survey)
+    kept = report.ratings_frame(survey, report.ReportFilters(exclude_failed_attention=True))
+    assert len(everyone) == 24 and len(kept) == 18
+    assert failed.pk not in set(kept["participant"])
+    page = researcher.get(reverse("surveys:report", args=[survey.slug]), {"attention": "1"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "1 participant who failed an attention check was left out" in html
+    assert (
+        'name="attention" value="1" checked' in html
+        and "disabled" not in html.split('name="attention"')[1][:80]
+    )
+    assert page.context["report"]["statistics"]["n_ratings"] == 18
 
 
 def test_relevance_marks_give_precision_and_ndcg():
