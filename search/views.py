@@ -113,8 +113,11 @@ def search_page(request: HttpRequest) -> HttpResponse:
     run = selectors.run_with_results(run.uuid)
     kept = _kept(params)
     pages = -(-run.k1 // run.k)
+    progress = selectors.indexing_progress(run.space)
     context.update(
         run=run,
+        # Some products have no vectors yet: say that results cover only part of the catalogue.
+        indexing=progress if progress["embedded"] < progress["products"] else None,
         results=list(run.results.all()),
         message=selectors.run_message(run),
         page=run.page,

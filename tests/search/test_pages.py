@@ -111,6 +111,16 @@ def test_indexing_in_progress_message(client, tiny_catalogue):
 
 
 @pytest.mark.django_db
+def test_partly_indexed_catalogue_says_so_above_the_results(client, tiny_catalogue):
+    complete = client.get("/", {"q": "shirt"}).content.decode()
+    assert 'data-testid="indexing-note"' not in complete
+    ProductEmbedding.objects.filter(product__in=tiny_catalogue.products[:30]).delete()
+    html = client.get("/", {"q": "shirt"}).content.decode()
+    assert "Indexing is in progress: 60 of 90 products" in html
+    assert html.count('data-testid="result"') == 10
+
+
+@pytest.mark.django_db
 def test_product_page_and_more_like_this(client, tiny_catalogue):
     product = tiny_catalogue.products[0]
     response = client.get(f"/products/{product.catalog_id}/")
