@@ -592,14 +592,14 @@ def apply_plan(
                 try:
                     with transaction.atomic():
                         _apply_batch(archive, batch, result, written)
-                except Exception:
+                except BaseException:  # Ctrl-C too: no orphan files of a rolled-back batch
                     _delete_files(written)
                     raise
                 written_all.extend(written)
                 done += len(batch)
                 if progress:
                     progress(done, total)
-    except Exception:
+    except BaseException:
         if all_or_nothing:
             _delete_files(written_all)
         raise

@@ -25,7 +25,7 @@ from tests.search import catalogue_zips as zips
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = Path(django_settings.BASE_DIR) / "fashionsite" / "sample_catalog"
+SAMPLE = Path(django_settings.FASHIONSITE_SAMPLE_CATALOG)
 SAMPLE_ROWS = 300
 SAMPLE_WITHOUT_IMAGE = 3
 
