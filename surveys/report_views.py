@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from embeddings.selectors import active_space_notice
 from surveys import plots, report
 from surveys.api import IsResearcher
 from surveys.models import Survey
@@ -179,6 +180,8 @@ def report_download(request, slug):
     if status != 200:
         return render(request, "surveys/report/page.html", context, status=status)
     context["inline_css"] = _inline_css()
+    # No request, so no context processors: the random-weights banner is passed explicitly.
+    context["embedding_notice"] = active_space_notice()
     html = render_to_string("surveys/report/standalone.html", context, request=None)
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="report-{slugify(survey.slug)}.html"'

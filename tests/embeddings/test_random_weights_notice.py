@@ -1,0 +1,70 @@
+"""While the active space has random weights, the pages that show results say so: search, product,
+report (page and HTML download) and the embeddings dashboard; with trained weights none does.
+Survey participants' pages leave the banner out on purpose (surveys.views.render_participant)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+
+from embeddings.models import EmbeddingSpace
+from embeddings.services import compute_batch_vectors, ensure_space, set_active_space, upsert_vectors
+from surveys import services as surveys
+from tests.embeddings.factories import make_products
+from tests.surveys.fixtures import make_weight_configs
+
+BANNER = 'data-testid="random-weights"'
+
+
+def staff_client(username: str, codename: str, app_label: str) -> Client:
+    user = User.objects.create_user(username, password="pw-notice-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_every_result_page_says_the_weights_are_random(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    space = ensure_space(name="notice-tiny", model_name="fashionsite-tiny", pretrained="none", activate=True)
+    products = make_products(8)
+    rows, _ = compute_batch_vectors(space, products)
+    upsert_vectors(space, rows)
+    survey = surveys.create_survey(
+        title="Notice survey",
+        slug="notice-survey",
+        weight_configs=make_weight_configs(2),
+        results_per_task=4,
+        exact=True,
+    )
+    surveys.sample_catalogue_queries(survey=survey, count=2, categories=[])
+    surveys.open_survey(survey=survey)
+
+    researcher = staff_client("notice-researcher", "conduct_survey", "surveys")
+    admin = staff_client("notice-admin", "manage_catalog", "search")
+    pages = {
+        "search": client.get("/", {"q": "red shirt"}),
+        "product": client.get(reverse("search:product", args=[products[0].catalog_id])),
+        "report": researcher.get(reverse("surveys:report", args=[survey.slug])),
+        "report download": researcher.get(reverse("surveys:report-download", args=[survey.slug])),
+        "dashboard": admin.get(reverse("embeddings:dashboard")),
+    }
+    assert 'data-testid="result"' in pages["search"].content.decode()
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        html = response.content.decode()
+        assert BANNER in html and "random weights" in html, f"{name} does not say the weights are random"
+
+    trained = EmbeddingSpace.objects.create(
+        name="notice-trained", model_name="ViT-B-32", pretrained="laion2b_s34b_b79k", dimension=512
+    )
+    set_active_space(trained)
+    for response in (
+        client.get("/"),
+        admin.get(reverse("embeddings:dashboard")),
+        researcher.get(reverse("surveys:report-download", args=[survey.slug])),
+    ):
+        assert BANNER not in response.content.decode()
