@@ -437,17 +437,28 @@ def give_consent(*, participant: Participant) -> Participant:
     }
     participant.save(update_fields=["consent_at", "started_at", "plan"])
     by_code = {config.code: config for config in configs}
-    queries = {query.pk: query for query in survey.queries.filter(pk__in=query_ids).select_related("survey")}
+    # Opening the survey computed every cell; a query added since gets its result set here.
+    computed = {
+        (result_set.query_id, result_set.survey_config_id): result_set
+        for result_set in ResultSet.objects.filter(query_id__in=query_ids, survey_config__in=configs)
+    }
+    assignments = []
     for position, (query_id, code) in enumerate(tasks):
-        result_set = ensure_result_set(query=queries[query_id], survey_config=by_code[code])
-        Assignment.objects.create(
-            participant=participant,
-            query_id=query_id,
-            survey_config=by_code[code],
-            result_set=result_set,
-            search_run_id=result_set.search_run_id,
-            position=position,
+        config = by_code[code]
+        result_set = computed.get((query_id, config.pk))
+        if result_set is None:
+            result_set = ensure_result_set(query=SurveyQuery.objects.get(pk=query_id), survey_config=config)
+        assignments.append(
+            Assignment(
+                participant=participant,
+                query_id=query_id,
+                survey_config=config,
+                result_set=result_set,
+                search_run_id=result_set.search_run_id,
+                position=position,
+            )
         )
+    Assignment.objects.bulk_create(assignments)
     if not tasks and not survey.own_query_mode:
         participant.finished_at = now
         participant.save(update_fields=["finished_at"])
@@ -514,49 +525,57 @@ def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
 
     `answers` is the cleaned form: {question: value} keyed by Question objects. A second submit
     (double click, replayed request) stores nothing and returns the first rating with created=False.
+    The assignment row is locked while the rating is written; a submit that still races past the
+    check (its snapshot predates the other's commit) meets the unique constraint and is answered
+    the same way.
     """
-    with transaction.atomic():
-        locked = (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("participant__survey")
-            .get(pk=assignment.pk)
-        )
-        _require_open(locked.participant.survey)
-        existing = Rating.objects.filter(assignment=locked).first()
-        if existing is not None:
-            return SubmitResult(existing, False)
-        now = timezone.now()
-        rating = Rating(assignment=locked, started_at=locked.shown_at)
-        stored = {}
-        attention = []
-        for question, value in answers.items():
-            stored[str(question.pk)] = {"kind": question.kind, "wording": question.wording, "value": value}
-            if question.kind == Question.Kind.ATTENTION:
-                stored[str(question.pk)]["expected"] = question.expected_value
-                attention.append(value == question.expected_value)
-            if question.kind == Question.Kind.MATCH and not rating.match and value:
-                rating.match = value
-            elif (
-                question.kind == Question.Kind.SATISFACTION
-                and rating.satisfaction is None
-                and value is not None
-            ):
-                rating.satisfaction = value
-            elif question.kind == Question.Kind.RELEVANCE and not rating.relevance:
-                rating.relevance = value or {}
-            elif question.kind == Question.Kind.COMMENT and not rating.comment:
-                rating.comment = value or ""
-        rating.answers = stored
-        rating.attention_passed = all(attention) if attention else None
-        if locked.shown_at:
-            rating.time_on_task_s = max(0.0, (now - locked.shown_at).total_seconds())
-        try:
-            with transaction.atomic():
-                rating.save()
-        except IntegrityError:
-            return SubmitResult(Rating.objects.get(assignment=locked), False)
-        _finish_if_done(locked.participant)
-        return SubmitResult(rating, True)
+    try:
+        with transaction.atomic():
+            locked = (
+                Assignment.objects.select_for_update(of=("self",))
+                .select_related("participant__survey", "rating")
+                .get(pk=assignment.pk)
+            )
+            _require_open(locked.participant.survey)
+            if hasattr(locked, "rating"):
+                return SubmitResult(locked.rating, False)
+            rating = _new_rating(locked, answers)
+            rating.save()
+            _finish_if_done(locked.participant)
+            return SubmitResult(rating, True)
+    except IntegrityError:
+        existing = Rating.objects.filter(assignment_id=assignment.pk).first()
+        if existing is None:
+            raise
+        return SubmitResult(existing, False)
+
+
+def _new_rating(assignment: Assignment, answers: dict) -> Rating:
+    """An unsaved Rating: every answer with the wording shown, typed copies for reports and SQL."""
+    now = timezone.now()
+    rating = Rating(assignment=assignment, started_at=assignment.shown_at)
+    stored = {}
+    attention = []
+    for question, value in answers.items():
+        stored[str(question.pk)] = {"kind": question.kind, "wording": question.wording, "value": value}
+        if question.kind == Question.Kind.ATTENTION:
+            stored[str(question.pk)]["expected"] = question.expected_value
+            attention.append(value == question.expected_value)
+        elif question.kind == Question.Kind.MATCH and not rating.match and value:
+            rating.match = value
+        elif (
+            question.kind == Question.Kind.SATISFACTION and rating.satisfaction is None and value is not None
+        ):
+            rating.satisfaction = value
+        elif question.kind == Question.Kind.RELEVANCE and not rating.relevance:
+            rating.relevance = value or {}
+        elif question.kind == Question.Kind.COMMENT and not rating.comment:
+            rating.comment = value or ""
+    rating.answers = stored
+    rating.attention_passed = all(attention) if attention else None
+    if assignment.shown_at:
+        rating.time_on_task_s = max(0.0, (now - assignment.shown_at).total_seconds())
+    return rating
 
 
 def _finish_if_done(participant: Participant) -> None:

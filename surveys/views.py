@@ -89,6 +89,18 @@ class LinkProblem(Exception):
         )
 
 
+class SurveyClosedPage(Exception):
+    def __init__(self, survey: Survey):
+        super().__init__("This survey is closed.")
+        self.survey = survey
+
+
+def render_participant(request, template: str, context: dict, status: int = 200):
+    """Render a participant page. Site notices (e.g. the random-weights demo banner) are left out:
+    participants see only the survey, so nothing on the page can colour their ratings."""
+    return render(request, template, context | {"embedding_notice": ""}, status=status)
+
+
 def participant_page(view):
     """Participant views: a LinkProblem becomes a clear page with its status; nothing is stored."""
 
@@ -96,6 +108,8 @@ def participant_page(view):
     def wrapped(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
+        except SurveyClosedPage as closed:
+            return _closed_page(request, closed.survey)
         except LinkProblem as problem:
             context = {
                 "survey": problem.survey,
@@ -103,13 +117,13 @@ def participant_page(view):
                 "message": problem.message,
                 "link": problem.link,
             }
-            return render(request, "surveys/problem.html", context, status=problem.status)
+            return render_participant(request, "surveys/problem.html", context, status=problem.status)
 
     return wrapped
 
 
 def _closed_page(request, survey: Survey):
-    return render(request, "surveys/closed.html", {"survey": survey}, status=410)
+    return render_participant(request, "surveys/closed.html", {"survey": survey}, status=410)
 
 
 def _participant_or_404(token: str) -> Participant:
@@ -171,7 +185,7 @@ def open_link(request, slug):
         services.give_consent(participant=participant)
         _remember(request, participant)
         return redirect("surveys:invite", token=participant.token)
-    return render(request, "surveys/landing.html", {"survey": survey, "form": form})
+    return render_participant(request, "surveys/landing.html", {"survey": survey, "form": form})
 
 
 @participant_page
@@ -187,7 +201,7 @@ def invite(request, token):
         if request.method == "POST" and form.is_valid():
             services.give_consent(participant=participant)
             return redirect("surveys:invite", token=token)
-        return render(
+        return render_participant(
             request, "surveys/landing.html", {"survey": survey, "form": form, "participant": participant}
         )
     assignment = selectors.next_assignment(participant)
@@ -198,57 +212,72 @@ def invite(request, token):
     return redirect("surveys:thanks", token=token)
 
 
-def _task_context(*, survey, participant, assignment, result_set, form, progress, preview=False):
+def _task_context(*, survey, participant, query, products, form, progress, preview=False):
     return {
         "survey": survey,
         "participant": participant,
-        "assignment": assignment,
-        "query": result_set.query,
-        "products": form.products,
+        "query": query,
+        "products": products,
         "form": form,
         "progress": progress,
         "preview": preview,
+        "embedding_notice": "",  # as render_participant: the preview must look the same
     }
+
+
+def _task_or_problem(token: str, assignment) -> Assignment:
+    """The participant's task in one query (the common case); otherwise the page that says why not."""
+    found = (
+        Assignment.objects.select_related("participant__survey", "query", "result_set", "rating")
+        .filter(public_id=assignment, participant__token=token)
+        .first()
+    )
+    if found is not None:
+        if found.participant.survey.status == Survey.Status.DRAFT:
+            _participant_or_404(token)  # raises the "not started yet" page
+        return found
+    participant = _participant_or_404(token)
+    own_link = reverse("surveys:invite", args=[token])
+    if participant.survey.status == Survey.Status.CLOSED:
+        raise SurveyClosedPage(participant.survey)
+    if not Assignment.objects.filter(public_id=assignment).exists():
+        raise LinkProblem(
+            404,
+            "This task does not exist",
+            "The address may be incomplete. Your own link takes you to your next task:",
+            survey=participant.survey,
+            link=own_link,
+        )
+    raise LinkProblem(
+        403,
+        "This task belongs to someone else",
+        "Each link is personal, and nothing was saved. Your own link takes you to your next task:",
+        survey=participant.survey,
+        link=own_link,
+    )
 
 
 @participant_page
 def task(request, token, assignment):
     """One task: the query, the result grid and the questions. POST stores the rating once."""
-    participant = _participant_or_404(token)
+    found = _task_or_problem(token, assignment)
+    participant = found.participant
     survey = participant.survey
     if survey.status == Survey.Status.CLOSED:
         return _closed_page(request, survey)
-    own_link = reverse("surveys:invite", args=[token])
-    found = (
-        Assignment.objects.select_related("query", "result_set", "participant", "rating")
-        .filter(public_id=assignment)
-        .first()
-    )
-    if found is None:
-        raise LinkProblem(
-            404,
-            "This task does not exist",
-            "The address may be incomplete. Your own link takes you to your next task:",
-            survey=survey,
-            link=own_link,
-        )
-    if found.participant_id != participant.pk:
-        raise LinkProblem(
-            403,
-            "This task belongs to someone else",
-            "Each link is personal, and nothing was saved. Your own link takes you to your next task:",
-            survey=survey,
-            link=own_link,
-        )
     if participant.consent_at is None:
         return redirect("surveys:invite", token=token)
     if hasattr(found, "rating"):
         if request.method == "POST":
             messages.info(request, "Your answers to that task were already saved. Thank you!")
         return redirect("surveys:invite", token=token)
-    products = selectors.shown_products(found.result_set)
     questions = list(survey.questions.order_by("order", "id"))
-    form = TaskForm(_data(request), questions=questions, products=products)
+    # A valid submit needs the shown products only to check relevance marks against them.
+    asks_relevance = any(question.kind == Question.Kind.RELEVANCE for question in questions)
+    products = (
+        selectors.shown_products(found.result_set) if request.method == "GET" or asks_relevance else None
+    )
+    form = TaskForm(_data(request), questions=questions, products=products or [])
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -274,8 +303,8 @@ def task(request, token, assignment):
     context = _task_context(
         survey=survey,
         participant=participant,
-        assignment=found,
-        result_set=found.result_set,
+        query=found.query,
+        products=products if products is not None else selectors.shown_products(found.result_set),
         form=form,
         progress=selectors.participant_progress(participant),
     )
@@ -317,7 +346,7 @@ def own_query(request, token):
     status = 200
     if form.errors:
         status = 413 if request.upload_limit_exceeded() else 400
-    return render(
+    return render_participant(
         request,
         "surveys/own_query.html",
         {"survey": survey, "participant": participant, "form": form, "progress": progress},
@@ -329,7 +358,7 @@ def own_query(request, token):
 def paused(request, token):
     participant = _participant_or_404(token)
     link = request.build_absolute_uri(reverse("surveys:invite", args=[token]))
-    return render(request, "surveys/paused.html", {"survey": participant.survey, "link": link})
+    return render_participant(request, "surveys/paused.html", {"survey": participant.survey, "link": link})
 
 
 @participant_page
@@ -337,7 +366,7 @@ def thanks(request, token):
     participant = _participant_or_404(token)
     if participant.finished_at is None:
         return redirect("surveys:invite", token=token)
-    return render(request, "surveys/thanks.html", {"survey": participant.survey})
+    return render_participant(request, "surveys/thanks.html", {"survey": participant.survey})
 
 
 # --------------------------------------------------------------------------- researchers
@@ -544,8 +573,8 @@ def manage_preview(request, slug):
     context = _task_context(
         survey=survey,
         participant=None,
-        assignment=None,
-        result_set=result_set,
+        query=query,
+        products=form.products,
         form=form,
         progress=selectors.preview_progress(survey),
         preview=True,
