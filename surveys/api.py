@@ -49,7 +49,13 @@ class SurveySerializer(serializers.ModelSerializer):
 
     def get_questions(self, survey):
         return [
-            {"id": q.pk, "kind": q.kind, "wording": q.wording, "required": q.required}
+            {
+                "id": q.pk,
+                "kind": q.kind,
+                "wording": q.wording,
+                "required": q.required,
+                "expected_value": q.expected_value,
+            }
             for q in survey.questions.all()
         ]
 

@@ -27,7 +27,8 @@ def sign_in(page, live_server, django_user_model):
     )
 
 
-def test_report_page_and_plots_render_without_console_errors(page, live_server, django_user_model):
+def test_report_page_and_plots_render_without_console_errors(page, live_server, django_user_model, settings):
+    settings.REPORT_BOOTSTRAP_RESAMPLES = 200  # three full reports below (page, PNG, filtered page)
     survey = make_rated_survey(n_configs=3, n_queries=12, n_participants=9, rate=better_b, relevance=True)
     sign_in(page, live_server, django_user_model)
     response = page.goto(f"{live_server.url}/surveys/manage/{survey.slug}/report/")
