@@ -38,6 +38,9 @@ from surveys.models import (
     SurveyQuery,
 )
 
+# Survey settings that decide which products a (query, configuration) cell shows.
+RESULT_SETTINGS = ("results_per_task", "space", "exact")
+
 # Assignments of participants who consented this long ago and have not rated count as abandoned
 # when new participants are steered to the emptiest cells.
 ABANDONED_AFTER = timedelta(hours=24)
@@ -589,9 +592,24 @@ def _finish_if_done(participant: Participant) -> None:
 
 @transaction.atomic
 def update_survey(*, survey: Survey, form) -> Survey:
-    """Save the survey form (a SurveyForm bound to `survey`) and its configurations."""
+    """Save the survey form (a SurveyForm bound to `survey`) and its configurations.
+
+    Settings that decide what a cell shows (results per task, space, exact search) cannot change
+    once participants have been assigned tasks: everyone in a cell must see the same set. Before
+    that, result sets already computed (e.g. by a preview) are dropped and computed again.
+    """
     configs = list(form.cleaned_data["weight_configs"])
     current = list(survey.configs.order_by("position").values_list("weight_config_id", flat=True))
+    changed = sorted(set(form.changed_data) & set(RESULT_SETTINGS))
+    if changed:
+        if Assignment.objects.filter(participant__survey=survey).exists():
+            names = ", ".join(form.fields[name].label or name for name in changed)
+            raise SurveyError(
+                f"Participants have already been shown results, so these settings cannot change: {names}."
+            )
+        stale = ResultSet.objects.filter(query__survey=survey)
+        SearchRun.objects.filter(pk__in=stale.values("search_run_id")).update(pinned=False)
+        stale.delete()
     survey = form.save()
     if [config.pk for config in configs] != current:
         set_survey_configs(survey=survey, weight_configs=configs)

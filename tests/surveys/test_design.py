@@ -355,3 +355,20 @@ def test_progress_page_reloads_itself_and_counts_failed_attention_checks(researc
     page = researcher_client.get(reverse("surveys:manage-progress", args=[survey.slug])).content.decode()
     assert '<meta http-equiv="refresh"' in page
     assert 'data-testid="failed-attention">1<' in page
+
+
+def test_result_settings_change_only_before_anyone_is_assigned(researcher_client, make_survey):
+    survey = make_survey(queries=2, configs=2)  # open: every cell computed with 6 results
+    configs = [c.weight_config_id for c in survey.configs.all()]
+    form = {"title": survey.title, "slug": survey.slug, "consent_text": "ok", "target_ratings_per_cell": 3,
+            "seed": survey.seed, "own_query_tasks": 0, "exact": "on", "weight_configs": configs}  # fmt: skip
+    url = reverse("surveys:manage-edit", args=[survey.slug])
+    assert researcher_client.post(url, form | {"results_per_task": 4}).status_code == 302
+    services.give_consent(participant=services.join_open_link(survey=survey))
+    shown = {len(a.result_set.product_ids) for a in survey.participants.get().assignments.all()}
+    assert shown == {4}  # the cells were computed again with the new size
+    refused = researcher_client.post(url, form | {"results_per_task": 9})
+    assert refused.status_code == 200
+    assert "cannot change: Results per task" in refused.content.decode()
+    survey.refresh_from_db()
+    assert survey.results_per_task == 4
