@@ -95,12 +95,6 @@ class SurveyClosedPage(Exception):
         self.survey = survey
 
 
-def render_participant(request, template: str, context: dict, status: int = 200):
-    """Render a participant page. Site notices (e.g. the random-weights demo banner) are left out:
-    participants see only the survey, so nothing on the page can colour their ratings."""
-    return render(request, template, context | {"embedding_notice": ""}, status=status)
-
-
 def participant_page(view):
     """Participant views: a LinkProblem becomes a clear page with its status; nothing is stored."""
 
@@ -117,13 +111,13 @@ def participant_page(view):
                 "message": problem.message,
                 "link": problem.link,
             }
-            return render_participant(request, "surveys/problem.html", context, status=problem.status)
+            return render(request, "surveys/problem.html", context, status=problem.status)
 
     return wrapped
 
 
 def _closed_page(request, survey: Survey):
-    return render_participant(request, "surveys/closed.html", {"survey": survey}, status=410)
+    return render(request, "surveys/closed.html", {"survey": survey}, status=410)
 
 
 def _participant_or_404(token: str) -> Participant:
@@ -185,7 +179,7 @@ def open_link(request, slug):
         services.give_consent(participant=participant)
         _remember(request, participant)
         return redirect("surveys:invite", token=participant.token)
-    return render_participant(request, "surveys/landing.html", {"survey": survey, "form": form})
+    return render(request, "surveys/landing.html", {"survey": survey, "form": form})
 
 
 @participant_page
@@ -201,7 +195,7 @@ def invite(request, token):
         if request.method == "POST" and form.is_valid():
             services.give_consent(participant=participant)
             return redirect("surveys:invite", token=token)
-        return render_participant(
+        return render(
             request, "surveys/landing.html", {"survey": survey, "form": form, "participant": participant}
         )
     assignment = selectors.next_assignment(participant)
@@ -221,7 +215,6 @@ def _task_context(*, survey, participant, query, products, form, progress, previ
         "form": form,
         "progress": progress,
         "preview": preview,
-        "embedding_notice": "",  # as render_participant: the preview must look the same
     }
 
 
@@ -346,7 +339,7 @@ def own_query(request, token):
     status = 200
     if form.errors:
         status = 413 if request.upload_limit_exceeded() else 400
-    return render_participant(
+    return render(
         request,
         "surveys/own_query.html",
         {"survey": survey, "participant": participant, "form": form, "progress": progress},
@@ -358,7 +351,7 @@ def own_query(request, token):
 def paused(request, token):
     participant = _participant_or_404(token)
     link = request.build_absolute_uri(reverse("surveys:invite", args=[token]))
-    return render_participant(request, "surveys/paused.html", {"survey": participant.survey, "link": link})
+    return render(request, "surveys/paused.html", {"survey": participant.survey, "link": link})
 
 
 @participant_page
@@ -366,7 +359,7 @@ def thanks(request, token):
     participant = _participant_or_404(token)
     if participant.finished_at is None:
         return redirect("surveys:invite", token=token)
-    return render_participant(request, "surveys/thanks.html", {"survey": participant.survey})
+    return render(request, "surveys/thanks.html", {"survey": participant.survey})
 
 
 # --------------------------------------------------------------------------- researchers
