@@ -299,7 +299,7 @@ def open_source(path: Path) -> zipfile.ZipFile | CatalogueFolder:
     return open_zip(path)
 
 
-def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     # Never trust the declared size alone: read at most the per-entry limit plus one byte.
     limit = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES
     with archive.open(info) as entry:
@@ -458,7 +458,7 @@ def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
     path = Path(path)
     with open_source(path) as archive:
         csv_info, layout = _find_csv(archive, path.name)
-        text = _decode_csv(_read_entry(archive, csv_info), csv_info.filename)
+        text = _decode_csv(read_entry(archive, csv_info), csv_info.filename)
         records = list(_records(text))
         header = records[0][1] if records else None
         if not header or not any(value.strip() for value in header):
@@ -508,7 +508,7 @@ def plan_import(path: Path, *, progress: Progress | None = None) -> ImportPlan:
             if info is None:
                 plan.missing_images.append(catalog_id)
             else:
-                data = _read_entry(archive, info)
+                data = read_entry(archive, info)
                 try:
                     _, _, image_format = _decode_image(data, name=info.filename)
                 except ImageRefused as exc:
@@ -658,7 +658,7 @@ def _apply_batch(
         for name, value in row.fields.items():
             setattr(product, name, value)
         if row.image_sha256 and row.image_sha256 != product.image_sha256:
-            data = _read_entry(archive, archive.getinfo(row.image_entry))
+            data = read_entry(archive, archive.getinfo(row.image_entry))
             if hashlib.sha256(data).hexdigest() != row.image_sha256:
                 # Only bytes that were checked are stored (a folder can change between the two reads).
                 raise ImportRefused(f"{row.image_entry} changed after it was checked; run the import again.")

@@ -220,7 +220,7 @@ def import_queries_csv(*, survey: Survey, csv_file, zip_file=None) -> list[Surve
             if info is None:
                 raise QueryImportError(f"{name}, line {line}: image {image_name!r} is not in the zip.")
             try:
-                image_bytes = importing._read_entry(archive, info)
+                image_bytes = importing.read_entry(archive, info)
             except importing.ImportRefused as exc:
                 raise QueryImportError(f"{name}, line {line}: {exc}") from exc
         if not text and not image_bytes:
