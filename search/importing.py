@@ -300,6 +300,7 @@ def open_source(path: Path) -> zipfile.ZipFile | CatalogueFolder:
 
 
 def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One entry's bytes; refused (ImportRefused) past FASHIONSITE_MAX_ZIP_ENTRY_BYTES."""
     # Never trust the declared size alone: read at most the per-entry limit plus one byte.
     limit = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES
     with archive.open(info) as entry:
