@@ -36,6 +36,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("FASHIONSITE_DATA_DIR", "var/bench-survey")
 os.environ["FASHIONSITE_DB_NAME"] = os.environ.get("BENCH_DB_NAME", "bench_survey")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
+# Every simulated participant comes from 127.0.0.1: lift the per-address open-link limit.
+os.environ["SURVEY_JOINS_PER_HOUR"] = "0"
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TASK = re.compile(r"/surveys/i/[^/]+/task/[0-9a-f-]+/")

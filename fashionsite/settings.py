@@ -195,6 +195,11 @@ SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
 # A filter keeping at most this many embedded products is answered by an exact scan of those rows.
 SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 1000)
 
+# --------------------------------------------------------------------------- surveys
+# New participants one address may start through a survey's open link per hour (0 = no limit).
+# The address is kept only hashed, in the cache, for that hour; never in the database.
+SURVEY_JOINS_PER_HOUR = env_int("SURVEY_JOINS_PER_HOUR", 30)
+
 # --------------------------------------------------------------------------- weight-comparison report
 # Bootstrap intervals: resamples per interval and the seed that makes a report reproducible.
 REPORT_BOOTSTRAP_RESAMPLES = env_int("REPORT_BOOTSTRAP_RESAMPLES", 2000)

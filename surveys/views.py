@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -175,11 +177,38 @@ def open_link(request, slug):
         return redirect("surveys:invite", token=token)
     form = ConsentForm(_data(request))
     if request.method == "POST" and form.is_valid():
+        if not _join_allowed(request, survey):
+            raise LinkProblem(
+                429,
+                "Too many new participants from your network",
+                "Please try again in an hour, or ask the researcher for a personal invitation link.",
+                survey=survey,
+            )
         participant = services.join_open_link(survey=survey)
         services.give_consent(participant=participant)
         _remember(request, participant)
         return redirect("surveys:invite", token=participant.token)
     return render(request, "surveys/landing.html", {"survey": survey, "form": form})
+
+
+def _join_allowed(request, survey: Survey) -> bool:
+    """Rate limit on new participants per address and survey (SURVEY_JOINS_PER_HOUR).
+
+    The address is hashed with the secret key and lives only in the cache, for an hour. With the
+    cache down nobody is locked out: the limit guards against floods, not single users.
+    """
+    limit = settings.SURVEY_JOINS_PER_HOUR
+    if not limit:
+        return True
+    address = request.META.get("REMOTE_ADDR", "")
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}|{survey.pk}|{address}".encode()).hexdigest()
+    key = f"surveys:joins:{digest}"
+    try:
+        cache.add(key, 0, timeout=3600)
+        joins = cache.incr(key)
+    except Exception:  # noqa: BLE001 - Redis down or key expired between add and incr
+        return True
+    return joins <= limit
 
 
 @participant_page

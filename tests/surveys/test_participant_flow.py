@@ -230,3 +230,22 @@ def test_attention_check_without_an_instructed_answer_is_refused(open_survey):
     with pytest.raises(services.SurveyError, match="attention check needs the answer"):
         services.add_question(survey=open_survey, kind=Question.Kind.ATTENTION, wording="Choose 2.")
     assert not open_survey.questions.filter(kind=Question.Kind.ATTENTION).exists()
+
+
+def test_open_link_limits_new_participants_per_address_without_storing_it(
+    open_survey, client_factory, settings
+):
+    settings.SURVEY_JOINS_PER_HOUR = 2
+    for _ in range(2):
+        consent(client_factory(REMOTE_ADDR="203.0.113.7"), open_survey)
+    refused = client_factory(REMOTE_ADDR="203.0.113.7").post(
+        reverse("surveys:open", args=[open_survey.slug]), {"consent": "on"}
+    )
+    assert refused.status_code == 429
+    assert "Too many new participants" in refused.content.decode()
+    assert open_survey.participants.count() == 2
+    # Another address is not affected, and no address reaches the database.
+    consent(client_factory(REMOTE_ADDR="198.51.100.4"), open_survey)
+    assert open_survey.participants.count() == 3
+    stored = " ".join(str(values) for values in Participant.objects.values_list())
+    assert "203.0.113.7" not in stored and "198.51.100.4" not in stored
