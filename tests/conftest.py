@@ -22,6 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+def fresh_broker_connections(app) -> None:
+    """Close the pooled broker connections and refill the pool with new (lazy) ones: after
+    force_close_all the pool is empty, and a blocking acquire (purge, ping) would wait forever."""
+    app.pool.force_close_all(close_pool=False)
+    app.pool.setup()
+
+
 class WorkerProcess:
     """A `celery worker` subprocess; tests may kill and restart it."""
 
@@ -42,7 +49,7 @@ class WorkerProcess:
 
         # Pooled broker connections die with a restarted Redis (tests restart it); control
         # commands such as ping do not reconnect by themselves, so start from fresh ones.
-        app.pool.force_close_all(close_pool=False)
+        fresh_broker_connections(app)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the worker owns it until stop()
         self.process = subprocess.Popen(
             [
@@ -107,7 +114,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
     from fashionsite.celery import app
 
-    app.pool.force_close_all(close_pool=False)
+    fresh_broker_connections(app)
     app.control.purge()
     worker = WorkerProcess(connection.settings_dict["NAME"], tmp_path_factory.mktemp("worker") / "worker.log")
     worker.start()
