@@ -239,11 +239,11 @@ def test_progress_counts_cells_participants_and_median_time(researcher_client, m
     assert 'data-testid="finished">1<' in page
 
 
-def test_researcher_rewords_a_question_and_edits_settings(researcher_client, draft_survey):
-    questions = list(draft_survey.questions.order_by("order", "id"))
+def question_formset(questions, *, total: int) -> dict:
+    """The questions form as the page posts it: the existing questions, room for `total` in all."""
     data = {
-        "form-TOTAL_FORMS": "3",
-        "form-INITIAL_FORMS": "2",
+        "form-TOTAL_FORMS": str(total),
+        "form-INITIAL_FORMS": str(len(questions)),
         "form-MIN_NUM_FORMS": "0",
         "form-MAX_NUM_FORMS": "1000",
     }
@@ -259,6 +259,12 @@ def test_researcher_rewords_a_question_and_edits_settings(researcher_client, dra
                 f"form-{index}-order": index,
             }
         )
+    return data
+
+
+def test_researcher_rewords_a_question_and_edits_settings(researcher_client, draft_survey):
+    questions = list(draft_survey.questions.order_by("order", "id"))
+    data = question_formset(questions, total=3)
     data["form-1-wording"] = "Overall, how happy are you with this set?"
     data.update({"form-2-kind": "comment", "form-2-wording": "Anything else?", "form-2-order": 5})
     response = researcher_client.post(reverse("surveys:manage-questions", args=[draft_survey.slug]), data)
@@ -291,22 +297,7 @@ def test_opening_without_queries_is_refused_with_a_message(researcher_client, ma
 
 def test_attention_check_question_needs_its_instructed_answer(researcher_client, draft_survey):
     questions = list(draft_survey.questions.order_by("order", "id"))
-    data = {
-        "form-TOTAL_FORMS": "3",
-        "form-INITIAL_FORMS": "2",
-        "form-MIN_NUM_FORMS": "0",
-        "form-MAX_NUM_FORMS": "1000",
-    }
-    for index, question in enumerate(questions):
-        data.update(
-            {
-                f"form-{index}-id": question.pk,
-                f"form-{index}-kind": question.kind,
-                f"form-{index}-wording": question.wording,
-                f"form-{index}-required": "on",
-                f"form-{index}-order": index,
-            }
-        )
+    data = question_formset(questions, total=3)
     data.update(
         {
             "form-2-kind": "attention",
