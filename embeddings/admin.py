@@ -1,17 +1,82 @@
-"""Admin for spaces (activate action), jobs (progress bar, rate, ETA; resume/cancel) and failures."""
+"""Admin for spaces (add through the registry, activate action), jobs (progress bar, rate, ETA;
+resume/cancel) and failures."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from embeddings.encoders import WeightsUnavailable
 from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace
-from embeddings.services import cancel_job, resume_job, set_active_space, start_embedding_job
+from embeddings.services import (
+    cancel_job,
+    delete_space,
+    ensure_space,
+    model_dimension,
+    resume_job,
+    set_active_space,
+    start_embedding_job,
+    validate_template,
+)
+
+IDENTITY_FIELDS = ["model_name", "pretrained", "weights_path", "text_template"]
+
+
+class EmbeddingSpaceForm(forms.ModelForm):
+    """A new space: the template is checked and the model loaded (its weights, its dimension)."""
+
+    class Meta:
+        model = EmbeddingSpace
+        fields = ["name", *IDENTITY_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is not None or self.errors:
+            return cleaned
+        try:
+            validate_template(cleaned["text_template"])
+        except ValueError as error:
+            raise forms.ValidationError({"text_template": str(error)}) from error
+        identity = {field: cleaned.get(field) or "" for field in IDENTITY_FIELDS}
+        existing = EmbeddingSpace.objects.filter(**identity).first()
+        if existing is not None:
+            raise forms.ValidationError(
+                f"The space {existing.name} already has this model, weights and text template."
+            )
+        try:  # the weights must load here, or the space could never be embedded
+            model_dimension(
+                model_name=identity["model_name"],
+                pretrained=identity["pretrained"],
+                weights_path=identity["weights_path"],
+            )
+        except WeightsUnavailable as error:
+            raise forms.ValidationError(str(error)) from error
+        return cleaned
 
 
 @admin.register(EmbeddingSpace)
 class EmbeddingSpaceAdmin(admin.ModelAdmin):
+    form = EmbeddingSpaceForm
     list_display = ["name", "model_name", "pretrained", "dimension", "text_template", "is_active", "random"]
-    readonly_fields = ["dimension", "is_active", "created_at"]
     actions = ["activate", "embed_missing"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A space's identity is what its vectors were computed with: fixed once it exists.
+        fixed = ["dimension", "is_active", "created_at"]
+        return fixed if obj is None else [*IDENTITY_FIELDS, *fixed]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = ensure_space(name=obj.name, **{field: getattr(obj, field) for field in IDENTITY_FIELDS})
+        obj.pk, obj.dimension, obj.created_at = created.pk, created.dimension, created.created_at
+
+    def delete_model(self, request, obj):
+        delete_space(obj)
+
+    def delete_queryset(self, request, queryset):
+        for space in queryset:
+            delete_space(space)
 
     @admin.display(boolean=True, description="random weights")
     def random(self, space):

@@ -2,10 +2,11 @@
 
 `embeddings/` is the only package importing torch and open_clip. A model is named by
 `model_name` (an open_clip architecture such as ViT-B-32, or `hf-hub:org/name`) and its weights:
-an open_clip pretrained tag (e.g. laion2b_s34b_b79k), a local weights file (`weights_path`), nothing
-for hf-hub models (the hub repository holds the weights), or `none` for random initialisation
-(tests and the offline demo; every page says so). No weights can be downloaded on an offline
-machine: a failed download raises `WeightsUnavailable` naming the settings and the offline option.
+an open_clip pretrained tag (e.g. laion2b_s34b_b79k), a local weights file (`weights_path`, which
+wins over a tag), nothing for hf-hub models (the hub repository holds the weights), or `none` for
+random initialisation (tests and the offline demo; every page says so). No weights can be
+downloaded on an offline machine: a failed download raises one `WeightsUnavailable` naming the
+settings and the offline alternative.
 
 Two tiny architectures (embeddings/model_configs/) are registered with open_clip so tests run a
 real open_clip model through this same code in a second on a 2-core CPU.
@@ -13,6 +14,8 @@ real open_clip model through this same code in a second on a 2-core CPU.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ MODEL_CONFIGS = Path(__file__).resolve().parent / "model_configs"
 # Fail fast instead of retrying a download for minutes when the hub cannot be reached.
 os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
 os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+
+NO_NETWORK = "Weights cannot be downloaded on a machine without network access. "
 
 _cache: dict[tuple, Encoder] = {}
 _lock = threading.Lock()
@@ -46,7 +51,9 @@ def _register_configs() -> None:
 
 
 def select_device(override: str | None = None) -> str:
-    """settings.EMBEDDINGS_DEVICE (or `override`) when set, else cuda, then mps, then cpu."""
+    """settings.EMBEDDINGS_DEVICE (or `override`) when set, else cuda, then mps, then cpu.
+
+    Never initialises CUDA in the calling process (safe in a Celery worker's parent process)."""
     import torch
 
     if override is None:
@@ -55,7 +62,9 @@ def select_device(override: str | None = None) -> str:
         override = getattr(settings, "EMBEDDINGS_DEVICE", "") or ""
     if override:
         return override
-    if torch.cuda.is_available():
+    # device_count() asks NVML; is_available() would initialise CUDA, and a Celery prefork parent
+    # that did so forks children (a replacement after a crash too) that cannot use CUDA.
+    if torch.cuda.device_count() > 0:
         return "cuda"
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
@@ -82,8 +91,6 @@ class Encoder:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _autocast(self):
-        import contextlib
-
         import torch
 
         if self.device.startswith("cuda"):
@@ -128,49 +135,104 @@ class Encoder:
             return self._normalise(self.model.encode_text(tokens))
 
 
+def _offline_alternative(model_name: str) -> str:
+    """The settings that run without downloading anything (random weights)."""
+    if model_name.startswith("hf-hub:"):
+        # A hub model's architecture itself comes from the hub: fall back to a built-in one.
+        return "EMBEDDINGS_MODEL=ViT-B-32 EMBEDDINGS_PRETRAINED=none"
+    return f"EMBEDDINGS_MODEL={model_name} EMBEDDINGS_PRETRAINED=none"
+
+
 def _weights_message(model_name: str, pretrained: str, weights_path: str, error: Exception) -> str:
     return (
-        f"Could not load weights for embedding model {model_name!r} "
+        f"Could not load the weights of embedding model {model_name!r} "
         f"(EMBEDDINGS_MODEL={model_name!r}, EMBEDDINGS_PRETRAINED={pretrained!r}, "
-        f"EMBEDDINGS_WEIGHTS_PATH={weights_path!r}): {type(error).__name__}: {error}. "
-        "Weights cannot be downloaded on a machine without network access: put the weights file on "
-        "disk and set EMBEDDINGS_WEIGHTS_PATH, or run offline with random weights by setting "
-        "EMBEDDINGS_PRETRAINED=none (results are then not meaningful)."
+        f"EMBEDDINGS_WEIGHTS_PATH={weights_path!r}): {type(error).__name__}: {str(error).rstrip('.')}. "
+        + ("" if isinstance(error, ValueError) else NO_NETWORK)
+        + "Either put the weights file on disk and set EMBEDDINGS_WEIGHTS_PATH to it, or run offline "
+        "with random weights: "
+        f"{_offline_alternative(model_name)} (results are then not meaningful, and every page says so)."
     )
 
 
-def _create(model_name: str, pretrained: str, weights_path: str, device: str) -> Encoder:
+class _DropOpenClipErrors(logging.Filter):
+    """open_clip logs a failed download on the root logger before raising; the raised error is
+    turned into one WeightsUnavailable message, so the log line would only say it twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and f"{os.sep}open_clip{os.sep}" in record.pathname)
+
+
+@contextlib.contextmanager
+def _hub_access(needed: bool):
+    """Offline mode (local cache only) for this load when the hub cannot be reached, and open_clip's
+    duplicate error lines filtered out. huggingface_hub would otherwise retry for ~20 s."""
+    import huggingface_hub.constants as hub_constants
+
+    previous = hub_constants.HF_HUB_OFFLINE
+    if needed and not previous and not _hub_reachable():
+        hub_constants.HF_HUB_OFFLINE = True
+    root = logging.getLogger()
+    log_filter = _DropOpenClipErrors()
+    root.addFilter(log_filter)
+    try:
+        yield
+    finally:
+        root.removeFilter(log_filter)
+        hub_constants.HF_HUB_OFFLINE = previous
+
+
+def _build(model_name: str, pretrained: str, weights_path: str):
+    """(model, preprocess, tokenizer) with exactly the weights asked for, or an exception."""
     import open_clip
+
+    hub_id = model_name.removeprefix("hf-hub:") if model_name.startswith("hf-hub:") else None
+    if hub_id is None:
+        if weights_path:
+            weights = weights_path
+        elif is_random(pretrained):
+            weights = None
+        elif not pretrained:
+            raise ValueError(f"no weights named: set EMBEDDINGS_PRETRAINED to a tag of {model_name}")
+        elif not open_clip.get_pretrained_cfg(model_name, pretrained):
+            tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
+            raise ValueError(f"{model_name} has no pretrained tag {pretrained!r} (known tags: {tags})")
+        else:
+            weights = pretrained
+        model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=weights)
+    else:
+        # open_clip ignores `pretrained` for hub models and, when the config is cached but the weights
+        # are not, warns and returns a random model. Fetch the weights first so that fails loudly.
+        if not weights_path and not is_random(pretrained):
+            from open_clip.pretrained import download_pretrained_from_hf
+
+            download_pretrained_from_hf(hub_id)
+        load_hub_weights = not weights_path and not is_random(pretrained)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            model_name, load_weights=load_hub_weights
+        )
+        if weights_path:
+            open_clip.load_checkpoint(model, weights_path)
+    return model, preprocess, open_clip.get_tokenizer(model_name)
+
+
+def _create(model_name: str, pretrained: str, weights_path: str, device: str) -> Encoder:
     import torch
 
     _register_configs()
-    if weights_path:
-        if not Path(weights_path).is_file():
-            raise WeightsUnavailable(
-                _weights_message(model_name, pretrained, weights_path, FileNotFoundError(weights_path))
-            )
-        weights = weights_path
-    elif is_random(pretrained) or model_name.startswith("hf-hub:") and not pretrained:
-        weights = None
-    else:
-        weights = pretrained or None
-    needs_network = weights is not None and not weights_path or model_name.startswith("hf-hub:")
+    if weights_path and not Path(weights_path).is_file():
+        raise WeightsUnavailable(
+            _weights_message(model_name, pretrained, weights_path, FileNotFoundError(weights_path))
+        )
+    needs_hub = model_name.startswith("hf-hub:") or not (weights_path or is_random(pretrained))
     try:
-        if needs_network and not _hub_reachable():
-            # huggingface_hub retries an unreachable host for ~20 s; use only the local cache instead.
-            import huggingface_hub.constants as hub_constants
-
-            hub_constants.HF_HUB_OFFLINE = True
-        if model_name.startswith("hf-hub:") and is_random(pretrained):
-            # Random weights for a hub model still need its config from the hub; say so clearly.
-            model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=None)
-        else:
-            model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=weights)
-        tokenizer = open_clip.get_tokenizer(model_name)
-    except Exception as error:  # noqa: BLE001 - network, hub, unknown tag: one clear message
-        if isinstance(error, RuntimeError) and "Unknown model" in str(error):
+        with _hub_access(needs_hub):
+            model, preprocess, tokenizer = _build(model_name, pretrained, weights_path)
+    except Exception as error:  # noqa: BLE001 - network, hub, unknown tag, bad file: one clear message
+        if isinstance(error, RuntimeError) and "not found in built-ins" in str(error):
             raise WeightsUnavailable(
-                f"Unknown embedding model EMBEDDINGS_MODEL={model_name!r}: {error}"
+                f"Unknown embedding model EMBEDDINGS_MODEL={model_name!r}: not an open_clip architecture "
+                "(see open_clip.list_models()) nor an hf-hub:org/name model."
             ) from error
         raise WeightsUnavailable(_weights_message(model_name, pretrained, weights_path, error)) from error
     model = model.to(device).eval()
@@ -220,11 +282,20 @@ def load_encoder(
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
-    """One quick TCP connect to the Hugging Face hub (the weights host for tags and hf-hub names)."""
+    """One quick TCP connect to the Hugging Face endpoint (HF_ENDPOINT), the host of tags' and
+    hf-hub models' weights. Behind an HTTPS proxy the proxy decides, so this says yes."""
     import socket
+    import urllib.parse
+    import urllib.request
 
+    import huggingface_hub.constants as hub_constants
+
+    endpoint = urllib.parse.urlsplit(hub_constants.ENDPOINT)
+    if "https" in urllib.request.getproxies() or not endpoint.hostname:
+        return True
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
     try:
-        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+        with socket.create_connection((endpoint.hostname, port), timeout=timeout):
             return True
     except OSError:
         return False
@@ -239,7 +310,3 @@ def _seed(model_name: str) -> int:
 def load(model_name: str, pretrained: str = "", weights_path: str = "", device: str | None = None) -> Encoder:
     """Alias of load_encoder (used by benchmarks)."""
     return load_encoder(model_name, pretrained, weights_path, device)
-
-
-def loaded_encoders() -> list[tuple]:
-    return list(_cache)

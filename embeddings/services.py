@@ -9,7 +9,6 @@ space_id = N` and the same on title_vector. A query must use the same cast and p
 from __future__ import annotations
 
 import string
-from collections import defaultdict
 
 import numpy as np
 from django.apps import apps
@@ -88,6 +87,32 @@ def create_space_indexes(space: EmbeddingSpace) -> None:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
+def model_dimension(*, model_name: str, pretrained: str, weights_path: str = "") -> int:
+    """Load the model (cached in this process) and return its embedding dimension.
+    Raises WeightsUnavailable when the weights cannot be loaded."""
+    from embeddings.encoders import load_encoder
+
+    return load_encoder(model_name, pretrained or "", weights_path or "").dimension
+
+
+def drop_space_indexes(space_pk: int) -> None:
+    """Drop a deleted space's partial HNSW indexes (nothing else uses them)."""
+    with connection.cursor() as cursor:
+        # DROP INDEX, like CREATE INDEX, refuses a table with pending deferred FK checks.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for column in ("image", "title"):
+            cursor.execute(f"DROP INDEX IF EXISTS emb_{column}_hnsw_s{int(space_pk)}")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+@transaction.atomic
+def delete_space(space: EmbeddingSpace) -> None:
+    """Delete a space with its vectors, jobs and failures (FK cascade) and its indexes."""
+    pk = space.pk
+    space.delete()
+    drop_space_indexes(pk)
+
+
 @transaction.atomic
 def ensure_space(
     *,
@@ -111,10 +136,8 @@ def ensure_space(
     if space is None:
         if EmbeddingSpace.objects.filter(name=name).exists():
             raise ValueError(f"an embedding space named {name!r} exists with another model or template")
-        from embeddings.encoders import load_encoder
-
-        encoder = load_encoder(model_name, pretrained or "", weights_path or "")
-        space = EmbeddingSpace.objects.create(name=name, dimension=encoder.dimension, **identity)
+        dimension = model_dimension(model_name=model_name, pretrained=pretrained, weights_path=weights_path)
+        space = EmbeddingSpace.objects.create(name=name, dimension=dimension, **identity)
     create_space_indexes(space)
     if activate and not space.is_active:
         set_active_space(space)
@@ -319,9 +342,10 @@ def compute_batch_vectors(space: EmbeddingSpace, products, *, pool=None):
 
 
 def _vector_text(vector) -> str | None:
+    # 9 significant digits: every float32 survives the text round trip exactly.
     if vector is None:
         return None
-    return "[" + ",".join(f"{x:.8g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+    return "[" + ",".join(f"{x:.9g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
 
 
 def upsert_vectors(space: EmbeddingSpace, rows) -> None:
@@ -395,20 +419,11 @@ def _finish_batch(batch_pk: int, job_pk: int, space: EmbeddingSpace, rows, failu
     if not job.batches.filter(status=EmbeddingBatch.Status.QUEUED).exists():
         job.status = EmbeddingJob.Status.DONE
         job.finished_at = timezone.now()
-    elif job.status != EmbeddingJob.Status.CANCELLED:
+    elif job.status not in (EmbeddingJob.Status.CANCELLED, EmbeddingJob.Status.FAILED):
+        # A failed job stays failed (its broken batch is not done) until `embed --resume` resends it.
         job.status = EmbeddingJob.Status.RUNNING
     job.save(update_fields=["done", "failed", "status", "finished_at", "updated_at"])
     return f"{len(rows)} embedded, {len(failures)} failed"
-
-
-def vectors_by_space(product_ids) -> dict[int, set[int]]:
-    """product id → ids of spaces holding a vector for it (used by tests and the dashboard)."""
-    out: dict[int, set[int]] = defaultdict(set)
-    for pid, sid in ProductEmbedding.objects.filter(product_id__in=list(product_ids)).values_list(
-        "product_id", "space_id"
-    ):
-        out[pid].add(sid)
-    return dict(out)
 
 
 __all__ = [

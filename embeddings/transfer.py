@@ -52,9 +52,13 @@ def read_space_vectors(space: EmbeddingSpace):
     return ids, image, title
 
 
-def export_space(space: EmbeddingSpace, path: str | Path) -> int:
-    """Write the space's vectors to .parquet or .npy/.npz; returns the number of products."""
+def export_space(space: EmbeddingSpace, path: str | Path) -> tuple[int, Path]:
+    """Write the space's vectors to .parquet or .npz (a .npy name is written as .npz: several
+    arrays and the identity need NumPy's archive format); returns (products, the file written)."""
     path = Path(path)
+    if path.suffix not in (".parquet", ".npy", ".npz"):
+        raise EmbeddingFileError(f"{path}: use a .parquet, .npy or .npz file name")
+    target = path.with_suffix(".npz") if path.suffix == ".npy" else path
     ids, image, title = read_space_vectors(space)
     identity = json.dumps({"name": space.name, **space.identity()}, sort_keys=True)
     if path.suffix == ".parquet":
@@ -73,9 +77,8 @@ def export_space(space: EmbeddingSpace, path: str | Path) -> int:
             }
         )
         table = table.replace_schema_metadata({META_KEY: identity.encode()})
-        pq.write_table(table, path)
-    elif path.suffix in (".npy", ".npz"):
-        target = path.with_suffix(".npz")
+        pq.write_table(table, target)
+    else:
         with open(target, "wb") as handle:
             np.savez(
                 handle,
@@ -84,9 +87,7 @@ def export_space(space: EmbeddingSpace, path: str | Path) -> int:
                 title=title,
                 space=np.array(identity),
             )
-    else:
-        raise EmbeddingFileError(f"{path}: use a .parquet, .npy or .npz file name")
-    return len(ids)
+    return len(ids), target
 
 
 def _read(path: Path):

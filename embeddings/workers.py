@@ -4,10 +4,13 @@ Celery's own `inspect` tells us which workers are alive, their queues and pool s
 whether they embed on a GPU. Each worker imports this module at start (CELERY_IMPORTS), works out
 its torch device once when it is ready (so the dashboard's 1-second broadcast never waits on a
 torch import) and answers the `embedding_device` broadcast with it. The dashboard reads the
-replies through `embeddings.selectors.celery_workers()`.
+replies through `celery_workers()` below.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
 
 from celery.signals import worker_ready
 from celery.worker.control import inspect_command
@@ -16,16 +19,36 @@ _device: dict | None = None
 
 
 def describe_device() -> dict:
-    """The device this process embeds on: {"device": "cuda"|"cpu"|…, "gpu": name or "", "torch": version}."""
+    """The device this process embeds on: {"device": "cuda"|"cpu"|…, "gpu": name or "", "torch": version}.
+
+    Runs in the worker's parent process, which must not initialise CUDA (children forked after
+    that could not use it), so the GPU's name comes from nvidia-smi rather than torch.
+    """
     import torch
 
     from embeddings.encoders import select_device
 
     device = select_device()
-    gpu = ""
-    if device.startswith("cuda") and torch.cuda.is_available():
-        gpu = torch.cuda.get_device_name(int(device.split(":", 1)[1]) if ":" in device else 0)
+    gpu = _gpu_name(device) if device.startswith("cuda") else ""
     return {"device": device, "gpu": gpu, "torch": torch.__version__}
+
+
+def _gpu_name(device: str) -> str:
+    index = device.split(":", 1)[1] if ":" in device else "0"
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    if index.isdigit() and int(index) < len(visible):
+        index = visible[int(index)]  # nvidia-smi -i takes the physical index or the GPU's UUID
+    try:
+        found = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "-i", index],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return (found.stdout.strip().splitlines() or [""])[0]
 
 
 @worker_ready.connect

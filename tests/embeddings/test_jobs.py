@@ -128,3 +128,41 @@ def test_worker_killed_mid_job_then_restarted_gives_one_row_per_product(celery_w
         )
         assert cursor.fetchone()[0] == 0
     assert set(ProductEmbedding.objects.values_list("product_id", flat=True)) == {p.pk for p in products}
+
+
+def test_a_worker_that_cannot_load_the_weights_fails_the_job_with_the_reason(celery_worker, settings):
+    from django.core.management import CommandError, call_command
+
+    from embeddings.models import EmbeddingSpace
+
+    settings.EMBEDDINGS_BATCH_SIZE = 2
+    make_products(4)
+    # A space computed elsewhere (e.g. loaded from a GPU box's export) whose weights file this
+    # worker does not have.
+    EmbeddingSpace.objects.create(
+        name="elsewhere",
+        model_name="fashionsite-tiny",
+        pretrained="",
+        weights_path="/nowhere/w.bin",
+        dimension=64,
+    )
+    with pytest.raises(
+        CommandError, match=r"failed: WeightsUnavailable: .*EMBEDDINGS_WEIGHTS_PATH='/nowhere/w.bin'"
+    ):
+        call_command("embed", "--space", "elsewhere", "--wait")
+    job = EmbeddingJob.objects.get(space__name="elsewhere")
+    assert job.status == "failed" and job.done == 0
+    assert "EMBEDDINGS_PRETRAINED=none" in job.last_error  # the offline alternative
+    wait_for_batches_tried(job)
+    job.refresh_from_db()
+    assert job.status == "failed"  # the second batch failing too leaves it failed, not running
+    assert not ProductEmbedding.objects.filter(space=job.space).exists()
+
+
+def wait_for_batches_tried(job: EmbeddingJob, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not job.batches.filter(attempts=0).exists():
+            return
+        time.sleep(0.3)
+    raise AssertionError("not every batch was delivered")

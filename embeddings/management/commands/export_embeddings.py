@@ -5,7 +5,10 @@ from embeddings.transfer import EmbeddingFileError, export_space
 
 
 class Command(BaseCommand):
-    help = "Export a space's vectors to OUT.parquet or OUT.npy/.npz (with the space identity)."
+    help = (
+        "Export a space's vectors with product ids and the space identity to OUT.parquet, or to "
+        "OUT.npz (an OUT.npy name is written as OUT.npz)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--space", required=True)
@@ -16,7 +19,7 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"no embedding space named {space!r}")
         try:
-            n = export_space(found, out)
+            n, written = export_space(found, out)
         except EmbeddingFileError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"exported {n} products of space {space} to {out}")
+        self.stdout.write(f"exported {n} products of space {space} to {written}")
