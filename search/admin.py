@@ -37,6 +37,12 @@ class ProductAdmin(admin.ModelAdmin):
     readonly_fields = ("thumbnail", "image", "image_sha256", "revision", "created_at", "updated_at")
     list_per_page = 50
 
+    def get_readonly_fields(self, request, obj=None):
+        # The natural key ties a product to imports and past searches: set once, like /catalogue/.
+        if obj is not None:
+            return ("catalog_id", *self.readonly_fields)
+        return self.readonly_fields
+
     @admin.display(description="image")
     def thumbnail(self, product: Product):
         if not product.image:

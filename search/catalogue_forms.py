@@ -1,6 +1,7 @@
 """Forms of the catalogue admin pages."""
 
 from django import forms
+from django.conf import settings
 
 from search import catalogue
 from search.models import ATTRIBUTE_FIELDS, Product
@@ -29,6 +30,13 @@ class ProductForm(forms.ModelForm):
         upload = self.cleaned_data.get("image_file")
         if not upload:
             return None
+        # Django streams a large file to disk; refuse it by size before reading it into memory.
+        limit = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"{upload.name} is {upload.size:,} bytes, more than the limit of {limit:,} bytes for one "
+                "catalogue image (FASHIONSITE_MAX_ZIP_ENTRY_BYTES, as for an image inside a zip)."
+            )
         data = upload.read()
         try:
             catalogue.check_image(data, name=upload.name)

@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from search import importing
-from search.models import CatalogUpload
+from search.models import CatalogUpload, Product
 
 log = logging.getLogger("fashionsite.uploads")
 
@@ -122,7 +122,12 @@ def confirm_upload(*, upload: CatalogUpload, all_or_nothing: bool) -> CatalogUpl
 
 
 def import_upload(*, upload_id: int) -> CatalogUpload:
-    """Apply the upload's plan (idempotent), count progress, then queue the products' embeddings."""
+    """Apply the upload's plan (idempotent), count progress, then queue the products' embeddings.
+
+    Safe to run again after a worker died mid-import (the task is redelivered): the rows written
+    by the first run are then "unchanged", but they are still queued for embedding, because the
+    products to embed are the upload's rows written since the import started, not only this run's.
+    """
     upload = CatalogUpload.objects.get(pk=upload_id)
     if upload.status != CatalogUpload.Status.IMPORTING:
         return upload
@@ -132,13 +137,15 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
             rows_done=done, rows_total=total, updated_at=timezone.now()
         )
 
+    plan = None
     try:
-        result = importing.import_catalogue(
-            Path(upload.file_path), all_or_nothing=upload.all_or_nothing, progress=progress
-        )
+        plan = importing.plan_import(Path(upload.file_path))
+        result = importing.apply_plan(plan, all_or_nothing=upload.all_or_nothing, progress=progress)
     except importing.ImportRefused as exc:
-        return _refuse(upload, str(exc))
-    except Exception as exc:  # noqa: BLE001
+        upload = _refuse(upload, str(exc))
+        _queue_written(upload, plan, [])
+        return upload
+    except Exception as exc:  # noqa: BLE001 - any failure must reach the admin, not only the log
         log.exception("importing upload %s failed", upload.pk)
         upload.refresh_from_db()
         _set(
@@ -148,11 +155,12 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
             finished_at=timezone.now(),
         )
         _delete_file(upload)
+        # Batches committed before the failure stay imported: embed them too.
+        _queue_written(upload, plan, [])
         return upload
     upload.refresh_from_db()
     summary = dict(upload.plan_summary)
     summary["result"] = result_summary(result)
-    summary["embedded_product_ids"] = list(result.product_ids)
     with transaction.atomic():
         _set(
             upload,
@@ -161,7 +169,7 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
             rows_done=upload.rows_total,
             finished_at=timezone.now(),
         )
-        _queue_embeddings(result.product_ids)
+        _queue_written(upload, plan, result.product_ids)
     _delete_file(upload)
     return upload
 
@@ -288,9 +296,27 @@ def result_summary(result: importing.ImportResult) -> dict:
     }
 
 
-def _queue_embeddings(product_ids: list[int]) -> None:
-    """After commit, queue the imported products for embedding in every space (the import service's rule)."""
-    importing.queue_embeddings(product_ids)
+def _queue_written(upload: CatalogUpload, plan, product_ids: list[int]) -> None:
+    """Queue, after commit, the embeddings of the upload's products written by its import (every space).
+
+    `product_ids` are this run's created and updated products; a plan also names rows an earlier,
+    interrupted run of the same import wrote (updated_at since the import started). The ids are
+    kept in the summary: the upload page shows their embedding progress.
+    """
+    ids = set(product_ids)
+    if plan is not None and upload.import_started_at:
+        catalog_ids = [row.catalog_id for row in plan.created + plan.updated + plan.unchanged]
+        ids.update(
+            Product.objects.filter(
+                catalog_id__in=catalog_ids, updated_at__gte=upload.import_started_at
+            ).values_list("pk", flat=True)
+        )
+    if not ids:
+        return
+    summary = dict(upload.plan_summary)
+    summary["embedded_product_ids"] = sorted(ids)
+    _set(upload, plan_summary=summary)
+    importing.queue_embeddings(sorted(ids))
 
 
 def _enqueue(task_name: str, upload_id: int) -> None:

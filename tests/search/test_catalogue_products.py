@@ -90,6 +90,17 @@ def test_decompression_bomb_is_refused_on_the_product_form(admin_client, isolate
 
 
 @pytest.mark.django_db
+def test_an_image_over_the_size_limit_is_refused_before_it_is_read(admin_client, isolated_media, settings):
+    settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES = 300  # the test JPEG is about 700 bytes
+    response = admin_client.post(
+        reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload(name="big.jpg")}
+    )
+    assert response.status_code == 200
+    assert "big.jpg is" in response.content.decode() and "more than the limit" in response.content.decode()
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
 def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client, isolated_media):
     admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()})
     product = Product.objects.get()

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from search import uploads
+from search import importing, uploads
 from search.models import CatalogUpload, Product
 from tests.search import catalogue_zips as zips
 
@@ -92,6 +92,35 @@ def test_good_zip_previews_without_writing_then_imports(admin_client, settings, 
     assert upload_files(settings) == []  # the zip is deleted once imported
     status = admin_client.get(reverse("catalogue:upload-status", args=[upload.pk])).json()
     assert status["import"]["percent"] == 100
+
+
+def test_an_import_run_again_after_its_worker_died_still_queues_every_written_product(
+    admin_client, settings, media_root, django_capture_on_commit_callbacks
+):
+    from embeddings.models import EmbeddingJob, EmbeddingSpace
+
+    space = EmbeddingSpace.objects.create(
+        name="upload-resume", model_name="known-resume", pretrained="none", dimension=4, is_active=True
+    )
+    upload = analysed(admin_client, zips.kaggle_zip(4))
+    upload = uploads.confirm_upload(upload=upload, all_or_nothing=False)
+    # The first run wrote every row, then its worker died before marking the upload imported;
+    # Celery redelivers the task (acks_late), and the second run finds the rows unchanged.
+    importing.import_catalogue(Path(upload.file_path))
+    with django_capture_on_commit_callbacks() as callbacks:
+        upload = uploads.import_upload(upload_id=upload.pk)
+    assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
+    assert upload.plan_summary["result"]["unchanged"] == 4
+    product_ids = sorted(Product.objects.values_list("pk", flat=True))
+    assert upload.plan_summary["embedded_product_ids"] == product_ids
+    for callback in callbacks:
+        callback()  # queue the embeddings (their messages are sent only if the test's transaction commits)
+    job = EmbeddingJob.objects.get(space=space)
+    assert job.total == 4
+    status = admin_client.get(reverse("catalogue:upload-status", args=[upload.pk])).json()
+    assert status["embeddings"] == [
+        {"space": "upload-resume", "done": 0, "failed": 0, "total": 4, "percent": 0}
+    ]
 
 
 # --------------------------------------------------------------------------- whole-file refusals
@@ -235,17 +264,63 @@ def test_all_or_nothing_refuses_the_whole_upload_when_a_row_is_rejected(admin_cl
 # --------------------------------------------------------------------------- who may upload
 
 
-@pytest.mark.parametrize("url", ["catalogue:home", "catalogue:upload-new", "catalogue:product-create"])
-def test_anonymous_visitors_are_sent_to_login(client, url):
-    response = client.get(reverse(url))
-    assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+def admin_page_urls() -> list[str]:
+    """Every page of the catalogue and the embeddings dashboard, read from their URLconfs (so a page
+    added later is checked too); <pk> is 1, which need not exist: access is refused before lookup."""
+    from embeddings import urls as embeddings_urls
+    from search import catalogue_urls
+
+    found = []
+    for module in (catalogue_urls, embeddings_urls):
+        for pattern in module.urlpatterns:
+            kwargs = {"pk": 1} if "pk" in pattern.pattern.converters else {}
+            found.append(reverse(f"{module.app_name}:{pattern.name}", kwargs=kwargs))
+    return found
 
 
-@pytest.mark.parametrize("url", ["catalogue:home", "catalogue:upload-new", "catalogue:product-create"])
-def test_users_without_the_catalogue_permission_get_403(client, url):
-    client.force_login(User.objects.create_user("staff-no-perm", password="pw-x-12345", is_staff=True))
-    assert client.get(reverse(url)).status_code == 403
+# The pages known today; the access tests enumerate the URLconfs, so pages added later are checked too.
+KNOWN_ADMIN_PAGES = [
+    "/catalogue/",
+    "/catalogue/products/new/",
+    "/catalogue/products/1/edit/",
+    "/catalogue/products/1/delete/",
+    "/catalogue/upload/",
+    "/catalogue/upload/1/",
+    "/catalogue/upload/1/status.json",
+    "/catalogue/upload/1/confirm/",
+    "/catalogue/upload/1/discard/",
+    "/embeddings/",
+    "/embeddings/spaces/1/activate/",
+    "/embeddings/spaces/1/embed/",
+    "/embeddings/failures/retry/",
+]
+
+
+def test_the_access_tests_enumerate_every_known_admin_page():
+    assert set(KNOWN_ADMIN_PAGES) <= set(admin_page_urls())
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_visitors_are_sent_to_login_from_every_admin_page(client, method):
+    for url in admin_page_urls():
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, f"{method.upper()} {url}: {response.status_code}"
+        assert response["Location"].startswith("/admin/login/?next="), url
+
+
+@pytest.mark.parametrize(
+    "who",
+    ["staff without the permission", "the permission without staff"],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_logged_in_non_admins_get_403_on_every_admin_page(client, who, method):
+    user = User.objects.create_user("not-an-admin", password="pw-x-12345", is_staff=who.startswith("staff"))
+    if who.startswith("the permission"):
+        user.user_permissions.add(Permission.objects.get(codename="manage_catalog"))
+    client.force_login(user)
+    for url in admin_page_urls():
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, f"{who}: {method.upper()} {url}: {response.status_code}"
 
 
 def test_a_non_admin_cannot_post_an_upload(client, settings, media_root):
