@@ -213,6 +213,10 @@ def upload_status(*, upload: CatalogUpload) -> dict:
         if total
         else {"done": 0, "total": 0, "percent": 0},
         "import": _progress(done if importing_phase else 0, total),
+        # The preview's complete counts (created, updated, unchanged, rejected, images…) and,
+        # once imported, what the import did.
+        "counts": upload.plan_summary.get("counts", {}),
+        "result": upload.plan_summary.get("result"),
         "embeddings": embeddings,
         "embeddings_done": embeddings_done,
     }
@@ -246,7 +250,10 @@ def embedding_progress(upload: CatalogUpload) -> list[dict]:
 def _failed_count(space, product_ids: list[int]) -> int:
     from embeddings.models import EmbeddingFailure
 
-    return EmbeddingFailure.objects.filter(space=space, product_id__in=product_ids).count()
+    # Only failures of the current revision: an older one is superseded by the queued re-embedding.
+    return EmbeddingFailure.objects.filter(
+        space=space, product_id__in=product_ids, product_revision=F("product__revision")
+    ).count()
 
 
 # --------------------------------------------------------------------------- helpers

@@ -45,11 +45,15 @@ def admin_client(client):
 
 
 @pytest.fixture
-def embedding_space():
-    """An active space with a randomly initialised open_clip model (no weights can be downloaded)."""
+def embedding_spaces():
+    """Two spaces of randomly initialised open_clip models (no weights can be downloaded), of
+    different dimensions; the first is active."""
     from embeddings.services import ensure_space
 
-    return ensure_space(name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True)
+    return [
+        ensure_space(name="upload-test", model_name="fashionsite-tiny", pretrained="none", activate=True),
+        ensure_space(name="upload-test-32", model_name="fashionsite-tiny-32", pretrained="none"),
+    ]
 
 
 def image_upload(colour=(200, 20, 20), name="shirt.jpg"):
@@ -117,7 +121,7 @@ def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client, isolat
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
-    admin_client, celery_worker, embedding_space
+    admin_client, celery_worker, embedding_spaces
 ):
     response = admin_client.post(
         reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()}
@@ -126,13 +130,18 @@ def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
     product = Product.objects.get(catalog_id="77001")
     first_image = product.image.name
 
-    def embedded_at(revision):
+    def embedded_everywhere_at(revision):
         return ProductEmbedding.objects.filter(
-            product=product, space=embedding_space, product_revision=revision
-        ).exists()
+            product=product, space__in=embedding_spaces, product_revision=revision
+        ).count() == len(embedding_spaces)
 
-    wait_until(lambda: embedded_at(1))
-    before = ProductEmbedding.objects.get(product=product).image_vector
+    def image_vectors():
+        return {
+            row.space_id: list(row.image_vector) for row in ProductEmbedding.objects.filter(product=product)
+        }
+
+    wait_until(lambda: embedded_everywhere_at(1))
+    before = image_vectors()
 
     admin_client.post(
         reverse("catalogue:product-edit", args=[product.pk]),
@@ -141,13 +150,15 @@ def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
     product.refresh_from_db()
     assert product.revision == 2 and product.image.name != first_image
     assert not product.image.storage.exists(first_image)
-    wait_until(lambda: embedded_at(2))
-    after = ProductEmbedding.objects.get(product=product).image_vector
-    assert list(before) != list(after)
+    wait_until(lambda: embedded_everywhere_at(2))
+    after = image_vectors()
+    assert set(after) == {space.pk for space in embedding_spaces}
+    for space in embedding_spaces:
+        assert before[space.pk] != after[space.pk], space.name
 
     from search.services import run_search
 
-    run = run_search(space=embedding_space, text="navy linen shirt", k=5)
+    run = run_search(space=embedding_spaces[0], text="navy linen shirt", k=5)
     assert SearchResult.objects.filter(run=run, catalog_id="77001").exists()
     admin_client.post(reverse("catalogue:product-delete", args=[product.pk]))
     assert not Product.objects.filter(catalog_id="77001").exists()

@@ -250,6 +250,11 @@ def test_duplicate_ids_are_rejected_by_line(admin_client, settings, media_root):
     upload = analysed(admin_client, data)
     reasons = rejected_reasons(upload)
     assert any(reason.startswith("5 90001") and "duplicate" in reason.lower() for reason in reasons), reasons
+    # The rejected line does not stop the good ones; the first row with the id wins.
+    upload = run_import(upload)
+    assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
+    assert Product.objects.count() == 3
+    assert Product.objects.get(catalog_id="90001").title == rows[0]["productDisplayName"]
 
 
 def test_all_or_nothing_refuses_the_whole_upload_when_a_row_is_rejected(admin_client, settings, media_root):
