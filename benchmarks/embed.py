@@ -8,7 +8,13 @@ database), then, in one process with ViT-B-32 random weights (`pretrained=none`)
   2. pipeline: embeddings.services.run_batch, the worker task's body: read from storage, decode
      (thread pool), preprocess, model, INSERT ... ON CONFLICT into PostgreSQL, job bookkeeping.
 The ratio pipeline/bare images per second is the target (>= 0.85). Also: estimated time for the
-44,446-product catalogue, process peak RSS, and the GPU (none in this session unless one is present).
+44,446-product catalogue (44,072 with an image), the worker's memory, and the GPU (none in this
+session unless one is present).
+
+Worker memory: the peak RSS of a fresh process that does what a Celery worker's pool process does
+(Django set up, the model loaded by the registry, two batches through run_batch with the decode
+pool), measured in that process; the benchmark process itself also holds every pre-decoded batch
+for the bare forward, so its own peak RSS would overstate a worker's.
 """
 
 from __future__ import annotations
@@ -67,18 +73,52 @@ def load_products(n: int):
     return Product.objects.bulk_create(products)
 
 
+def worker_peak_rss(batch_ids: list[int]) -> None:
+    """Run batches as a worker's pool process would, then print this process's peak RSS in MiB."""
+    from embeddings.services import run_batch
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    for batch_id in batch_ids:
+        run_batch(batch_id, pool=pool)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def measure_worker_rss(space, products, batch: int) -> float:
+    """Peak RSS (MiB) of a fresh process embedding two batches of `products` (see worker_peak_rss)."""
+    import subprocess
+
+    from embeddings.models import EmbeddingBatch
+    from embeddings.services import start_embedding_job
+
+    job = start_embedding_job(space, kind="given", product_ids=[p.pk for p in products[: 2 * batch]])
+    batch_ids = [str(pk) for pk in EmbeddingBatch.objects.filter(job=job).values_list("pk", flat=True)]
+    found = subprocess.run(
+        [sys.executable, __file__, "--worker-rss", ",".join(batch_ids)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ),
+    )
+    return float(found.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--worker-rss", help=argparse.SUPPRESS)  # internal: the worker-memory process
     args = parser.parse_args()
 
     import django
 
     django.setup()
+    if args.worker_rss:
+        worker_peak_rss([int(pk) for pk in args.worker_rss.split(",")])
+        return
     import torch
     from django.conf import settings
     from django.core.files.storage import default_storage
+    from django.core.management import call_command
     from PIL import Image
 
     from benchmarks.common import machine_info, print_table, write_results
@@ -91,6 +131,7 @@ def main() -> None:
         start_embedding_job,
     )
 
+    call_command("migrate", interactive=False, verbosity=0)  # a fresh data dir has no tables yet
     settings.EMBEDDINGS_BATCH_SIZE = args.batch
     products = load_products(args.images)
     space = ensure_space(name="bench-vit-b-32", model_name="ViT-B-32", pretrained="none")
@@ -131,7 +172,7 @@ def main() -> None:
     n = len(products)
     bare_rate, pipeline_rate = n / bare_seconds, n / pipeline_seconds
     ratio = pipeline_rate / bare_rate
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mib = measure_worker_rss(space, products, args.batch)
     metrics = {
         "images": n,
         "batch_size": args.batch,
@@ -141,9 +182,16 @@ def main() -> None:
         "full_catalogue_estimate_minutes": round(CATALOGUE / pipeline_rate / 60, 1),
         "worker_peak_rss_mib": round(rss_mib, 1),
         "torch_threads": torch.get_num_threads(),
+        "device": encoder.device,
+        # On a GPU machine the figures above are the GPU's; here none was lent, so not measured.
+        "gpu_measured": encoder.device.startswith("cuda"),
     }
     targets = {"pipeline_to_bare_ratio": ">= 0.85"}
-    gpu = "not available in this session" if not torch.cuda.is_available() else torch.cuda.get_device_name(0)
+    gpu = (
+        "not measured: no GPU in this session"
+        if not torch.cuda.is_available()
+        else torch.cuda.get_device_name(0)
+    )
     print_table([(key, value, targets.get(key)) for key, value in metrics.items()] + [("gpu", gpu, None)])
     write_results(
         "embed",
@@ -152,7 +200,9 @@ def main() -> None:
         notes=(
             f"ViT-B-32 random weights on {encoder.device}; bare = image+title forward on preprocessed "
             f"batches; pipeline = embeddings.services.run_batch (storage read, decode in a thread pool, "
-            f"preprocess, forward, upsert, job bookkeeping). GPU: {gpu}. Machine: {machine_info()['cpu_model']}."
+            f"preprocess, forward, upsert, job bookkeeping). Worker memory: peak RSS of a fresh process "
+            f"running two batches through run_batch (Django, model, decode pool). GPU: {gpu}. "
+            f"Machine: {machine_info()['cpu_model']}."
         ),
     )
 
