@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from search.catalogue import EMBEDDED_FIELDS, delete_product, save_product
+from search.catalogue import EMBEDDED_FIELDS, delete_product, save_product, validate_catalog_id
 from search.models import Product, QueryImage, SearchResult, SearchRun, WeightConfig
 
 
@@ -36,6 +36,12 @@ class ProductAdmin(admin.ModelAdmin):
     # The image is replaced through the catalogue pages (/catalogue/), which check the upload.
     readonly_fields = ("thumbnail", "image", "image_sha256", "revision", "created_at", "updated_at")
     list_per_page = 50
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "catalog_id" in form.base_fields:
+            form.base_fields["catalog_id"].validators.append(validate_catalog_id)
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         # The natural key ties a product to imports and past searches: set once, like /catalogue/.
@@ -82,6 +88,12 @@ class WeightConfigAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_current", "exact")
     search_fields = ("name", "description")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "catalog_id" in form.base_fields:
+            form.base_fields["catalog_id"].validators.append(validate_catalog_id)
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         # A config some run used is frozen: edit it through the API or a new version instead.

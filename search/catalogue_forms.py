@@ -24,6 +24,7 @@ class ProductForm(forms.ModelForm):
             # The natural key ties a product to its catalogue rows, imports and past searches.
             self.fields["catalog_id"].disabled = True
         else:
+            self.fields["catalog_id"].validators.append(catalogue.validate_catalog_id)
             self.fields["image_file"].required = True
 
     def clean_image_file(self):

@@ -105,6 +105,20 @@ def test_an_image_over_the_size_limit_is_refused_before_it_is_read(admin_client,
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("catalog_id", ["a/b", "../up", "has space", "x" * 65])
+def test_a_catalogue_id_that_would_break_urls_or_file_names_is_refused(
+    admin_client, isolated_media, catalog_id
+):
+    response = admin_client.post(
+        reverse("catalogue:product-create"),
+        {**FIELDS, "catalog_id": catalog_id, "image_file": image_upload()},
+    )
+    assert response.status_code == 200
+    assert "is not a catalogue id" in response.content.decode()
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
 def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client, isolated_media):
     admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()})
     product = Product.objects.get()

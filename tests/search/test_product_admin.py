@@ -96,3 +96,15 @@ def test_saving_a_change_in_the_admin_bumps_the_revision_and_makes_embeddings_st
     assert (product.title, product.revision, product.catalog_id) == ("Red Cotton Tshirt, slim fit", 2, "5001")
     row = next(row for row in space_coverage() if row["space"] == space)
     assert (row["embedded"], row["stale"]) == (0, 1)
+
+
+def test_adding_a_product_in_the_admin_checks_the_catalogue_id(admin_client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    add = reverse("admin:search_product_add")
+    response = admin_client.post(add, {"catalog_id": "a/b", "title": "Slash shirt"})
+    assert response.status_code == 200
+    assert "is not a catalogue id" in response.content.decode()
+    assert not Product.objects.exists()
+    response = admin_client.post(add, {"catalog_id": "A-2", "title": "Good shirt"})
+    assert response.status_code == 302
+    assert Product.objects.get(catalog_id="A-2").title == "Good shirt"
