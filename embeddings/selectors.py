@@ -7,18 +7,23 @@ def active_space() -> EmbeddingSpace | None:
     return EmbeddingSpace.objects.filter(is_active=True).first()
 
 
-def active_space_notice() -> str:
-    """The banner shown on every page while the active space has random (untrained) weights."""
-    try:
-        space = active_space()
-    except Exception:  # noqa: BLE001 - a page must render even before migrations ran
-        return ""
+def random_weights_notice(space: EmbeddingSpace | None) -> str:
+    """The banner for results from `space` when its model has random (untrained) weights."""
     if space is not None and space.random_weights:
         return (
             f"Demo mode: the embedding model {space.model_name} has random weights "
             "(no pretrained weights can be downloaded here), so results are not meaningful."
         )
     return ""
+
+
+def active_space_notice() -> str:
+    """The banner shown on every page while the active space has random (untrained) weights."""
+    try:
+        space = active_space()
+    except Exception:  # noqa: BLE001 - a page must render even before migrations ran
+        return ""
+    return random_weights_notice(space)
 
 
 def space_coverage() -> list[dict]:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from embeddings.selectors import random_weights_notice
 from fashionsite.permissions import staff_permission_required
 from search.models import Product
 from search.upload_handlers import SizeLimitedUploadHandler
@@ -235,8 +236,10 @@ def invite(request, token):
     return redirect("surveys:thanks", token=token)
 
 
-def _task_context(*, survey, participant, query, products, form, progress, preview=False):
+def _task_context(*, survey, participant, query, products, form, progress, search_run, preview=False):
     return {
+        # Said for the space these results came from (a survey may use another than the active one).
+        "embedding_notice": random_weights_notice(search_run.space),
         "survey": survey,
         "participant": participant,
         "query": query,
@@ -329,6 +332,7 @@ def task(request, token, assignment):
         products=products if products is not None else selectors.shown_products(found.result_set),
         form=form,
         progress=selectors.participant_progress(participant),
+        search_run=found.search_run,
     )
     return render(request, "surveys/task.html", context, status=status)
 
@@ -599,6 +603,7 @@ def manage_preview(request, slug):
         products=form.products,
         form=form,
         progress=selectors.preview_progress(survey),
+        search_run=result_set.search_run,
         preview=True,
     )
     return render(request, "surveys/task.html", context)

@@ -1,6 +1,6 @@
 """While the active space has random weights, the pages that show results say so: search, product,
-report (page and HTML download) and the embeddings dashboard; with trained weights none does.
-Survey participants' pages leave the banner out on purpose (surveys.views.render_participant)."""
+report (page and HTML download), the embeddings dashboard, and a survey participant's task page and
+its preview (for the space the task's results came from); with trained weights none does."""
 
 from __future__ import annotations
 
@@ -45,7 +45,14 @@ def test_every_result_page_says_the_weights_are_random(client, settings, tmp_pat
 
     researcher = staff_client("notice-researcher", "conduct_survey", "surveys")
     admin = staff_client("notice-admin", "manage_catalog", "search")
+    participant = surveys.give_consent(participant=surveys.join_open_link(survey=survey))
+    task = participant.assignments.order_by("position").first()
+    task_url = reverse("surveys:task", args=[participant.token, task.public_id])
+    preview_url = reverse("surveys:manage-preview", args=[survey.slug])
+    preview_query = {"query": task.query_id, "config": task.survey_config_id}
     pages = {
+        "survey task": Client().get(task_url),
+        "survey preview": researcher.get(preview_url, preview_query),
         "search": client.get("/", {"q": "red shirt"}),
         "product": client.get(reverse("search:product", args=[products[0].catalog_id])),
         "report": researcher.get(reverse("surveys:report", args=[survey.slug])),
@@ -68,3 +75,5 @@ def test_every_result_page_says_the_weights_are_random(client, settings, tmp_pat
         researcher.get(reverse("surveys:report-download", args=[survey.slug])),
     ):
         assert BANNER not in response.content.decode()
+    # The task's results still come from the random space: its page keeps saying so.
+    assert BANNER in Client().get(task_url).content.decode()
