@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import print_table, write_results  # noqa: E402
+from fashionsite.celery import worker_command  # noqa: E402
 
 DEFAULT_ZIP = REPO.parent / "shared" / "datasets" / "fashion-product-images-small.zip"
 USER, PASSWORD = "bench-catalogue-admin", "bench-upload-password-1"
@@ -150,22 +151,11 @@ def main() -> None:
         start_new_session=True,
     )
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "fashionsite",
-            "worker",
-            "-Q",
-            "default",
-            "-c",
-            "1",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"bench-upload-{os.getpid()}@%h",
-        ],
+        worker_command(
+            queues="default",
+            name=f"bench-upload-{os.getpid()}@%h",
+            extra=("--without-gossip", "--without-mingle"),
+        ),
         cwd=REPO,
         env=env,
         stdout=open(logs / "worker.log", "wb"),  # noqa: SIM115

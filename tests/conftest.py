@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -45,33 +44,18 @@ class WorkerProcess:
         return env
 
     def start(self, timeout: float = 120) -> None:
-        from fashionsite.celery import app
+        from fashionsite.celery import app, worker_command
 
         # Pooled broker connections die with a restarted Redis (tests restart it); control
         # commands such as ping do not reconnect by themselves, so start from fresh ones.
         fresh_broker_connections(app)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the worker owns it until stop()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "fashionsite",
-                "worker",
-                "-Q",
-                self.queues,
-                "-c",
-                "1",
-                "-P",
-                "prefork",
-                "-l",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"test-{os.getpid()}@%h",
-            ],
+            worker_command(
+                queues=self.queues,
+                name=f"test-{os.getpid()}@%h",
+                extra=("-P", "prefork", "--without-gossip", "--without-mingle"),
+            ),
             cwd=REPO,
             env=self.env(),
             stdout=log,

@@ -27,6 +27,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from fashionsite.celery import worker_command
+
 # The offline demo's model: a real open_clip architecture, randomly initialised.
 DEMO_MODEL = "ViT-B-32"
 DEMO_PRETRAINED = "none"
@@ -173,22 +175,11 @@ class Command(BaseCommand):
     def _start_worker(self, logs: Path) -> None:
         self._spawn(
             "worker",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "fashionsite",
-                "worker",
-                "-Q",
-                "embeddings,default",
-                "--concurrency",
-                os.environ.get("CELERY_CONCURRENCY", "1"),
-                "-l",
-                "INFO",
-                "-n",
-                f"up-{os.getpid()}@%h",
-            ],
+            worker_command(
+                queues="embeddings,default",
+                name=f"up-{os.getpid()}@%h",
+                concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
+            ),
             logs / "worker.log",
         )
 
