@@ -1,10 +1,11 @@
 """Admin for the catalogue and search: products (foundation), configs and stored runs (read-only)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from search.catalogue import EMBEDDED_FIELDS, delete_product, save_product, validate_catalog_id
 from search.models import Product, QueryImage, SearchResult, SearchRun, WeightConfig
+from search.services import create_weight_config, update_weight_config
 
 
 @admin.register(Product)
@@ -88,18 +89,36 @@ class WeightConfigAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_current", "exact")
     search_fields = ("name", "description")
+    VERSION_FIELDS = ("version", "is_current", "superseded_by", "created_at")
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if "catalog_id" in form.base_fields:
-            form.base_fields["catalog_id"].validators.append(validate_catalog_id)
-        return form
+    def has_change_permission(self, request, obj=None):
+        # A superseded version is history: stored runs and surveys cite exactly these values.
+        if obj is not None and not obj.is_current:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        # A config some run used is frozen: edit it through the API or a new version instead.
-        if obj is not None and obj.runs.exists():
-            return [field.name for field in WeightConfig._meta.fields]
-        return ("version", "is_current", "superseded_by", "created_at")
+        if obj is None:
+            return self.VERSION_FIELDS
+        return ("name", *self.VERSION_FIELDS)  # the name is the config's identity
+
+    def save_model(self, request, obj, form, change):
+        # Through the search service, as the API: a config that anything cites (runs, surveys,
+        # evaluations) gets a new version instead of being edited in place.
+        if not change:
+            values = {name: value for name, value in form.cleaned_data.items() if name != "name"}
+            saved = create_weight_config(name=form.cleaned_data["name"], **values)
+        else:
+            current = WeightConfig.objects.get(pk=obj.pk)
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            saved = update_weight_config(config=current, **changes)
+            if saved.pk != current.pk:
+                messages.info(
+                    request,
+                    f"{current} is cited by stored searches or surveys, so it was kept as it was; "
+                    f"your changes are version {saved.version}.",
+                )
+        obj.pk, obj.version = saved.pk, saved.version
 
 
 class SearchResultInline(admin.TabularInline):
