@@ -62,6 +62,13 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        try:
+            self._wait_until_it_answers(app, timeout)
+        except BaseException:
+            self.stop()  # never leave a worker behind that holds the test database
+            raise
+
+    def _wait_until_it_answers(self, app, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
