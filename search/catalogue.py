@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from search.importing import ALLOWED_ID_CHARS, ImageRefused, check_image
+from search.importing import ImageRefused, check_image, is_catalog_id
 from search.models import ATTRIBUTE_FIELDS, Product
 
 __all__ = [
@@ -35,7 +35,7 @@ EMBEDDED_FIELDS = ("title", *ATTRIBUTE_FIELDS, "year")
 def validate_catalog_id(value: str) -> None:
     """The import's rule for a catalogue id: it becomes part of a URL (/products/<id>/) and of the
     image's file name, so a '/' or a space would break both."""
-    if len(value) > 64 or not set(value) <= ALLOWED_ID_CHARS:
+    if not is_catalog_id(value):
         raise ValidationError(
             f"{value[:70]!r} is not a catalogue id: use at most 64 letters, digits, '-', '_' or '.'."
         )

@@ -78,6 +78,13 @@ SIMPLE_COLUMNS = {
 PRODUCT_FIELDS = ("title", *ATTRIBUTE_FIELDS, "year")
 ALLOWED_ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 
+
+def is_catalog_id(value: str) -> bool:
+    """A catalogue id goes into URLs (/products/<id>/) and image file names: at most 64 letters,
+    digits, '-', '_' or '.', and not dots alone (".." would be a path)."""
+    return 0 < len(value) <= 64 and set(value) <= ALLOWED_ID_CHARS and value.strip(".") != ""
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -413,7 +420,7 @@ def _row_fields(values: list[str], columns: list[str], physical: str = "") -> di
     catalog_id = raw.pop("catalog_id")
     if not catalog_id:
         raise ValueError("has an empty id")
-    if len(catalog_id) > 64 or not set(catalog_id) <= ALLOWED_ID_CHARS:
+    if not is_catalog_id(catalog_id):
         raise ValueError(f"id {catalog_id[:70]!r} must be at most 64 letters, digits, '-', '_' or '.'")
     fields = {name: "" for name in PRODUCT_FIELDS if name != "year"}
     fields["year"] = None
