@@ -39,10 +39,9 @@ def space_coverage() -> list[dict]:
 
 
 def failure_counts() -> dict[int, int]:
-    return {
-        row["space_id"]: row["n"]
-        for row in EmbeddingFailure.objects.values("space_id").annotate(n=Count("id"))
-    }
+    """Products per space whose current revision failed (an older revision's failure is history)."""
+    current = EmbeddingFailure.objects.filter(product_revision=F("product__revision"))
+    return {row["space_id"]: row["n"] for row in current.values("space_id").annotate(n=Count("id"))}
 
 
 def failures(*, limit: int = 200) -> list[EmbeddingFailure]:

@@ -1,10 +1,10 @@
 """What each Celery worker says about itself: the `embedding_device` remote-control command.
 
-Celery's own `inspect` tells us which workers are alive, their queues and pool size, but not
-whether they embed on a GPU. Each worker imports this module at start (CELERY_IMPORTS), works out
-its torch device once when it is ready (so the dashboard's 1-second broadcast never waits on a
-torch import) and answers the `embedding_device` broadcast with it. The dashboard reads the
-replies through `celery_workers()` below.
+Celery's own `inspect` tells which workers are alive, their queues and pool size (one broadcast
+each), but not whether they embed on a GPU. Each worker imports this module at start
+(CELERY_IMPORTS), works out its torch device once when it is ready (so the dashboard's 1-second
+broadcast never waits on a torch import) and answers the `embedding_device` broadcast with its
+device, queues and pool size: the dashboard pays one broadcast, read by `celery_workers()`.
 """
 
 from __future__ import annotations
@@ -59,41 +59,37 @@ def _remember_device(**_kwargs):
 
 @inspect_command()
 def embedding_device(state):
-    """Reply with this worker's embedding device (computed at start-up)."""
+    """Reply with what the dashboard shows of this worker: queues, pool size and embedding device
+    (computed at start-up), so one broadcast answers everything."""
     global _device
     if _device is None:
         _device = describe_device()
-    return _device
+    consumer = state.consumer
+    return {
+        **_device,
+        "queues": sorted(queue.name for queue in consumer.task_consumer.queues),
+        "concurrency": consumer.pool.num_processes if consumer.pool is not None else None,
+    }
 
 
 def celery_workers(timeout: float = 1.0) -> list[dict]:
-    """Workers answering a broadcast within `timeout`: name, queues, pool size and embedding device.
-
-    One round trip each for `active_queues`, `stats` and `embedding_device`; a worker that answers
-    the first but not the last (an older deployment without this module) shows device "unknown".
-    """
+    """Workers answering the `embedding_device` broadcast within `timeout` (one round trip):
+    name, queues, pool size and embedding device. A broker outage gives an empty list."""
     from fashionsite.celery import app
 
-    inspector = app.control.inspect(timeout=timeout)
     try:
-        queues = inspector.active_queues() or {}
-        stats = inspector.stats() or {}
-        devices = {}
-        for reply in app.control.broadcast("embedding_device", reply=True, timeout=timeout) or []:
-            devices.update(reply)
+        replies = app.control.broadcast("embedding_device", reply=True, timeout=timeout) or []
     except Exception:  # noqa: BLE001 - a broker outage must not break the dashboard
         return []
-    workers = []
-    for name in sorted(set(queues) | set(stats)):
-        device = devices.get(name) or {}
-        workers.append(
-            {
-                "name": name,
-                "alive": True,
-                "queues": sorted(queue["name"] for queue in queues.get(name, [])),
-                "concurrency": (stats.get(name) or {}).get("pool", {}).get("max-concurrency"),
-                "device": device.get("device", ""),
-                "gpu": device.get("gpu", ""),
-            }
-        )
-    return workers
+    answers = {name: answer for reply in replies for name, answer in reply.items()}
+    return [
+        {
+            "name": name,
+            "alive": True,
+            "queues": answer.get("queues", []),
+            "concurrency": answer.get("concurrency"),
+            "device": answer.get("device", ""),
+            "gpu": answer.get("gpu", ""),
+        }
+        for name, answer in sorted(answers.items())
+    ]

@@ -143,3 +143,34 @@ def test_dashboard_shows_a_running_job_with_rate_and_eta(admin_client):
     assert "100 / 1000 (10%)" in jobs
     assert "products/s" in jobs  # about 2 products/s
     assert " s</td>" in jobs  # an ETA in seconds (about 450)
+
+
+@pytest.mark.django_db
+def test_a_failure_of_an_older_revision_is_not_counted_as_failed(admin_client):
+    from embeddings.models import EmbeddingFailure
+
+    product = Product.objects.create(catalog_id="f-2", title="Fixed photo shirt", revision=2)
+    space = make_space("dash-old", active=True)
+    EmbeddingFailure.objects.create(product=product, space=space, product_revision=1, reason="old photo")
+    page = admin_client.get(reverse("embeddings:dashboard")).content.decode()
+    row = page[page.index('data-space="dash-old"') :]
+    assert 'data-testid="failed-count">0<' in row[: row.index("</tr>")]
+
+
+@pytest.mark.django_db
+def test_the_active_space_switch_and_embed_missing_buttons(admin_client):
+    from embeddings.models import EmbeddingJob
+
+    Product.objects.bulk_create([Product(catalog_id=f"m-{i}", title=f"m{i}") for i in range(3)])
+    first, second = make_space("dash-one", active=True), make_space("dash-two", active=False)
+    response = admin_client.post(reverse("embeddings:activate", args=[second.pk]), follow=True)
+    assert "dash-two is now the active space" in response.content.decode()
+    assert list(EmbeddingSpace.objects.filter(is_active=True)) == [second]
+    first.refresh_from_db()
+    assert not first.is_active
+
+    response = admin_client.post(reverse("embeddings:start-job", args=[first.pk]))
+    assert response.status_code == 302
+    job = EmbeddingJob.objects.get(space=first)
+    assert (job.kind, job.total) == (EmbeddingJob.Kind.MISSING, 3)
+    assert admin_client.get(reverse("embeddings:activate", args=[first.pk])).status_code == 405
