@@ -174,6 +174,9 @@ FASHIONSITE_MAX_IMAGE_PIXELS = env_int("FASHIONSITE_MAX_IMAGE_PIXELS", 40_000_00
 FASHIONSITE_MAX_ZIP_BYTES = env_int("FASHIONSITE_MAX_ZIP_BYTES", 2 * 1024**3)
 FASHIONSITE_MAX_ZIP_ENTRY_BYTES = env_int("FASHIONSITE_MAX_ZIP_ENTRY_BYTES", 50 * 1024**2)
 FASHIONSITE_MAX_ZIP_RATIO = env_float("FASHIONSITE_MAX_ZIP_RATIO", 200.0)
+# A previewed bulk upload keeps its zip on disk until confirmed or discarded; unconfirmed after
+# this many hours, it is discarded when the next upload arrives.
+FASHIONSITE_UPLOAD_PREVIEW_HOURS = env_int("FASHIONSITE_UPLOAD_PREVIEW_HOURS", 48)
 FASHIONSITE_SAMPLE_CATALOG = BASE_DIR / "fashionsite" / "sample_catalog"
 
 # --------------------------------------------------------------------------- embeddings

@@ -62,7 +62,28 @@ def receive_upload(*, uploaded_file, uploader, all_or_nothing: bool) -> CatalogU
         all_or_nothing=all_or_nothing,
     )
     transaction.on_commit(lambda: _enqueue("analyse_upload", upload.pk))
+    expire_unconfirmed_uploads()
     return upload
+
+
+def expire_unconfirmed_uploads() -> int:
+    """Discard previews nobody confirmed or discarded within FASHIONSITE_UPLOAD_PREVIEW_HOURS, and
+    delete their zips (a preview holds its zip on disk until then). Runs whenever a new upload
+    arrives; returns how many expired."""
+    hours = settings.FASHIONSITE_UPLOAD_PREVIEW_HOURS
+    cutoff = timezone.now() - timezone.timedelta(hours=hours)
+    stale = CatalogUpload.objects.filter(status=CatalogUpload.Status.PREVIEWED, updated_at__lt=cutoff)
+    expired = 0
+    for upload in stale:
+        _set(
+            upload,
+            status=CatalogUpload.Status.DISCARDED,
+            error=f"Not confirmed within {hours} hours (FASHIONSITE_UPLOAD_PREVIEW_HOURS): discarded.",
+            finished_at=timezone.now(),
+        )
+        _delete_file(upload)
+        expired += 1
+    return expired
 
 
 def analyse_upload(*, upload_id: int) -> CatalogUpload:

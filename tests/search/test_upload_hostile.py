@@ -8,12 +8,14 @@ process (the browser journey in tests/browser/test_upload_journey.py uses the re
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from search import importing, uploads
 from search.models import CatalogUpload, Product
@@ -92,6 +94,26 @@ def test_good_zip_previews_without_writing_then_imports(admin_client, settings, 
     assert upload_files(settings) == []  # the zip is deleted once imported
     status = admin_client.get(reverse("catalogue:upload-status", args=[upload.pk])).json()
     assert status["import"]["percent"] == 100
+
+
+def test_a_preview_nobody_confirms_expires_with_its_zip_when_the_next_upload_arrives(
+    admin_client, settings, media_root
+):
+    settings.FASHIONSITE_UPLOAD_PREVIEW_HOURS = 48
+    old = analysed(admin_client, zips.kaggle_zip(2))
+    recent = analysed(admin_client, zips.kaggle_zip(3))
+    CatalogUpload.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(hours=49))
+    CatalogUpload.objects.filter(pk=recent.pk).update(updated_at=timezone.now() - timedelta(hours=47))
+    assert len(upload_files(settings)) == 2
+
+    analysed(admin_client, zips.kaggle_zip(1))
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.status == CatalogUpload.Status.DISCARDED and old.file_path == ""
+    assert "FASHIONSITE_UPLOAD_PREVIEW_HOURS" in old.error
+    assert recent.status == CatalogUpload.Status.PREVIEWED and Path(recent.file_path).exists()
+    assert len(upload_files(settings)) == 2  # the recent preview's zip and the new one
+    assert Product.objects.count() == 0
 
 
 def test_an_import_run_again_after_its_worker_died_still_queues_every_written_product(
