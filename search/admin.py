@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from search.catalogue import EMBEDDED_FIELDS, delete_product, save_product, validate_catalog_id
-from search.models import Product, QueryImage, SearchResult, SearchRun, WeightConfig
+from search.models import ATTRIBUTE_FIELDS, Product, QueryImage, SearchResult, SearchRun, WeightConfig
 from search.services import create_weight_config, update_weight_config
 
 
@@ -24,15 +24,7 @@ class ProductAdmin(admin.ModelAdmin):
         "revision",
     )
     list_display_links = ("thumbnail", "catalog_id")
-    list_filter = (
-        "gender",
-        "master_category",
-        "sub_category",
-        "article_type",
-        "base_colour",
-        "season",
-        "usage",
-    )
+    list_filter = ATTRIBUTE_FIELDS  # the same attributes search filters on
     search_fields = ("title", "=catalog_id")
     # The image is replaced through the catalogue pages (/catalogue/), which check the upload.
     readonly_fields = ("thumbnail", "image", "image_sha256", "revision", "created_at", "updated_at")
