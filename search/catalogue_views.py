@@ -5,18 +5,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from fashionsite.permissions import catalogue_admin_required
 from search import catalogue, uploads
 from search.catalogue_forms import ProductForm, UploadForm
 from search.models import CatalogUpload, Product
-from search.upload_handlers import SizeLimitedUploadHandler
-
-
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MB"
+from search.upload_handlers import limited_upload, megabytes
 
 
 @catalogue_admin_required
@@ -79,25 +74,16 @@ def product_delete(request, pk: int):
     return render(request, "search/catalogue/product_delete.html", {"product": product})
 
 
-@csrf_exempt
-def upload_new(request):
-    # The size-limited, disk-streaming handler must be installed before anything reads
-    # request.POST, which CsrfViewMiddleware would do; so CSRF is checked inside instead.
-    handler = SizeLimitedUploadHandler(request)
-    request.upload_handlers = [handler]
-    return _upload_new(request, handler)
-
-
 @catalogue_admin_required
-@csrf_protect
-def _upload_new(request, handler):
-    limit = settings.FASHIONSITE_MAX_UPLOAD_BYTES
+@limited_upload("FASHIONSITE_MAX_UPLOAD_BYTES")
+def upload_new(request):
+    limit = megabytes(settings.FASHIONSITE_MAX_UPLOAD_BYTES)
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
-        if handler.limit_exceeded:
+        if request.upload_limit_exceeded():
             form.add_error(
                 "file",
-                f"The upload is larger than the limit of {_mb(limit)} (FASHIONSITE_MAX_UPLOAD_BYTES); nothing was stored.",
+                f"The upload is larger than the limit of {limit} (FASHIONSITE_MAX_UPLOAD_BYTES); nothing was stored.",
             )
         elif form.is_valid():
             upload = uploads.receive_upload(
@@ -106,11 +92,11 @@ def _upload_new(request, handler):
                 all_or_nothing=form.cleaned_data["all_or_nothing"],
             )
             return redirect("catalogue:upload-detail", pk=upload.pk)
-        status = 413 if handler.limit_exceeded else 400
+        status = 413 if request.upload_limit_exceeded() else 400
         return render(
-            request, "search/catalogue/upload_new.html", {"form": form, "limit": _mb(limit)}, status=status
+            request, "search/catalogue/upload_new.html", {"form": form, "limit": limit}, status=status
         )
-    return render(request, "search/catalogue/upload_new.html", {"form": UploadForm(), "limit": _mb(limit)})
+    return render(request, "search/catalogue/upload_new.html", {"form": UploadForm(), "limit": limit})
 
 
 @catalogue_admin_required

@@ -1,4 +1,5 @@
-"""The upload handler for catalogue zips: streamed to a temp file on disk, refused past a size limit.
+"""Size-limited uploads (catalogue zips, survey query images and CSVs): streamed to a temp file on
+disk, refused past a size limit.
 
 Django's TemporaryFileUploadHandler already writes each 64 KiB chunk straight to disk, so the
 request never holds the zip in memory. This subclass also counts the bytes as they arrive and
@@ -7,8 +8,11 @@ deleted by Django (`_close_files`), the rest of the body is drained, and the vie
 `limit_exceeded` to tell the admin why.
 """
 
+from functools import wraps
+
 from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 
 class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
@@ -36,3 +40,31 @@ class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
             self.limit_exceeded = True
             raise StopUpload(connection_reset=False)
         return super().receive_data_chunk(raw_data, start)
+
+
+def limited_upload(max_bytes_setting: str):
+    """A view decorator: stream file uploads to disk and stop them past `settings.<max_bytes_setting>`.
+
+    The handler must be installed before anything reads request.POST, which CsrfViewMiddleware
+    would do, so CSRF is checked inside instead. The view reads `request.upload_limit_exceeded()`.
+    """
+
+    def decorator(view):
+        protected = csrf_protect(view)
+
+        @csrf_exempt
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            handler = SizeLimitedUploadHandler(request, max_bytes=getattr(settings, max_bytes_setting))
+            request.upload_handlers = [handler]
+            request.upload_limit_exceeded = lambda: handler.limit_exceeded
+            return protected(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def megabytes(size: int) -> str:
+    """A byte limit as people read it: 209715200 -> "200 MB"."""
+    return f"{size / 1024**2:g} MB"

@@ -14,13 +14,12 @@ from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from embeddings.selectors import random_weights_notice
 from fashionsite.permissions import staff_permission_required
 from search.models import Product
-from search.upload_handlers import SizeLimitedUploadHandler
+from search.upload_handlers import limited_upload, megabytes
 from surveys import exports, selectors, services
 from surveys.forms import (
     ConsentForm,
@@ -46,33 +45,6 @@ def _data(request):
 
 def _bound(request):
     return (request.POST, request.FILES) if request.method == "POST" else (None, None)
-
-
-def limited_upload(max_bytes_setting: str):
-    """Stream file uploads to disk and stop them past `settings.<max_bytes_setting>` bytes.
-
-    The handler must be installed before anything reads request.POST, which CsrfViewMiddleware
-    would do, so CSRF is checked inside instead. The view reads `request.upload_limit_exceeded`.
-    """
-
-    def decorator(view):
-        protected = csrf_protect(view)
-
-        @csrf_exempt
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            handler = SizeLimitedUploadHandler(request, max_bytes=getattr(settings, max_bytes_setting))
-            request.upload_handlers = [handler]
-            request.upload_limit_exceeded = lambda: handler.limit_exceeded
-            return protected(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-def _megabytes(setting_name: str) -> str:
-    return f"{getattr(settings, setting_name) / 1024**2:g} MB"
 
 
 # --------------------------------------------------------------------------- participants
@@ -253,7 +225,9 @@ def _task_context(*, survey, participant, query, products, form, progress, searc
 def _task_or_problem(token: str, assignment) -> Assignment:
     """The participant's task in one query (the common case); otherwise the page that says why not."""
     found = (
-        Assignment.objects.select_related("participant__survey", "query", "result_set", "rating")
+        Assignment.objects.select_related(
+            "participant__survey", "query", "result_set", "rating", "search_run__space"
+        )
         .filter(public_id=assignment, participant__token=token)
         .first()
     )
@@ -352,7 +326,7 @@ def own_query(request, token):
         form.is_valid()
         form.add_error(
             "image",
-            f"The photo is larger than {_megabytes('FASHIONSITE_MAX_QUERY_IMAGE_BYTES')}; "
+            f"The photo is larger than {megabytes(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)}; "
             "please choose a smaller one.",
         )
     elif request.method == "POST" and form.is_valid():
@@ -479,7 +453,7 @@ def manage_add_query(request, slug):
     if request.upload_limit_exceeded():
         messages.error(
             request,
-            f"The image is larger than {_megabytes('FASHIONSITE_MAX_QUERY_IMAGE_BYTES')} "
+            f"The image is larger than {megabytes(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)} "
             "(FASHIONSITE_MAX_QUERY_IMAGE_BYTES); nothing was added.",
         )
     elif form.is_valid():
@@ -509,7 +483,7 @@ def manage_import_queries(request, slug):
     if request.upload_limit_exceeded():
         messages.error(
             request,
-            f"Nothing imported: the upload is larger than {_megabytes('FASHIONSITE_MAX_UPLOAD_BYTES')} "
+            f"Nothing imported: the upload is larger than {megabytes(settings.FASHIONSITE_MAX_UPLOAD_BYTES)} "
             "(FASHIONSITE_MAX_UPLOAD_BYTES).",
         )
     elif form.is_valid():
