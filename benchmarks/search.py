@@ -63,9 +63,9 @@ def compute_vectors(limit: int | None) -> None:
     with_image = [pid for pid in styles if f"{prefix}images/{pid}.jpg" in names]
     ids = np.array(with_image)[np.random.default_rng(0).permutation(len(with_image))]
     np.save(CACHE / "order_ids.npy", ids)
-    encoder = encoders.load("ViT-B-32", pretrained="none")
+    encoder = encoders.load_encoder("ViT-B-32", pretrained="none")
     (CACHE / "source.txt").write_text(
-        "embeddings.encoders.load('ViT-B-32', pretrained='none') (random init seeded from the model name); "
+        "embeddings.encoders.load_encoder('ViT-B-32', pretrained='none') (random init seeded from the model name); "
         "images in a fixed random order (numpy seed 0), 300 query titles (numpy seed 1)\n"
     )
     if not (CACHE / "query_text.npy").exists():

@@ -305,8 +305,3 @@ def _seed(model_name: str) -> int:
     import zlib
 
     return zlib.crc32(model_name.encode("utf-8"))
-
-
-def load(model_name: str, pretrained: str = "", weights_path: str = "", device: str | None = None) -> Encoder:
-    """Alias of load_encoder (used by benchmarks)."""
-    return load_encoder(model_name, pretrained, weights_path, device)
