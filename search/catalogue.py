@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from search.importing import ImageRefused, check_image, is_catalog_id
+from search.importing import ImageRefused, check_image, is_catalog_id, queue_embeddings
 from search.models import ATTRIBUTE_FIELDS, Product
 
 __all__ = [
@@ -80,7 +80,7 @@ def save_product(*, product: Product | None, fields: dict, image: ImageUpload | 
         storage = product.image.storage
         transaction.on_commit(lambda: storage.delete(old_image))
     if changed:
-        _queue_embeddings(product.pk)
+        queue_embeddings([product.pk])
     return product
 
 
@@ -92,13 +92,3 @@ def delete_product(*, product: Product) -> None:
     product.delete()
     if image_name:
         transaction.on_commit(lambda: storage.delete(image_name))
-
-
-def _queue_embeddings(product_id: int) -> None:
-    def queue() -> None:
-        from embeddings.services import queue_product_embeddings
-
-        queue_product_embeddings([product_id])
-
-    # robust: the product is saved whatever happens; the dashboard shows a product left unembedded.
-    transaction.on_commit(queue, robust=True)
