@@ -98,6 +98,16 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_cache():
+    """Start every test session with an empty cache. The test database is created anew, so ids
+    repeat across sessions, but Redis keeps its data: a key naming a space or survey by id (query
+    vectors, open-link join counts) would otherwise carry over from an earlier session."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process bound to the test database. Use with transactional tests."""

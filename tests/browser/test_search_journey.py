@@ -1,6 +1,7 @@
 """Search journey in headless Chromium: text, image upload, more like this; with and without JavaScript."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.search.conftest import make_known_catalogue, png_bytes
 
@@ -31,7 +32,11 @@ def _journey(page, base_url, *, javascript: bool):
         {"name": "query.png", "mimeType": "image/png", "buffer": png_bytes(30, 40, (10, 120, 200))}
     )
     preview = page.locator("[data-preview]")
-    assert preview.is_visible() == javascript  # the preview is an enhancement
+    # The preview is an enhancement, drawn once the browser has read the file: wait for it.
+    if javascript:
+        expect(preview).to_be_visible()
+    else:
+        expect(preview).to_be_hidden()
     page.get_by_role("button", name="Search", exact=True).click()
     page.get_by_test_id("result").first.wait_for()
     assert page.get_by_test_id("result").count() == 10
