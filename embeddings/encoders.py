@@ -281,6 +281,11 @@ def load_encoder(
     return encoder
 
 
+def is_loaded(model_name: str, pretrained: str, weights_path: str = "", device: str | None = None) -> bool:
+    """Whether load_encoder() with these arguments would answer from this process's cache."""
+    return (model_name, pretrained or "", weights_path or "", select_device(device)) in _cache
+
+
 def _hub_reachable(timeout: float = 3.0) -> bool:
     """One quick TCP connect to the Hugging Face endpoint (HF_ENDPOINT), the host of tags' and
     hf-hub models' weights. Behind an HTTPS proxy the proxy decides, so this says yes."""

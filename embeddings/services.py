@@ -8,6 +8,7 @@ space_id = N` and the same on title_vector. A query must use the same cast and p
 
 from __future__ import annotations
 
+import logging
 import string
 
 import numpy as np
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from embeddings.models import EmbeddingBatch, EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding
 
+logger = logging.getLogger("fashionsite.embeddings")
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 TEMPLATE_FIELDS = (
@@ -240,10 +242,17 @@ def _create_job(space: EmbeddingSpace, kind: str, ids: list[int]) -> EmbeddingJo
 
 
 def _send(batch_ids: list[int]) -> None:
+    """Publish the batches; with the broker away they stay queued in PostgreSQL (the outbox) and
+    the workers' sweep sends them once it is back (embeddings/recovery.py)."""
     from embeddings.tasks import embed_batch
+    from fashionsite.resilience import BrokerUnavailable, publish
 
-    for batch_id in batch_ids:
-        embed_batch.delay(batch_id)
+    for position, batch_id in enumerate(batch_ids):
+        try:
+            publish(embed_batch, batch_id)
+        except BrokerUnavailable as error:
+            logger.warning("%s; %d batches left queued for the sweep", error, len(batch_ids) - position)
+            return
 
 
 def resume_job(job: EmbeddingJob) -> int:
@@ -389,6 +398,8 @@ def run_batch(batch_id: int, *, pool=None) -> str:
     EmbeddingJob.objects.filter(pk=job.pk, status=EmbeddingJob.Status.QUEUED).update(
         status=EmbeddingJob.Status.RUNNING
     )
+    # Progress for the sweep: a job whose batch is being worked on is not stalled.
+    EmbeddingJob.objects.filter(pk=job.pk).update(updated_at=timezone.now())
     space = job.space
     products = list(_product_model().objects.filter(pk__in=batch.product_ids).order_by("pk"))
     try:

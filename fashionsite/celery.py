@@ -35,3 +35,17 @@ def worker_command(*, queues: str, name: str, concurrency: int = 1, extra: tuple
         name,
         *extra,
     ]
+
+
+def queue_depth(queue: str) -> int | None:
+    """Messages waiting in `queue` (None when the broker cannot be asked; its breaker is open)."""
+    from fashionsite.resilience import broker_breaker, guarded
+
+    def size() -> int:
+        with app.connection_for_read() as connection:
+            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+
+    try:
+        return guarded(broker_breaker, size)
+    except Exception:  # noqa: BLE001 - kombu/redis raise many connection error types
+        return None

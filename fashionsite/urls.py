@@ -6,6 +6,9 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from fashionsite.health import ReadyzView, healthz
+from fashionsite.metrics import metrics_view
+
 api_patterns = [
     path("", include("search.api_urls")),
     path("", include("embeddings.api_urls")),
@@ -15,6 +18,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", ReadyzView.as_view(), name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("catalogue/", include("search.catalogue_urls")),

@@ -1,8 +1,10 @@
 """Fixtures shared by every test module: the real stack, no mocks of our own components.
 
 - PostgreSQL + pgvector: the embedded server under $FASHIONSITE_DATA_DIR (var/test by default),
-  started once per session by settings import; pytest-django creates the test database in it.
-- Redis: the embedded redis-server, same data dir.
+  started once per session by `pytest_configure` below (importing settings starts nothing);
+  pytest-django creates the test database in it. The session stops it at exit unless another
+  process still uses it.
+- Redis: the embedded redis-server, same data dir, started the same way.
 - `celery_worker`: a real `celery worker` process against the test database.
 - `browser` / `page`: headless Debian Chromium driven by Playwright.
 """
@@ -19,6 +21,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def pytest_configure(config):
+    """The test session is an entry point that needs the embedded servers: start (or reuse) them.
+    Children (the Celery worker) find them through FASHIONSITE_DATA_DIR, as settings derive."""
+    from django.conf import settings
+
+    from fashionsite import embedded
+
+    if not os.environ.get("DATABASE_URL"):
+        embedded.ensure_postgres(settings.DATA_DIR, settings.DATABASES["default"]["NAME"])
+    if not os.environ.get("REDIS_URL"):
+        embedded.ensure_redis(settings.DATA_DIR)
 
 
 def fresh_broker_connections(app) -> None:
@@ -106,6 +121,31 @@ def fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def frozen_redis(tmp_path):
+    """A unix socket that accepts connections and never answers: a frozen (SIGSTOPped) Redis."""
+    import socket
+
+    path = tmp_path / "frozen-redis.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(64)
+    yield path
+    listener.close()
+
+
+@pytest.fixture
+def cache_down(settings, frozen_redis):
+    """Point the cache at a frozen Redis (the shared server keeps running for other tests)."""
+    from fashionsite.resilience import cache_breaker
+
+    location = f"unix://{frozen_redis}?db=1"
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": location}}
+    cache_breaker.close()
+    yield location
+    cache_breaker.close()
 
 
 @pytest.fixture(scope="session")

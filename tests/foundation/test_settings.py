@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,7 +60,6 @@ def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path):
 
 @pytest.mark.django_db
 def test_debug_is_off_unless_set_and_the_secret_key_is_generated_once_and_kept(tmp_path):
-    import json
 
     urls = server_urls()
     first = run_settings(tmp_path, **urls)
@@ -73,3 +73,40 @@ def test_debug_is_off_unless_set_and_the_secret_key_is_generated_once_and_kept(t
     assert key_file.stat().st_mode & 0o077 == 0, "the secret key file is readable by others"
     debug = run_settings(tmp_path, DEBUG="yes", **urls)
     assert json.loads(debug.stdout)["debug"] is True
+
+
+def processes_naming(path: Path) -> list[str]:
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if str(path) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_importing_settings_with_no_urls_starts_no_server(tmp_path):
+    result = run_settings(tmp_path)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["embedded"] == [True, True]
+    assert values["db"] == "fashionsite"
+    assert not (tmp_path / "postgres").exists()
+    assert not (tmp_path / "redis").exists()
+    assert processes_naming(tmp_path) == []
+
+
+def test_the_offline_demo_model_is_the_default_setting(tmp_path):
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.EMBEDDINGS_MODEL, s.EMBEDDINGS_PRETRAINED)"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("EMBEDDINGS_")}
+    environment.update(FASHIONSITE_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="fashionsite.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=environment, capture_output=True, text=True
+    )
+    assert result.stdout.split() == ["ViT-B-32", "none"], result.stderr
+    environment["EMBEDDINGS_MODEL"] = "hf-hub:Marqo/marqo-fashionSigLIP"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=environment, capture_output=True, text=True
+    )
+    assert result.stdout.split() == ["hf-hub:Marqo/marqo-fashionSigLIP"], result.stderr

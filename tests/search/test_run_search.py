@@ -7,9 +7,10 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from fashionsite import embedded
 from search.errors import SearchError, SearchUnavailable
 from search.models import DEFAULT_WEIGHT_CONFIG, SEED_WEIGHT_CONFIGS, QueryImage, SearchRun, WeightConfig
 from search.services import _text_cache_key, prune_search_runs, run_search, update_weight_config
@@ -117,20 +118,19 @@ def test_more_like_this_leaves_the_product_out(tiny_catalogue):
 
 
 @pytest.mark.django_db
-def test_query_text_vectors_are_cached_and_search_works_with_redis_down(tiny_catalogue, settings):
+def test_query_text_vectors_are_cached_and_search_works_with_redis_down(tiny_catalogue, request):
     space = tiny_catalogue.space
     cache.delete(_text_cache_key(space, "blue jeans"))
     first = run_search(text="blue jeans")
     assert cache.get(_text_cache_key(space, "blue jeans")) is not None
-    embedded.stop_redis_now(settings.DATA_DIR)
-    try:
-        with pytest.raises(Exception):  # noqa: B017 - the cache really is unreachable
-            cache.get("anything")
-        second = run_search(text="blue jeans")
-        third = run_search(text="never cached before")
-        assert third.results.count() == 10
-    finally:
-        embedded.ensure_redis(settings.DATA_DIR)
+    request.getfixturevalue("cache_down")
+    with pytest.raises(RedisTimeoutError):
+        cache.get("anything")  # the frozen server costs one socket timeout ...
+    with pytest.raises(RedisConnectionError, match="circuit open"):
+        cache.get("anything")  # ... then the breaker answers at once
+    second = run_search(text="blue jeans")
+    third = run_search(text="never cached before")
+    assert third.results.count() == 10
     assert list(second.results.values_list("product_id", flat=True)) == list(
         first.results.values_list("product_id", flat=True)
     )
