@@ -1,7 +1,8 @@
 """ASGI entry (gunicorn with uvicorn workers, see fashionsite/gunicorn_config.py).
 
-Each web worker loads the active space's query encoder here, before it accepts requests, so the
-first search after a start or restart is as fast as the next (WARM_MODELS=0 skips it)."""
+Each web worker imports every view (the URL map) and loads the active space's query encoder
+here, before it accepts requests, so the first search after a start or restart is as fast as
+the next (WARM_MODELS=0 skips the encoder)."""
 
 import os
 
@@ -11,6 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402 - after Django is set up
+from django.urls import get_resolver  # noqa: E402
+
+get_resolver().url_patterns  # noqa: B018 - imports every view module now, not on the first request
 
 if settings.WARM_MODELS:
     from embeddings.warmup import warm_query_encoder  # noqa: E402

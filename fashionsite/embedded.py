@@ -67,6 +67,14 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] in ("T", "t")
+    except OSError:
+        return False
+
+
 def _users_file(data_dir: Path, kind: str) -> Path:
     return data_dir / f".{kind}.users"
 
@@ -331,8 +339,9 @@ def _stop_redis(data_dir: Path) -> None:
         return
     if not _pid_alive(pid):
         return
+    # A frozen (SIGSTOPped) server never handles SIGTERM: kill it at once.
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, 15)
+        os.kill(pid, 9 if _stopped(pid) else 15)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _pid_alive(pid):
         time.sleep(0.05)
@@ -351,6 +360,7 @@ def ensure_redis(data_dir: Path, *, register: bool = True) -> Path:
     sock = redis_socket(data_dir)
     with _locked(data_dir, "redis"):
         if not _redis_ping(sock):
+            _stop_redis(data_dir)  # one that runs but does not answer (frozen) is replaced
             _start_redis(data_dir)
         if register:
             _register(data_dir, "redis")

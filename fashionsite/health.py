@@ -6,14 +6,31 @@ from __future__ import annotations
 
 import dataclasses
 
+from django.db import connection
 from django.http import HttpResponse
 from health_check.base import HealthCheck
+from health_check.checks import Database as _Database
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 
 
 def healthz(request):
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+@dataclasses.dataclass
+class Database(_Database):
+    """django-health-check's database probe, closing the connection it opened in its executor
+    thread (otherwise every probe thread keeps one open)."""
+
+    def run(self):
+        try:
+            super().run()
+        finally:
+            connection.close()
+
+    def __repr__(self):
+        return "Database"
 
 
 @dataclasses.dataclass
@@ -25,20 +42,29 @@ class EmbeddingsWorker(HealthCheck):
         if age is None:
             raise ServiceUnavailable("no embeddings worker seen in the last minute")
 
+    def __repr__(self):
+        return "EmbeddingsWorker"
+
 
 @dataclasses.dataclass
 class QueryEncoder(HealthCheck):
     def run(self):
         from embeddings.warmup import query_encoder_loaded
 
-        loaded, what = query_encoder_loaded()
+        try:
+            loaded, what = query_encoder_loaded()
+        finally:
+            connection.close()
         if not loaded:
             raise ServiceUnavailable(what)
+
+    def __repr__(self):
+        return "QueryEncoder"
 
 
 class ReadyzView(HealthCheckView):
     checks = (
-        "health_check.checks.Database",
+        Database,
         "health_check.checks.Cache",
         EmbeddingsWorker,
         QueryEncoder,

@@ -2,9 +2,11 @@
 
 `RequestLogMiddleware` gives each request an id (a valid incoming `X-Request-ID`, else a new
 one), returns it as `X-Request-ID`, and logs `request <id> <method> <path> <status> <ms>` when
-the response is ready. No client address, user agent, query string or cookie is logged, and
-`RedactSecrets` rewrites participant and invite tokens in every record (Django's own "Not Found:
-/surveys/i/<token>/" warnings included) to `/surveys/i/[redacted]/`.
+the response is ready. No client address, user agent, query string or cookie is logged, and a
+log-record factory (installed by the `redact` filter of settings.LOGGING, so before any handler
+sees a record) rewrites participant and invite tokens in every record of every logger (Django's
+own "Not Found: /surveys/i/<token>/" warnings included) to `/surveys/i/[redacted]/`, and gives
+each record its `request_id`.
 """
 
 from __future__ import annotations
@@ -33,15 +35,33 @@ def redact(text: str) -> str:
     return text
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _redacting_factory(*args, **kwargs) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed record is logging's to report, not ours
+        return record
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, ()
+    record.request_id = request_id.get()
+    return record
+
+
 class RedactSecrets(logging.Filter):
-    """Handler filter: tokens out of the message; the request id in (`%(request_id)s`)."""
+    """Installs the redacting record factory; as a handler filter it also fills `request_id` for
+    records made before it was installed."""
+
+    def __init__(self, name: str = ""):
+        super().__init__(name)
+        logging.setLogRecordFactory(_redacting_factory)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        record.request_id = request_id.get()
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id.get()
         return True
 
 

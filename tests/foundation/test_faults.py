@@ -1,0 +1,251 @@
+"""Fault injection against a real `manage.py up` (its own data directory, PostgreSQL, Redis,
+gunicorn and Celery worker): every fault is recovered without a human, nothing acknowledged is
+lost, nothing is stored twice. One stack serves the module; each test waits until it is ready
+and leaves it ready (the SIGKILL test starts a new launcher on the same data)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+from tests.foundation.stack import SURVEY_SETUP, Participants, Stack, alive, wait_until
+
+pytestmark = pytest.mark.worker
+
+PRODUCTS = 300  # the bundled sample catalogue
+QUICK_SWEEP = {
+    "EMBEDDINGS_SWEEP_SECONDS": "2",
+    "EMBEDDINGS_STALL_SECONDS": "4",
+    "EMBEDDINGS_BATCH_SIZE": "16",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = Stack(tmp_path_factory.mktemp("faults") / "data", env=QUICK_SWEEP).start()
+    try:
+        stack.wait_for("Press Ctrl-C")
+        wait_until(
+            lambda: (
+                stack.sql("SELECT count(*) FROM embeddings_embeddingjob WHERE status = 'done'")[0][0] >= 1
+            ),
+            400,
+            "the sample catalogue was never embedded",
+        )
+        setup = stack.manage("shell", "-c", SURVEY_SETUP)
+        assert "SLUG faults" in setup.stdout, setup.stdout + setup.stderr
+        yield stack
+    finally:
+        stack.stop()
+        stack.kill_everything()
+
+
+@pytest.fixture
+def ready(stack):
+    wait_until(stack.ready, 120, f"the stack is not ready:\n{stack.text()[-3000:]}")
+    return stack
+
+
+def space_id(stack: Stack) -> int:
+    return stack.sql("SELECT id FROM embeddings_embeddingspace WHERE is_active")[0][0]
+
+
+def test_a_killed_worker_is_restarted_and_its_job_completes_once(ready):
+    stack = ready
+    old_worker = stack.child_pid("worker")
+    result = stack.manage("embed", "--all")
+    assert result.returncode == 0, result.stderr
+    job = stack.sql("SELECT max(id) FROM embeddings_embeddingjob")[0][0]
+
+    def running_with_progress():
+        status, done = stack.sql("SELECT status, done FROM embeddings_embeddingjob WHERE id = %s", [job])[0]
+        return status == "running" and done > 0
+
+    wait_until(running_with_progress, 300, "the job never started", interval=0.2)
+    os.kill(old_worker, signal.SIGKILL)
+    assert stack.sql("SELECT status FROM embeddings_embeddingjob WHERE id = %s", [job])[0][0] == "running"
+
+    stack.wait_for("worker went down (exit code -9)", timeout=30)
+    wait_until(lambda: stack.child_pid("worker") != old_worker, 60, "the worker was not restarted")
+    wait_until(
+        lambda: stack.sql("SELECT status FROM embeddings_embeddingjob WHERE id = %s", [job])[0][0] == "done",
+        400,
+        "the job did not complete after the worker restart",
+    )
+    rows, pairs = stack.sql(
+        "SELECT count(*), count(DISTINCT product_id) FROM embeddings_productembedding WHERE space_id = %s",
+        [space_id(stack)],
+    )[0]
+    assert rows == pairs == PRODUCTS
+    assert stack.process.poll() is None, "the launcher stopped"
+
+
+def test_postgres_restart_loses_no_acknowledged_rating_and_the_site_is_back_within_10_s(ready):
+    from fashionsite import embedded
+
+    stack = ready
+    before = stack.sql("SELECT count(*) FROM surveys_rating")[0][0]
+    with Participants(stack.base, "faults") as participants:
+        wait_until(
+            lambda: len(participants.acked) >= 3, 120, f"no rating acknowledged: {participants.errors}"
+        )
+        embedded._stop_postgres(stack.data_dir)  # what an operator's `pg_ctl stop` does
+        stack.wait_for("postgres went down", timeout=30)
+        back = wait_until(
+            lambda: embedded.postgres_ready(stack.data_dir) and time.monotonic(),
+            120,
+            "PostgreSQL not restarted",
+        )
+        wait_until(
+            lambda: _search_ok(stack), 10 + max(0.0, back - time.monotonic()) + 10, "site not answering"
+        )
+        answered_after = time.monotonic() - back
+        acked_before = len(participants.acked)
+        wait_until(lambda: len(participants.acked) > acked_before, 60, "no rating accepted after the restart")
+    assert answered_after <= 10, f"searches answered {answered_after:.1f} s after PostgreSQL was back"
+    stored = {
+        str(row[0])
+        for row in stack.sql(
+            "SELECT a.public_id FROM surveys_rating r JOIN surveys_assignment a ON a.id = r.assignment_id"
+        )
+    }
+    assert participants.acked <= stored, f"acknowledged but not stored: {participants.acked - stored}"
+    assert stack.sql("SELECT count(*) FROM surveys_rating")[0][0] - before == len(participants.acked)
+    assert stack.process.poll() is None, "the launcher stopped"
+    assert "the database answers again" in stack.text()
+
+
+def _search_ok(stack: Stack) -> bool:
+    try:
+        response = stack.search("blue shirt", timeout=10)
+    except Exception:  # noqa: BLE001 - still down
+        return False
+    return response.status_code == 200 and len(response.json()["results"]) == 10
+
+
+def test_a_killed_redis_is_restarted_and_ratings_and_search_keep_working(ready):
+    stack = ready
+    redis_pid = stack.server_pid("redis")
+    with Participants(stack.base, "faults") as participants:
+        wait_until(
+            lambda: len(participants.acked) >= 2, 120, f"no rating acknowledged: {participants.errors}"
+        )
+        os.kill(redis_pid, signal.SIGKILL)
+        assert _search_ok(stack), "search failed while Redis was down"
+        stack.wait_for("redis went down", timeout=30)
+        wait_until(lambda: stack.server_pid("redis") != redis_pid, 60, "Redis was not restarted")
+        acked = len(participants.acked)
+        wait_until(
+            lambda: len(participants.acked) > acked + 2, 60, f"ratings stopped: {participants.errors[-3:]}"
+        )
+    assert _search_ok(stack)
+    stored = {
+        str(row[0])
+        for row in stack.sql(
+            "SELECT a.public_id FROM surveys_rating r JOIN surveys_assignment a ON a.id = r.assignment_id"
+        )
+    }
+    assert participants.acked <= stored
+    wait_until(stack.ready, 90, "not ready again after the Redis restart")
+
+
+def test_a_product_saved_while_the_broker_is_down_is_embedded_when_it_is_back(ready, tmp_path):
+    stack = ready
+    dead = tmp_path / "no-redis.sock"
+    save = (
+        "from search.models import Product; from search.catalogue import save_product; "
+        "p = Product.objects.order_by('pk').first(); "
+        "save_product(product=p, fields={'title': 'saved while the broker was down'}, image=None); "
+        "print('SAVED', p.pk, Product.objects.get(pk=p.pk).revision)"
+    )
+    started = time.monotonic()
+    result = stack.manage("shell", "-c", save, env={"REDIS_URL": f"unix://{dead}"})
+    took = time.monotonic() - started
+    assert result.returncode == 0 and "SAVED" in result.stdout, result.stdout + result.stderr
+    _, product, revision = result.stdout.split("SAVED")[1].split()
+    queued = stack.sql(
+        "SELECT j.id FROM embeddings_embeddingjob j WHERE j.kind = 'given' AND j.status = 'queued' "
+        "ORDER BY j.id DESC LIMIT 1"
+    )
+    assert queued, "the save left no record of the pending embedding"
+    wait_until(
+        lambda: (
+            stack.sql(
+                "SELECT product_revision FROM embeddings_productembedding WHERE product_id = %s AND space_id = %s",
+                [int(product), space_id(stack)],
+            )[0][0]
+            == int(revision)
+        ),
+        120,
+        "the product saved while the broker was down was never embedded",
+    )
+    assert took < 60, f"the save took {took:.0f} s (shell start-up included)"
+
+
+def test_slow_request_bodies_do_not_take_the_site_offline(ready):
+    stack = ready
+    clients = []
+    try:
+        for _ in range(32):
+            sock = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
+            sock.sendall(
+                b"POST /api/search/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000\r\n\r\n{"
+            )
+            clients.append(sock)
+        for second in range(3):
+            for sock in clients:
+                sock.sendall(b" ")  # 1 byte/s each
+            started = time.monotonic()
+            probe = stack.get("/healthz", timeout=10)
+            assert probe.status_code == 200 and probe.text == "ok\n"
+            assert _search_ok(stack), f"a search failed with 32 slow uploads open (second {second})"
+            assert time.monotonic() - started < 10
+            time.sleep(1)
+    finally:
+        for sock in clients:
+            sock.close()
+
+
+def test_status_and_stop_from_another_terminal(ready):
+    stack = ready
+    status = stack.manage("up", "--status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    for name in ("web", "worker", "postgres", "redis"):
+        assert f"  {name}" in status.stdout
+    assert "readiness" in status.stdout and ": ready" in status.stdout
+
+
+def test_after_the_launcher_is_killed_the_next_start_leaves_no_orphans(stack):
+    wait_until(stack.ready, 120, "not ready")
+    old_tree = stack.tree()
+    assert len(old_tree) >= 3
+    os.kill(stack.process.pid, signal.SIGKILL)
+    stack.process.wait()
+    stack.start()
+    stack.wait_for("Press Ctrl-C")
+    wait_until(stack.ready, 120, "the new launcher is not ready")
+    left = [pid for pid in old_tree if alive(pid)]
+    assert not left, f"processes of the killed launcher still run: {left}"
+    second = Stack(stack.data_dir, env=QUICK_SWEEP)
+    refused_while_up = second.manage("up", "--port", str(second.port), timeout=120)
+    assert refused_while_up.returncode != 0 and "already running" in refused_while_up.stderr
+
+
+def test_stop_from_another_terminal_stops_every_process(stack):
+    wait_until(stack.ready, 120, "not ready")
+    tree = stack.tree()
+    stopped = stack.manage("up", "--stop", timeout=200)
+    assert stopped.returncode == 0 and "fashionsite stopped." in stopped.stdout, (
+        stopped.stdout + stopped.stderr
+    )
+    stack.process.wait(timeout=60)
+    assert "fashionsite stopped." in stack.text()
+    wait_until(lambda: not any(alive(pid) for pid in tree), 30, "children left after up --stop")
+    status = stack.manage("up", "--status")
+    assert status.returncode == 1 and "not running" in status.stdout
+    stack.start()  # leave the module's stack running for whatever runs next
