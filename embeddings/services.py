@@ -35,7 +35,7 @@ TEMPLATE_FIELDS = (
 
 
 def _product_model():
-    return apps.get_model("search", "Product")
+    return apps.get_model("catalogue", "Product")
 
 
 def encoder_for(space: EmbeddingSpace):
@@ -277,15 +277,6 @@ def cancel_job(job: EmbeddingJob) -> None:
     )
 
 
-def queue_product_embeddings(product_ids) -> None:
-    """Queue these products in every space (a "given" job per space). Call it in on_commit."""
-    ids = [int(pk) for pk in product_ids or []]
-    if not ids or not getattr(settings, "EMBEDDINGS_AUTO_QUEUE", True):
-        return
-    for space in EmbeddingSpace.objects.all():
-        start_embedding_job(space, kind=EmbeddingJob.Kind.GIVEN, product_ids=ids)
-
-
 # --------------------------------------------------------------------------- batch work
 
 
@@ -431,7 +422,6 @@ __all__ = [
     "encode_query",
     "ensure_space",
     "ensure_space_from_settings",
-    "queue_product_embeddings",
     "resume_job",
     "set_active_space",
     "start_embedding_job",

@@ -17,7 +17,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    path("catalogue/", include("search.catalogue_urls")),
+    path("catalogue/", include("catalogue.urls")),
     path("embeddings/", include("embeddings.urls")),
     path("surveys/", include("surveys.urls")),
     path("", include("search.urls")),

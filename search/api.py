@@ -19,9 +19,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalogue.models import ATTRIBUTE_FIELDS, Product
 from search import selectors, services
 from search.errors import SearchError
-from search.models import ATTRIBUTE_FIELDS, K1_MAX, K_MAX, Product, SearchRun, WeightConfig
+from search.models import K1_MAX, K_MAX, SearchRun, WeightConfig
 
 
 class SearchAPIError(APIException):

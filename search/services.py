@@ -23,6 +23,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from search import selectors
 from search.errors import SearchError, SearchUnavailable
@@ -30,7 +31,6 @@ from search.models import (
     DEFAULT_WEIGHT_CONFIG,
     K_MAX,
     SEED_WEIGHT_CONFIGS,
-    Product,
     QueryImage,
     SearchResult,
     SearchRun,

@@ -13,9 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from catalogue.models import ATTRIBUTE_FIELDS, Product
 from search import selectors, services
 from search.errors import SearchError, SearchUnavailable
-from search.models import ATTRIBUTE_FIELDS, Product, QueryImage, WeightConfig
+from search.models import QueryImage, WeightConfig
 
 # Query parameters the search page keeps between pages (besides `page`).
 KEPT_PARAMETERS = ("q", "image", "similar", *ATTRIBUTE_FIELDS, "year_min", "year_max", "config", "exact", "k")

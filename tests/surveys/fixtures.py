@@ -36,8 +36,8 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
     """
     from django.core.files.base import ContentFile
 
+    from catalogue.models import Product
     from embeddings.models import EmbeddingSpace, ProductEmbedding
-    from search.models import Product
 
     number = next(_numbers)
     rng = np.random.default_rng(seed)

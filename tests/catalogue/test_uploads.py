@@ -17,9 +17,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from search import importing, uploads
-from search.models import CatalogUpload, Product
-from tests.search import catalogue_zips as zips
+from catalogue import importing, uploads
+from catalogue.models import CatalogUpload, Product
+from tests.catalogue import zips
 
 pytestmark = pytest.mark.django_db
 
@@ -116,12 +116,15 @@ def test_a_preview_nobody_confirms_expires_with_its_zip_when_the_next_upload_arr
     assert Product.objects.count() == 0
 
 
-def test_an_import_run_again_after_its_worker_died_still_queues_every_written_product(
+def test_an_import_run_again_after_its_worker_died_still_announces_every_written_product(
     admin_client, settings, media_root, django_capture_on_commit_callbacks
 ):
-    from embeddings.models import EmbeddingJob, EmbeddingSpace
+    from catalogue.signals import products_changed
+    from embeddings.models import EmbeddingSpace
+    from embeddings.sweep import sweep_changed_products
 
-    space = EmbeddingSpace.objects.create(
+    settings.EMBEDDINGS_AUTO_QUEUE = False  # no broker message: the sweep runs here, not in a worker
+    EmbeddingSpace.objects.create(
         name="upload-resume", model_name="known-resume", pretrained="none", dimension=4, is_active=True
     )
     upload = analysed(admin_client, zips.kaggle_zip(4))
@@ -129,20 +132,30 @@ def test_an_import_run_again_after_its_worker_died_still_queues_every_written_pr
     # The first run wrote every row, then its worker died before marking the upload imported;
     # Celery redelivers the task (acks_late), and the second run finds the rows unchanged.
     importing.import_catalogue(Path(upload.file_path))
-    with django_capture_on_commit_callbacks() as callbacks:
-        upload = uploads.import_upload(upload_id=upload.pk)
+    announced = []
+
+    def listen(sender, product_ids, **kwargs):
+        announced.append(product_ids)
+
+    products_changed.connect(listen)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            upload = uploads.import_upload(upload_id=upload.pk)
+    finally:
+        products_changed.disconnect(listen)
     assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
     assert upload.plan_summary["result"]["unchanged"] == 4
     product_ids = sorted(Product.objects.values_list("pk", flat=True))
     assert upload.plan_summary["embedded_product_ids"] == product_ids
-    for callback in callbacks:
-        callback()  # queue the embeddings (their messages are sent only if the test's transaction commits)
-    job = EmbeddingJob.objects.get(space=space)
+    assert announced == [product_ids]
+    [job] = sweep_changed_products()
     assert job.total == 4
-    status = admin_client.get(reverse("catalogue:upload-status", args=[upload.pk])).json()
-    assert status["embeddings"] == [
-        {"space": "upload-resume", "done": 0, "failed": 0, "total": 4, "percent": 0}
-    ]
+    progress = admin_client.get(reverse("embeddings:upload-progress", args=[upload.pk])).json()
+    assert progress == {
+        "upload": upload.pk,
+        "spaces": [{"space": "upload-resume", "done": 0, "failed": 0, "total": 4, "percent": 0}],
+        "settled": False,
+    }
 
 
 # --------------------------------------------------------------------------- whole-file refusals
@@ -294,8 +307,8 @@ def test_all_or_nothing_refuses_the_whole_upload_when_a_row_is_rejected(admin_cl
 def admin_page_urls() -> list[str]:
     """Every page of the catalogue and the embeddings dashboard, read from their URLconfs (so a page
     added later is checked too); <pk> is 1, which need not exist: access is refused before lookup."""
+    from catalogue import urls as catalogue_urls
     from embeddings import urls as embeddings_urls
-    from search import catalogue_urls
 
     found = []
     for module in (catalogue_urls, embeddings_urls):
@@ -359,7 +372,7 @@ def test_a_non_admin_cannot_post_an_upload(client, settings, media_root):
 
 def test_the_catalogue_admins_group_holds_the_permission():
     group = Group.objects.get(name="Catalogue admins")
-    assert group.permissions.filter(codename="manage_catalog", content_type__app_label="search").exists()
+    assert group.permissions.filter(codename="manage_catalog", content_type__app_label="catalogue").exists()
 
 
 # --------------------------------------------------------------------------- layouts and idempotence

@@ -18,10 +18,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
+from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from embeddings.selectors import space_coverage
-from search.models import Product
-from tests.search import catalogue_zips as zips
+from tests.catalogue import zips
 
 pytestmark = pytest.mark.django_db
 
