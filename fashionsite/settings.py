@@ -155,7 +155,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at every start when it is missing
-MEDIA_URL = "/media/"
+MEDIA_URL = env_str("MEDIA_URL", "/media/")  # another origin when media are served elsewhere
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media", base=BASE_DIR)
 # The app serves media itself unless a real web server or object storage does it.
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)

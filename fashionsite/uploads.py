@@ -69,6 +69,13 @@ def size_label(size: int) -> str:
 # --------------------------------------------------------------------------- images
 
 
+def too_large(size: int, *, max_bytes: int, name: str = "The image") -> ImageRefused:
+    """The refusal of a file by its size (raise it where the size is known before reading)."""
+    return ImageRefused(
+        f"{name} is {size_label(size)}, more than the limit of {size_label(max_bytes)}.", code="too_large"
+    )
+
+
 @dataclass(frozen=True)
 class DecodedImage:
     """A decoded, orientation-corrected image and what a stored copy of it is named by."""
@@ -108,10 +115,7 @@ def decode_untrusted_image(
     if not data:
         raise ImageRefused(f"{name} is empty.", code="empty")
     if len(data) > max_bytes:
-        raise ImageRefused(
-            f"{name} is {size_label(len(data))}, more than the limit of {size_label(max_bytes)}.",
-            code="too_large",
-        )
+        raise too_large(len(data), max_bytes=max_bytes, name=name)
     allowed = [fmt for fmt in formats if fmt in IMAGE_FORMATS]
     limit = settings.FASHIONSITE_MAX_IMAGE_PIXELS
     try:
@@ -123,7 +127,7 @@ def decode_untrusted_image(
             if width * height > limit:
                 raise ImageRefused(
                     f"{name}: {width}x{height} = {width * height:,} pixels is more than the limit of "
-                    f"{limit:,} pixels (FASHIONSITE_MAX_IMAGE_PIXELS).",
+                    f"{limit:,} pixels (FASHIONSITE_MAX_IMAGE_PIXELS): at most {limit / 1e6:g} megapixels.",
                     code="too_many_pixels",
                 )
             image_format = image.format
@@ -135,7 +139,8 @@ def decode_untrusted_image(
         raise
     except Image.DecompressionBombError:
         raise ImageRefused(
-            f"{name} has too many pixels; the limit is {limit:,} (FASHIONSITE_MAX_IMAGE_PIXELS).",
+            f"{name} has too many pixels; the limit is {limit:,} pixels (FASHIONSITE_MAX_IMAGE_PIXELS): "
+            f"at most {limit / 1e6:g} megapixels.",
             code="too_many_pixels",
         ) from None
     except UnidentifiedImageError:

@@ -176,7 +176,7 @@ class SearchRunSerializer(serializers.ModelSerializer):
 
 class SearchRequestSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_QUERY_TEXT_CHARS)
-    image = serializers.FileField(required=False, help_text="multipart only: a JPEG/PNG/WebP/GIF query image")
+    image = serializers.FileField(required=False, help_text="multipart only: a JPEG, PNG or WebP query image")
     filters = serializers.JSONField(
         required=False,
         help_text='e.g. {"gender": "Women", "base_colour": ["Blue", "Red"], "year_min": 2012}; '

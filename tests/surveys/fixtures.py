@@ -151,23 +151,6 @@ def draft_survey(make_survey):
 
 
 @pytest.fixture
-def researcher(db, django_user_model):
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
-    )
-    return user
-
-
-@pytest.fixture
-def researcher_client(client, researcher):
-    client.force_login(researcher)
-    return client
-
-
-@pytest.fixture
 def client_factory():
     from django.test import Client
 
