@@ -12,7 +12,7 @@ from django.urls import reverse
 from embeddings.models import EmbeddingSpace
 from embeddings.services import compute_batch_vectors, ensure_space, set_active_space, upsert_vectors
 from surveys import services as surveys
-from tests.embeddings.factories import make_products
+from tests.factories import make_products
 from tests.surveys.fixtures import make_weight_configs
 
 BANNER = 'data-testid="random-weights"'
