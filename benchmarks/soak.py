@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 
 from benchmarks.common import print_table, write_results  # noqa: E402
-from tests.foundation.stack import SURVEY_SETUP, Participants, Stack, wait_until  # noqa: E402
+from tests.fixtures import wait_until  # noqa: E402
+from tests.foundation.stack import SURVEY_SETUP, Participants, Stack  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -155,13 +156,13 @@ def run(stack: Stack, args, load_before) -> None:
     started = time.monotonic()
     stack.wait_for("Press Ctrl-C", timeout=900)
     print(f"stack ready after {time.monotonic() - started:.0f} s")
-    wait_until(stack.ready, 300, "not ready")
+    wait_until(stack.ready, timeout=300, what="not ready")
     first_ms = _timed_search(stack)
     warm = [_timed_search(stack) for _ in range(10)]
     wait_until(
         lambda: stack.sql("SELECT count(*) FROM embeddings_embeddingjob WHERE status = 'done'")[0][0] >= 1,
-        900,
-        "sample catalogue not embedded",
+        timeout=900,
+        what="sample catalogue not embedded",
     )
     setup = stack.manage("shell", "-c", SURVEY_SETUP)
     assert "SLUG faults" in setup.stdout, setup.stderr
@@ -234,7 +235,12 @@ def inject(stack: Stack, kind: str, embedded) -> dict:
     else:
         stack.stop_postgres()
     time.sleep(0.5)
-    wait_until(lambda: _search_ok(stack) and stack.ready(), 300, f"no recovery after {kind}", interval=0.2)
+    wait_until(
+        lambda: _search_ok(stack) and stack.ready(),
+        timeout=300,
+        what=f"no recovery after {kind}",
+        interval=0.2,
+    )
     recovered = time.time()
     print(f"  recovered after {recovered - at:.1f} s")
     return {"fault": kind, "at": at, "recovered_s": round(recovered - at, 1)}

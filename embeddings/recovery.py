@@ -1,13 +1,14 @@
-"""Jobs never strand: a timer in every embeddings worker re-sends lost batches and says it is alive.
+"""Jobs never strand: lost batch messages are re-sent; workers say they are alive.
 
 A batch message can be lost in several ways (Redis restarted without its data, a publish while
 the broker was down, a task that failed for good after its retries). The job and batch rows in
-PostgreSQL are the record of the work (an outbox): every EMBEDDINGS_SWEEP_SECONDS the worker's
-timer re-sends the queued batches of jobs that made no progress for EMBEDDINGS_STALL_SECONDS
-while the `embeddings` queue is empty (so nothing is waiting that could still carry them).
-A re-sent batch that is done after all is skipped by the task, so a sweep can never embed twice.
+PostgreSQL are the record of the work (an outbox): the periodic sweep (the Celery beat task
+`embeddings.tasks.sweep_changed_products`, every EMBEDDINGS_SWEEP_SECONDS) also re-sends the
+queued batches of jobs that made no progress for EMBEDDINGS_STALL_SECONDS while the `embeddings`
+queue is empty (so nothing is waiting that could still carry them). A re-sent batch that is done
+after all is skipped by the task, so a sweep can never embed twice.
 
-The same timer writes a heartbeat to the cache, which /readyz reads.
+A thread in every embeddings worker writes a heartbeat to the cache, which /readyz reads.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError
 
 logger = logging.getLogger("fashionsite.embeddings")
 HEARTBEAT_KEY = "embeddings:worker-seen"
 HEARTBEAT_MAX_AGE = 60
+HEARTBEAT_EVERY = 15
 
 _timer: threading.Thread | None = None
 
@@ -71,28 +73,14 @@ def worker_last_seen() -> float | None:
 
 
 def _run_timer() -> None:
-    interval = settings.EMBEDDINGS_SWEEP_SECONDS
-    heartbeat_every = min(15.0, interval)
-    next_sweep = time.monotonic() + interval
     while True:
         beat()
-        if time.monotonic() >= next_sweep:
-            next_sweep = time.monotonic() + interval
-            try:
-                close_old_connections()
-                sweep_stranded_jobs()
-            except DatabaseError as error:
-                logger.warning("embedding sweep skipped: database unavailable (%s)", error)
-            except Exception:  # noqa: BLE001 - the timer must outlive any one failure
-                logger.exception("embedding sweep failed")
-            finally:
-                connection.close()  # no connection held across a fork of the pool
-        time.sleep(heartbeat_every)
+        time.sleep(HEARTBEAT_EVERY)
 
 
 def start_timer() -> None:
-    """Start the sweep + heartbeat thread once in this (worker main) process."""
+    """Start the heartbeat thread once in this (worker main) process."""
     global _timer
     if _timer is None or not _timer.is_alive():
-        _timer = threading.Thread(target=_run_timer, name="embeddings-sweep", daemon=True)
+        _timer = threading.Thread(target=_run_timer, name="embeddings-heartbeat", daemon=True)
         _timer.start()

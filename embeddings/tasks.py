@@ -1,9 +1,9 @@
 """Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES). Thin: the work is in
-embeddings.services.run_batch. The model is loaded lazily, once per worker process, by the encoder
+embeddings.services.run_batch and embeddings.sweep. The model is loaded lazily, once per worker process, by the encoder
 registry's cache; decoding runs in a small thread pool so it overlaps the model forward.
 
 A batch that meets a database or broker outage is retried with exponential backoff; one that
-fails for good marks its job failed; a message lost anyway is re-sent by the worker's sweep
+fails for good marks its job failed; a message lost anyway is re-sent by the periodic sweep
 (embeddings/recovery.py)."""
 
 from __future__ import annotations
@@ -63,11 +63,23 @@ def embed_batch(self, batch_id: int) -> str:
     return outcome
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_changed_products() -> str:
+    """Queue embedding jobs for products changed since their vectors were computed, and re-send the
+    batches of stalled jobs whose messages were lost (both idempotent)."""
+    from embeddings.recovery import sweep_stranded_jobs
+    from embeddings.sweep import sweep_changed_products as sweep
+
+    jobs = sweep()
+    resent = sweep_stranded_jobs()
+    return f"{sum(job.total for job in jobs)} products queued in {len(jobs)} space(s); jobs re-sent: {resent}"
+
+
 @worker_ready.connect
 def resume_stalled_jobs_on_start(sender=None, **_kwargs):
     """A restarted worker resends batches of jobs idle longer than the broker's visibility timeout
-    (their messages were lost, e.g. with a Redis restart); duplicates are skipped by the task.
-    Then it starts the sweep + heartbeat timer (embeddings/recovery.py)."""
+    (their messages were lost, e.g. with a Redis restart; duplicates are skipped by the task), then
+    sweeps for products changed while no worker ran, and starts the heartbeat /readyz reads."""
     queues = {
         queue.name for queue in getattr(sender, "task_consumer", None) and sender.task_consumer.queues or []
     }
@@ -80,5 +92,7 @@ def resume_stalled_jobs_on_start(sender=None, **_kwargs):
     idle = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     try:
         resume_stalled_jobs(idle_seconds=idle * 2)
+        if settings.EMBEDDINGS_AUTO_QUEUE:
+            sweep_changed_products.delay()
     except Exception:  # noqa: BLE001 - a worker must start even if the database is briefly away
         logger.exception("could not resume stalled embedding jobs")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.fixtures import wait_until
+
 REPO = Path(__file__).resolve().parent.parent.parent
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TASK = re.compile(r"/surveys/i/[^/]+/task/[0-9a-f-]+/")
@@ -47,16 +49,6 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def wait_until(condition, timeout: float, message: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{message} (waited {timeout:.0f} s)")
 
 
 class Stack:
@@ -128,7 +120,9 @@ class Stack:
 
     def wait_for(self, marker: str, timeout: float = 400) -> None:
         try:
-            wait_until(lambda: marker in self.text() or self.process.poll() is not None, timeout, "")
+            wait_until(
+                lambda: marker in self.text() or self.process.poll() is not None, timeout=timeout, what=""
+            )
         except AssertionError:
             spy = Path(sys.executable).with_name("py-spy")
             stacks = ""

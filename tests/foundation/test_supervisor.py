@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 from fashionsite.supervisor import Program, Supervisor, process_matches
-from tests.foundation.stack import alive, wait_until
+from tests.fixtures import wait_until
+from tests.foundation.stack import alive
 
 
 def supervisor(tmp_path, lines):
@@ -26,7 +27,7 @@ def test_a_child_that_exits_is_restarted_with_a_log_line_and_growing_backoff(tmp
         sup.poll()
         return crasher.restarts >= 2
 
-    wait_until(restarted_twice, 30, f"not restarted: {lines}", interval=0.1)
+    wait_until(restarted_twice, timeout=30, what=f"not restarted: {lines}", interval=0.1)
     assert "crasher went down (exit code 3)" in lines[0]
     assert "restarting it in 1 s (restart #1)" in lines[0]
     assert "restarting it in 2 s (restart #2)" in lines[1]

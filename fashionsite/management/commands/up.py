@@ -169,10 +169,10 @@ class Command(BaseCommand):
         }
 
     def _prepare(self, no_sample: bool):
+        from catalogue import importing
+        from catalogue.models import Product
         from embeddings.encoders import WeightsUnavailable
         from embeddings.services import ensure_space_from_settings
-        from search import importing
-        from search.models import Product
 
         self.stdout.write(f"Data directory: {self.data_dir}")
         if (
@@ -224,6 +224,7 @@ class Command(BaseCommand):
             queues="embeddings,default",
             name=f"up-{os.getpid()}@%h",
             concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
+            beat=True,
         )
 
     def _web_argv(self, host: str, port: int, workers: int) -> list[str]:
