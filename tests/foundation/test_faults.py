@@ -6,9 +6,12 @@ and leaves it ready (the SIGKILL test starts a new launcher on the same data).""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +29,12 @@ QUICK_SWEEP = {
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("faults") / "data", env=QUICK_SWEEP).start()
+def stack():
+    # Not under pytest's temp root: pytest keeps that 0700, and the embedded PostgreSQL runs as
+    # its own system user, which must be able to reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="fashionsite-faults-"))
+    root.chmod(0o755)
+    stack = Stack(root / "data", env=QUICK_SWEEP).start()
     try:
         stack.wait_for("Press Ctrl-C")
         wait_until(
@@ -43,6 +50,7 @@ def stack(tmp_path_factory):
     finally:
         stack.stop()
         stack.kill_everything()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -87,11 +95,15 @@ def test_a_killed_worker_is_restarted_and_its_job_completes_once(ready):
     assert stack.process.poll() is None, "the launcher stopped"
 
 
-def test_postgres_restart_loses_no_acknowledged_rating_and_the_site_is_back_within_10_s(ready):
+def test_postgres_restart_loses_no_acknowledged_rating_nor_a_running_batch_and_the_site_is_back_within_10_s(
+    ready,
+):
     from fashionsite import embedded
 
     stack = ready
     before = stack.sql("SELECT count(*) FROM surveys_rating")[0][0]
+    assert stack.manage("embed", "--all").returncode == 0  # a job runs through the outage
+    job = stack.sql("SELECT max(id) FROM embeddings_embeddingjob")[0][0]
     with Participants(stack.base, "faults") as participants:
         wait_until(
             lambda: len(participants.acked) >= 3,
@@ -128,6 +140,17 @@ def test_postgres_restart_loses_no_acknowledged_rating_and_the_site_is_back_with
     assert stack.sql("SELECT count(*) FROM surveys_rating")[0][0] - before == len(participants.acked)
     assert stack.process.poll() is None, "the launcher stopped"
     assert "the database answers again" in stack.text()
+    # The batch that met the outage was retried (or re-sent by the sweep): the job completes once.
+    wait_until(
+        lambda: stack.sql("SELECT status FROM embeddings_embeddingjob WHERE id = %s", [job])[0][0] == "done",
+        timeout=400,
+        what="the embedding job that ran through the restart did not complete",
+    )
+    rows, pairs = stack.sql(
+        "SELECT count(*), count(DISTINCT product_id) FROM embeddings_productembedding WHERE space_id = %s",
+        [space_id(stack)],
+    )[0]
+    assert rows == pairs == PRODUCTS
 
 
 def _search_ok(stack: Stack) -> bool:
