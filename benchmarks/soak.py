@@ -151,14 +151,14 @@ def main() -> None:
 
 
 def run(stack: Stack, args, load_before) -> None:
-    from fashionsite import embedded
-
     started = time.monotonic()
     stack.wait_for("Press Ctrl-C", timeout=900)
     print(f"stack ready after {time.monotonic() - started:.0f} s")
     wait_until(stack.ready, timeout=300, what="not ready")
     first_ms = _timed_search(stack)
     warm = [_timed_search(stack) for _ in range(10)]
+    slow = slow_clients_probe(stack)
+    print(f"32 slow clients: /healthz p50 {slow['probe_p50_ms']} ms, max {slow['probe_max_ms']} ms")
     wait_until(
         lambda: stack.sql("SELECT count(*) FROM embeddings_embeddingjob WHERE status = 'done'")[0][0] >= 1,
         timeout=900,
@@ -191,7 +191,7 @@ def run(stack: Stack, args, load_before) -> None:
                 stack.manage("embed", "--all")
                 jobs_started += 1
             if next_fault and elapsed > duration * (0.35 if next_fault[0] == "redis" else 0.65):
-                faults.append(inject(stack, next_fault.pop(0), embedded))
+                faults.append(inject(stack, next_fault.pop(0)))
             loads.append(os.getloadavg()[0])
             time.sleep(2)
         rss_end = rss_by_role(stack)
@@ -199,7 +199,37 @@ def run(stack: Stack, args, load_before) -> None:
         for thread in threads:
             thread.join(timeout=60)
     report(stack, args, traffic, participants, faults, rss_start, rss_end, before_ratings, first_ms, warm,
-           load_before, loads, jobs_started)  # fmt: skip
+           load_before, loads, jobs_started, slow)  # fmt: skip
+
+
+def slow_clients_probe(stack: Stack, clients: int = 32, seconds: int = 10) -> dict:
+    """Open `clients` uploads sending 1 byte/s; probe /healthz once a second meanwhile."""
+    import socket
+
+    sockets, probes = [], []
+    try:
+        for _ in range(clients):
+            sock = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
+            sock.sendall(
+                b"POST /api/search/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000\r\n\r\n{"
+            )
+            sockets.append(sock)
+        for _ in range(seconds):
+            for sock in sockets:
+                sock.sendall(b" ")
+            started = time.perf_counter()
+            assert stack.get("/healthz", timeout=30).status_code == 200
+            probes.append((time.perf_counter() - started) * 1000)
+            time.sleep(1)
+    finally:
+        for sock in sockets:
+            sock.close()
+    return {
+        "clients": clients,
+        "probe_p50_ms": percentile(probes, 0.5),
+        "probe_max_ms": round(max(probes), 1),
+    }
 
 
 def _timed_search(stack: Stack) -> float:
@@ -226,7 +256,7 @@ def _search_ok(stack: Stack) -> bool:
         return False
 
 
-def inject(stack: Stack, kind: str, embedded) -> dict:
+def inject(stack: Stack, kind: str) -> dict:
     """Inject one fault; return when the site searches again and /readyz is ready."""
     print(f"injecting: {kind}")
     at = time.time()
@@ -247,7 +277,7 @@ def inject(stack: Stack, kind: str, embedded) -> dict:
 
 
 def report(stack, args, traffic, participants, faults, rss_start, rss_end, before_ratings, first_ms, warm,
-           load_before, loads, jobs_started) -> None:  # fmt: skip
+           load_before, loads, jobs_started, slow) -> None:  # fmt: skip
     windows = [(f["at"], f["at"] + f["recovered_s"] + 2) for f in faults]
 
     def outside(t: float) -> bool:
@@ -298,6 +328,7 @@ def report(stack, args, traffic, participants, faults, rss_start, rss_end, befor
         "warm_search_p50_ms": round(warm_p50, 1),
         "first_vs_warm": round(first_ms / warm_p50, 2),
         "embedding_jobs_started": jobs_started,
+        "slow_clients": slow,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_during_mean": round(statistics.mean(loads), 2) if loads else None,
         "web_restarts": stack.state()["programs"]["web"]["restarts"],
@@ -309,6 +340,7 @@ def report(stack, args, traffic, participants, faults, rss_start, rss_end, befor
         "recovered_s": "<= 10 per fault",
         "rss_growth_pct": "<= 10 per role",
         "first_vs_warm": "<= 2",
+        "slow_clients_probe_max_ms": "<= 1000 with 32 clients at 1 byte/s",
     }
     rows = [
         ("requests", metrics["requests"], None),
@@ -318,6 +350,7 @@ def report(stack, args, traffic, participants, faults, rss_start, rss_end, befor
         *[(f"{kind} p50 / p95 (ms)", f"{v['p50_ms']} / {v['p95_ms']}", None) for kind, v in latency.items()],
         *[(f"RSS {role} growth %", v["growth_pct"], "<= 10") for role, v in rss.items()],
         ("first search / warm p50", metrics["first_vs_warm"], "<= 2"),
+        ("probe max with 32 slow clients (ms)", slow["probe_max_ms"], "<= 1000"),
         ("load average during", metrics["load_average_during_mean"], None),
     ]
     print_table(rows)

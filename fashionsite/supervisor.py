@@ -148,7 +148,10 @@ class Supervisor:
     def exited(self, program: Program) -> str | None:
         """Why the program is down ("exit code 1", "not answering"), or None while it runs."""
         if program.argv is None:
-            return None if program.is_up() else "not answering"
+            try:
+                return None if program.is_up() else "not answering"
+            except Exception as error:  # noqa: BLE001 - a failing probe is a down server, not a dead launcher
+                return f"not answering ({type(error).__name__})"
         code = program.process.poll() if program.process else None
         return None if code is None else f"exit code {code}"
 

@@ -256,6 +256,9 @@ def test_status_and_stop_from_another_terminal(ready):
     for name in ("web", "worker", "postgres", "redis"):
         assert f"  {name}" in status.stdout
     assert "readiness" in status.stdout and ": ready" in status.stdout
+    headers = stack.get("/healthz").headers
+    assert "server" not in headers, f"the web server names itself: {headers.get('server')}"
+    assert len(headers["x-request-id"]) == 16
 
 
 def test_after_the_launcher_is_killed_the_next_start_leaves_no_orphans(stack):
