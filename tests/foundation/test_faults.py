@@ -137,7 +137,11 @@ def test_postgres_restart_loses_no_acknowledged_rating_nor_a_running_batch_and_t
         )
     }
     assert participants.acked <= stored, f"acknowledged but not stored: {participants.acked - stored}"
-    assert stack.sql("SELECT count(*) FROM surveys_rating")[0][0] - before == len(participants.acked)
+    # Nothing twice; a rating may be stored without its reply reaching the client (the connection
+    # dropped with the server), never the other way round.
+    ratings, assignments = stack.sql("SELECT count(*), count(DISTINCT assignment_id) FROM surveys_rating")[0]
+    assert ratings == assignments
+    assert ratings - before >= len(participants.acked)
     assert stack.process.poll() is None, "the launcher stopped"
     assert "the database answers again" in stack.text()
     # The batch that met the outage was retried (or re-sent by the sweep): the job completes once.
@@ -195,21 +199,26 @@ def test_a_killed_redis_is_restarted_and_ratings_and_search_keep_working(ready):
     wait_until(stack.ready, timeout=90, what="not ready again after the Redis restart")
 
 
-def test_a_product_saved_while_the_broker_is_down_is_embedded_when_it_is_back(ready, tmp_path):
+@pytest.mark.parametrize("broker", ["down", "frozen"])
+def test_a_product_saved_while_the_broker_is_away_is_embedded_when_it_is_back(
+    ready, tmp_path, broker, request
+):
     stack = ready
-    dead = tmp_path / "no-redis.sock"
-    save = (
-        "from catalogue.models import Product; from catalogue.services import save_product; "
-        "p = Product.objects.order_by('pk').first(); "
-        "save_product(product=p, fields={'title': 'saved while the broker was down'}, image=None); "
-        "print('SAVED', p.pk, Product.objects.get(pk=p.pk).revision)"
+    socket_path = (
+        request.getfixturevalue("frozen_redis") if broker == "frozen" else tmp_path / "no-redis.sock"
     )
-    started = time.monotonic()
-    result = stack.manage("shell", "-c", save, env={"REDIS_URL": f"unix://{dead}"})
-    took = time.monotonic() - started
+    save = (
+        "import time; from catalogue.models import Product; from catalogue.services import save_product; "
+        "p = Product.objects.order_by('pk').first(); t = time.monotonic(); "
+        f"save_product(product=p, fields={{'title': 'saved while the broker was {broker}'}}, image=None); "
+        "print('SAVED', p.pk, Product.objects.get(pk=p.pk).revision, time.monotonic() - t)"
+    )
+    result = stack.manage("shell", "-c", save, env={"REDIS_URL": f"unix://{socket_path}"})
     assert result.returncode == 0 and "SAVED" in result.stdout, result.stdout + result.stderr
-    product, revision = result.stdout.split("SAVED")[1].split()[:2]
-    # The record of the pending work is the product's new revision (embeddings are older).
+    product, revision, took = result.stdout.split("SAVED")[1].split()[:3]
+    # A frozen broker used to hold the save for 16.7 s (publish retries without a timeout).
+    assert float(took) < 10, f"the save took {float(took):.1f} s with the broker {broker}"
+    # The record of the pending work is the product's new revision (its embeddings are older).
     wait_until(
         lambda: (
             stack.sql(
@@ -219,9 +228,8 @@ def test_a_product_saved_while_the_broker_is_down_is_embedded_when_it_is_back(re
             == int(revision)
         ),
         timeout=120,
-        what="the product saved while the broker was down was never embedded",
+        what=f"the product saved while the broker was {broker} was never embedded",
     )
-    assert took < 60, f"the save took {took:.0f} s (shell start-up included)"
 
 
 def test_slow_request_bodies_do_not_take_the_site_offline(ready):
