@@ -100,15 +100,19 @@ TEMPLATES = [
 
 # --------------------------------------------------------------------------- database
 DATABASE_URL = env_str("DATABASE_URL")
+# No persistent connections by default: under ASGI each request runs in a thread of its own, and a
+# connection kept for CONN_MAX_AGE by a thread that is gone is never reused nor closed (the soak
+# exhausted PostgreSQL's max_connections). A new connection over the unix socket costs ~ms.
+DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 0)
 EMBEDDED_POSTGRES = not DATABASE_URL
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE)}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
             **embedded.postgres_connection(DATA_DIR, env_str("FASHIONSITE_DB_NAME", "fashionsite")),
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": DB_CONN_MAX_AGE,
         }
     }
 # Fail fast while the database is away (a restart) instead of hanging a web thread.
