@@ -94,13 +94,8 @@ def analyse_upload(*, upload_id: int) -> CatalogUpload:
         return upload
     _set(upload, status=CatalogUpload.Status.ANALYSING, rows_done=0, rows_total=0)
 
-    def progress(done: int, total: int) -> None:
-        CatalogUpload.objects.filter(pk=upload.pk).update(
-            rows_done=done, rows_total=total, updated_at=timezone.now()
-        )
-
     try:
-        plan = importing.plan_import(Path(upload.file_path), progress=progress)
+        plan = importing.plan_import(Path(upload.file_path), progress=_progress_writer(upload))
     except importing.ImportRefused as exc:
         return _refuse(upload, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure must reach the admin, not only the log
@@ -154,15 +149,12 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
     if upload.status != CatalogUpload.Status.IMPORTING:
         return upload
 
-    def progress(done: int, total: int) -> None:
-        CatalogUpload.objects.filter(pk=upload.pk).update(
-            rows_done=done, rows_total=total, updated_at=timezone.now()
-        )
-
     plan = None
     try:
         plan = importing.plan_import(Path(upload.file_path))
-        result = importing.apply_plan(plan, all_or_nothing=upload.all_or_nothing, progress=progress)
+        result = importing.apply_plan(
+            plan, all_or_nothing=upload.all_or_nothing, progress=_progress_writer(upload)
+        )
     except importing.ImportRefused as exc:
         upload = _refuse(upload, str(exc))
         _record_written(upload, plan, [])
@@ -318,6 +310,17 @@ def _record_written(upload: CatalogUpload, plan, product_ids: list[int]) -> None
     summary["embedded_product_ids"] = sorted(ids)
     _set(upload, plan_summary=summary)
     announce_changed_products(ids)
+
+
+def _progress_writer(upload: CatalogUpload):
+    """The (done, total) callback of the import service: writes the counters the page polls."""
+
+    def progress(done: int, total: int) -> None:
+        CatalogUpload.objects.filter(pk=upload.pk).update(
+            rows_done=done, rows_total=total, updated_at=timezone.now()
+        )
+
+    return progress
 
 
 def _refuse(upload: CatalogUpload, message: str) -> CatalogUpload:
