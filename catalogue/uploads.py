@@ -76,13 +76,11 @@ def expire_unconfirmed_uploads() -> int:
     stale = CatalogUpload.objects.filter(status=CatalogUpload.Status.PREVIEWED, updated_at__lt=cutoff)
     expired = 0
     for upload in stale:
-        _set(
+        _end(
             upload,
-            status=CatalogUpload.Status.DISCARDED,
-            error=f"Not confirmed within {hours} hours (FASHIONSITE_UPLOAD_PREVIEW_HOURS): discarded.",
-            finished_at=timezone.now(),
+            CatalogUpload.Status.DISCARDED,
+            f"Not confirmed within {hours} hours (FASHIONSITE_UPLOAD_PREVIEW_HOURS): discarded.",
         )
-        _delete_file(upload)
         expired += 1
     return expired
 
@@ -162,13 +160,7 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
     except Exception as exc:  # noqa: BLE001 - any failure must reach the admin, not only the log
         log.exception("importing upload %s failed", upload.pk)
         upload.refresh_from_db()
-        _set(
-            upload,
-            status=CatalogUpload.Status.FAILED,
-            error=f"The import stopped: {exc}",
-            finished_at=timezone.now(),
-        )
-        _delete_file(upload)
+        _end(upload, CatalogUpload.Status.FAILED, f"The import stopped: {exc}")
         # Batches committed before the failure stay imported: embed them too.
         _record_written(upload, plan, [])
         return upload
@@ -324,7 +316,12 @@ def _progress_writer(upload: CatalogUpload):
 
 
 def _refuse(upload: CatalogUpload, message: str) -> CatalogUpload:
-    _set(upload, status=CatalogUpload.Status.REFUSED, error=message, finished_at=timezone.now())
+    return _end(upload, CatalogUpload.Status.REFUSED, message)
+
+
+def _end(upload: CatalogUpload, status: str, message: str) -> CatalogUpload:
+    """Finish the upload with `status` and the message the page shows, and delete its zip."""
+    _set(upload, status=status, error=message, finished_at=timezone.now())
     _delete_file(upload)
     return upload
 
