@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from embeddings import tasks
 from embeddings.models import EmbeddingBatch, EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding
 
 logger = logging.getLogger("fashionsite.embeddings")
@@ -243,13 +244,12 @@ def _create_job(space: EmbeddingSpace, kind: str, ids: list[int]) -> EmbeddingJo
 
 def _send(batch_ids: list[int]) -> None:
     """Publish the batches; with the broker away they stay queued in PostgreSQL (the outbox) and
-    the workers' sweep sends them once it is back (embeddings/recovery.py)."""
-    from embeddings.tasks import embed_batch
+    the periodic sweep sends them once it is back (embeddings/recovery.py)."""
     from fashionsite.resilience import BrokerUnavailable, publish
 
     for position, batch_id in enumerate(batch_ids):
         try:
-            publish(embed_batch, batch_id)
+            publish(tasks.embed_batch, batch_id)
         except BrokerUnavailable as error:
             logger.warning("%s; %d batches left queued for the sweep", error, len(batch_ids) - position)
             return
