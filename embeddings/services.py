@@ -289,7 +289,7 @@ def queue_product_embeddings(product_ids) -> None:
 # --------------------------------------------------------------------------- batch work
 
 
-def _decode(storage, name: str):
+def decode_image(storage, name: str):
     """Open and fully decode an image from storage; returns (PIL image, None) or (None, reason)."""
     from PIL import Image, UnidentifiedImageError
 
@@ -319,7 +319,7 @@ def compute_batch_vectors(space: EmbeddingSpace, products, *, pool=None):
     def load(product):
         if not product.image:
             return product, None, None
-        image, reason = _decode(default_storage, product.image.name)
+        image, reason = decode_image(default_storage, product.image.name)
         if image is None:
             return product, None, reason
         return product, encoder.preprocess(image), None

@@ -1,5 +1,6 @@
-"""Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES). Thin: the work is in
-embeddings.services.run_batch. The model is loaded lazily, once per worker process, by the encoder
+"""Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES; fine-tuning runs on the
+"training" queue). Thin: the work is in embeddings.services.run_batch and
+embeddings.training.services.execute_training_run. The model is loaded lazily, once per worker process, by the encoder
 registry's cache; decoding runs in a small thread pool so it overlaps the model forward."""
 
 from __future__ import annotations
@@ -25,6 +26,33 @@ def embed_batch(batch_id: int) -> str:
     from embeddings.services import run_batch
 
     return run_batch(batch_id, pool=_decode_pool())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def train_run(run_id: int) -> str:
+    """Fine-tune one TrainingRun; a redelivery after a killed worker resumes from its checkpoint."""
+    from embeddings.training.services import execute_training_run
+
+    return execute_training_run(run_id)
+
+
+@worker_ready.connect
+def resume_stalled_runs_on_start(sender=None, **_kwargs):
+    """A restarted training worker resends runs whose worker went silent (lost messages)."""
+    queues = {
+        queue.name for queue in getattr(sender, "task_consumer", None) and sender.task_consumer.queues or []
+    }
+    if "training" not in queues:
+        return
+    from embeddings.training.services import resume_stalled_runs
+
+    idle = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    try:
+        resume_stalled_runs(idle_seconds=idle * 2)
+    except Exception:  # noqa: BLE001 - a worker must start even if the database is briefly away
+        import logging
+
+        logging.getLogger(__name__).exception("could not resume stalled training runs")
 
 
 @worker_ready.connect

@@ -124,7 +124,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"embeddings.tasks.*": {"queue": "embeddings"}}
+# Fine-tuning runs go to GPU workers (`celery -A fashionsite worker -Q training`); exact names win over globs.
+CELERY_TASK_ROUTES = {
+    "embeddings.tasks.train_run": {"queue": "training"},
+    "embeddings.tasks.*": {"queue": "embeddings"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -190,6 +194,8 @@ EMBEDDINGS_TEXT_TEMPLATE = env_str("EMBEDDINGS_TEXT_TEMPLATE", "{title}")
 EMBEDDINGS_DEVICE = env_str("EMBEDDINGS_DEVICE", "")  # "", cuda, cuda:1, mps, cpu
 EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 64)
 EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
+# Fine-tuning checkpoints and weights: a directory every training worker (and embedding worker) shares.
+TRAINING_WEIGHTS_DIR = env_path("FASHIONSITE_WEIGHTS_DIR", DATA_DIR / "weights", base=BASE_DIR)
 
 # --------------------------------------------------------------------------- search
 SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)
