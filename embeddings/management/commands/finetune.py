@@ -81,7 +81,15 @@ class Command(BaseCommand):
             space = resolve_base_space(options["from_space"])
             run = start_training_run(base_space=space, params=params)
         except TrainingSetupError as error:
-            lines = [f"  --{name.replace('_', '-')}: {message}" for name, message in error.errors.items()]
+            options_named = {
+                "base_space": "from_space",
+                "group_by_title": "no_group_by_title",
+                "amp": "no_amp",
+            }
+            lines = [
+                f"  --{options_named.get(name, name).replace('_', '-')}: {message}"
+                for name, message in error.errors.items()
+            ]
             raise CommandError("cannot start fine-tuning:\n" + "\n".join(lines)) from error
         split = {name: len(ids) for name, ids in run.split.items()}
         self.stdout.write(
