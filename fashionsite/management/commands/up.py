@@ -176,7 +176,7 @@ class Command(BaseCommand):
         self._spawn(
             "worker",
             worker_command(
-                queues="embeddings,default",
+                queues="embeddings,default,training",
                 name=f"up-{os.getpid()}@%h",
                 concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
             ),
