@@ -104,3 +104,24 @@ def test_two_epochs_lower_the_loss_beat_the_random_model_and_create_the_space(
     trained = evaluate_space(space, sorted(train_ids))
     random_init = evaluate_space(base_space, sorted(train_ids))
     assert trained["text_to_image"]["recall@10"]["mean"] > random_init["text_to_image"]["recall@10"]["mean"]
+
+
+def test_a_locked_image_tower_keeps_image_vectors_while_text_vectors_learn(
+    base_space, django_capture_on_commit_callbacks
+):
+    from PIL import Image
+
+    from embeddings.services import encode_query
+
+    make_products(60)
+    params = {"epochs": 1, "batch_size": 8, "accum_steps": 2, "lr": 1e-3, "lock_image_tower": True}
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start_training_run(base_space=base_space, params=params)
+        assert execute_training_run(run.pk) == "done"
+    run.refresh_from_db()
+    assert run.step == run.total_steps == len(run.split["train"]) // 16
+    image = Image.new("RGB", (60, 80), "navy")
+    base_text, base_image = encode_query(base_space, text="navy shirt", image=image)
+    tuned_text, tuned_image = encode_query(run.result_space, text="navy shirt", image=image)
+    assert float(base_image @ tuned_image) > 0.99999
+    assert float(base_text @ tuned_text) < 0.999
