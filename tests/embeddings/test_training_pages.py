@@ -128,3 +128,9 @@ def test_a_finished_run_page_shows_loss_curve_validation_and_the_comparison(
     runs_page = trainer_client.get(reverse("embeddings:training")).content.decode()
     assert f'data-run="{run.pk}"' in runs_page and f"tiny-ft{run.pk}" in runs_page
     assert " → " in runs_page.split('data-testid="test-recall">')[1].split("</td>")[0]
+
+
+def test_admin_lists_runs_read_only(admin_client, base_space):
+    run = start_training_run(base_space=base_space, params={"batch_size": 8})
+    page = admin_client.get("/admin/embeddings/trainingrun/").content.decode()
+    assert f"/admin/embeddings/trainingrun/{run.pk}/change/" in page and "Add training run" not in page
