@@ -151,7 +151,7 @@ def main() -> None:
     print_table([(key, value, targets.get(key)) for key, value in metrics.items()])
     gpu = torch.cuda.get_device_name(0) if gpu_measured else "not measured: no GPU in this session"
     write_results(
-        "finetune",
+        "finetune" if args.model == "ViT-B-32" else f"finetune-{slug}",
         metrics,
         targets,
         notes=(

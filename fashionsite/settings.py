@@ -196,6 +196,8 @@ EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 64)
 EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
 # Fine-tuning checkpoints and weights: a directory every training worker (and embedding worker) shares.
 TRAINING_WEIGHTS_DIR = env_path("FASHIONSITE_WEIGHTS_DIR", DATA_DIR / "weights", base=BASE_DIR)
+# Threads reading, decoding and augmenting training batches ahead of the model (raise on a GPU box).
+TRAINING_LOADER_THREADS = env_int("FASHIONSITE_TRAINING_LOADER_THREADS", 2)
 
 # --------------------------------------------------------------------------- search
 SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)

@@ -9,7 +9,7 @@
 - AMP (bfloat16/float16 autocast with a GradScaler) on CUDA only; gradient accumulation over
   `accum_steps` micro-batches; optional `lock_image_tower` / `lock_text_tower`.
 
-Batches are read, decoded and augmented in a small thread pool a few batches ahead of the model
+Batches are read, decoded and augmented in a thread pool (TRAINING_LOADER_THREADS) a few batches ahead of the model
 (a Celery prefork child cannot fork DataLoader workers). The order of an epoch is a permutation
 seeded by (split seed, epoch), so a resumed run continues with the batches it had not seen.
 """
@@ -30,7 +30,6 @@ import torch
 
 from embeddings.training.params import TrainingParams
 
-LOADER_THREADS = 2
 PREFETCH_BATCHES = 3
 
 
@@ -62,7 +61,11 @@ class PairBatches:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.seed = seed
-        self.pool = ThreadPoolExecutor(max_workers=threads or LOADER_THREADS, thread_name_prefix="pairs")
+        if threads is None:
+            from django.conf import settings
+
+            threads = settings.TRAINING_LOADER_THREADS
+        self.pool = ThreadPoolExecutor(max_workers=max(int(threads), 1), thread_name_prefix="pairs")
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
