@@ -37,7 +37,7 @@ def resolve_base_space(name: str) -> EmbeddingSpace:
 
 def plan_split(params: TrainingParams) -> dict[str, list[int]]:
     """The products with an image, split train/val/test by the params' seed (see params.split_of)."""
-    Product = apps.get_model("search", "Product")
+    Product = apps.get_model("catalogue", "Product")
     rows = Product.objects.exclude(image="").order_by("pk").values_list("pk", "catalog_id", "title")
     return split_products(rows, params)
 
@@ -155,7 +155,7 @@ def training_pairs(space: EmbeddingSpace, product_ids: list[int]):
     """The (product, image, text through the space's template) pairs of these products, by id."""
     from embeddings.training.loop import Pair
 
-    Product = apps.get_model("search", "Product")
+    Product = apps.get_model("catalogue", "Product")
     products = Product.objects.filter(pk__in=product_ids).exclude(image="").order_by("pk")
     return [Pair(p.pk, p.image.name, product_text(p, space.text_template)) for p in products]
 

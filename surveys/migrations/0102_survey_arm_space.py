@@ -12,7 +12,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('embeddings', '0002_jobs_batches_failures'),
-        ('search', '0104_catalog_upload_drop_job_ids'),
         ('surveys', '0101_attention_checks'),
     ]
 

@@ -10,7 +10,7 @@ from embeddings.services import ensure_space
 from embeddings.training.params import TrainingParams, TrainingSetupError, split_products
 from embeddings.training.services import execute_training_run, start_training_run
 from embeddings.training.worker import evaluate_space
-from tests.embeddings.factories import make_products
+from tests.factories import make_products
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from embeddings.models import TrainingRun
 from embeddings.services import ensure_space
 from embeddings.training.services import execute_training_run, start_training_run
-from tests.embeddings.factories import make_products
+from tests.factories import make_products
 
 pytestmark = pytest.mark.django_db
 

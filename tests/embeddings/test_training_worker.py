@@ -4,27 +4,16 @@ the fine-tuned space is created and embedded; `manage.py finetune --wait` report
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.core.management import call_command
 
 from embeddings.models import EmbeddingJob, ProductEmbedding, TrainingRun
 from embeddings.services import ensure_space
 from embeddings.training.services import start_training_run
-from tests.embeddings.factories import make_products
+from tests.factories import make_products
+from tests.fixtures import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-def wait_until(predicate, *, timeout: float, what: str, poll: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def finished(run: TrainingRun, timeout: float = 400) -> TrainingRun:
@@ -32,7 +21,7 @@ def finished(run: TrainingRun, timeout: float = 400) -> TrainingRun:
         run.refresh_from_db()
         return run.is_finished
 
-    wait_until(done, timeout=timeout, what=f"run {run.pk} to finish (step {run.step}/{run.total_steps})")
+    wait_until(done, timeout=timeout, interval=0.3, what=f"run {run.pk} finished")
     return run
 
 
@@ -50,7 +39,7 @@ def test_worker_killed_mid_epoch_resumes_from_its_checkpoint_and_the_new_space_i
         run.refresh_from_db()
         return run.checkpoint_path and run.step >= 10
 
-    wait_until(past_first_checkpoint, timeout=300, what="the first checkpoint", poll=0.05)
+    wait_until(past_first_checkpoint, timeout=300, what="the first checkpoint", interval=0.05)
     celery_worker.kill()
     run.refresh_from_db()
     killed_at = run.step
@@ -73,7 +62,7 @@ def test_worker_killed_mid_epoch_resumes_from_its_checkpoint_and_the_new_space_i
         job.refresh_from_db()
         return job.status == "done"
 
-    wait_until(embedded, timeout=300, what="the fine-tuned space's embedding job", poll=0.3)
+    wait_until(embedded, timeout=300, what="the fine-tuned space's embedding job", interval=0.3)
     assert ProductEmbedding.objects.filter(space=space).count() == 200
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from surveys import services
 from surveys.models import Question, Rating, Survey, SurveyQuery
+from tests.fixtures import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +60,9 @@ def test_one_configuration_is_refused(researcher_client, weight_configs):
     assert not Survey.objects.exists()
 
 
-def test_typed_query_with_image(researcher_client, draft_survey, jpeg_bytes):
+def test_typed_query_with_image(researcher_client, draft_survey):
     url = reverse("surveys:manage-add-query", args=[draft_survey.slug])
-    image = SimpleUploadedFile("dress.jpg", jpeg_bytes, content_type="image/jpeg")
+    image = SimpleUploadedFile("dress.jpg", jpeg_bytes(), content_type="image/jpeg")
     researcher_client.post(url, {"text": "red floral dress", "image": image})
     query = draft_survey.queries.get(text="red floral dress")
     assert query.image and query.image_name == "dress.jpg"
@@ -84,12 +85,12 @@ def make_zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def test_csv_upload_with_images_zip(draft_survey, jpeg_bytes):
+def test_csv_upload_with_images_zip(draft_survey):
     rows = "text,image\nblue denim jacket,\n,shoe.jpg\nstriped shirt,shirt.jpg\n"
     created = services.import_queries_csv(
         survey=draft_survey,
         csv_file=SimpleUploadedFile("q.csv", rows.encode()),
-        zip_file=io.BytesIO(make_zip({"imgs/shoe.jpg": jpeg_bytes, "shirt.jpg": jpeg_bytes})),
+        zip_file=io.BytesIO(make_zip({"imgs/shoe.jpg": jpeg_bytes(), "shirt.jpg": jpeg_bytes()})),
     )
     assert [(q.text, bool(q.image)) for q in created] == [
         ("blue denim jacket", False),
@@ -99,14 +100,14 @@ def test_csv_upload_with_images_zip(draft_survey, jpeg_bytes):
     assert {q.source for q in created} == {SurveyQuery.Source.CSV}
 
 
-def test_csv_errors_name_the_line_and_store_nothing(researcher_client, draft_survey, jpeg_bytes):
+def test_csv_errors_name_the_line_and_store_nothing(researcher_client, draft_survey):
     before = draft_survey.queries.count()
     rows = "text,image\nfine,\nmissing image,nothere.jpg\n"
     response = researcher_client.post(
         reverse("surveys:manage-import-queries", args=[draft_survey.slug]),
         {
             "csv_file": SimpleUploadedFile("q.csv", rows.encode()),
-            "zip_file": SimpleUploadedFile("i.zip", make_zip({"a.jpg": jpeg_bytes})),
+            "zip_file": SimpleUploadedFile("i.zip", make_zip({"a.jpg": jpeg_bytes()})),
         },
         follow=True,
     )
@@ -114,12 +115,12 @@ def test_csv_errors_name_the_line_and_store_nothing(researcher_client, draft_sur
     assert draft_survey.queries.count() == before
 
 
-def test_zip_with_unsafe_path_is_refused(draft_survey, jpeg_bytes):
+def test_zip_with_unsafe_path_is_refused(draft_survey):
     with pytest.raises(services.QueryImportError, match="outside the zip"):
         services.import_queries_csv(
             survey=draft_survey,
             csv_file=SimpleUploadedFile("q.csv", b"text,image\nx,a.jpg\n"),
-            zip_file=io.BytesIO(make_zip({"../a.jpg": jpeg_bytes})),
+            zip_file=io.BytesIO(make_zip({"../a.jpg": jpeg_bytes()})),
         )
 
 
