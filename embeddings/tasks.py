@@ -1,7 +1,8 @@
 """Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES; fine-tuning runs on the
 "training" queue). Thin: the work is in embeddings.services.run_batch, embeddings.sweep and
-embeddings.training.services.execute_training_run. The model is loaded lazily, once per worker process, by the encoder
-registry's cache; decoding runs in a small thread pool so it overlaps the model forward."""
+embeddings.training.services, which import this module at the top; the tasks import them inside
+their bodies. The model is loaded lazily, once per worker process, by the encoder registry's
+cache; decoding runs in a small thread pool so it overlaps the model forward."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from embeddings.models import EmbeddingSpace, TrainingRun
 from embeddings.services import product_text
+from embeddings.tasks import train_run
 from embeddings.training.params import TrainingParams, TrainingSetupError, split_products, steps_per_epoch
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,6 @@ def start_training_run(*, base_space: EmbeddingSpace, params: dict, user=None) -
 
 
 def _send(run_id: int) -> None:
-    from embeddings.tasks import train_run
-
     train_run.delay(run_id)
 
 

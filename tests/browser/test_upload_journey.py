@@ -39,7 +39,7 @@ def log_in(page, live_server, username, password):
 def test_admin_uploads_a_zip_previews_confirms_and_finds_the_products(
     live_server, page, celery_worker, catalogue_admin, embedding_space
 ):
-    log_in(page, live_server, "catalogue-admin", "pw-catalogue-1")
+    log_in(page, live_server, "catalogue-admin", "pw-catalogue-admin-1")
     page.get_by_role("link", name="Bulk upload (zip)").click()
     page.get_by_label("Catalogue zip").set_input_files(
         {"name": "twenty.zip", "mimeType": "application/zip", "buffer": zips.kaggle_zip(20)}
@@ -103,7 +103,7 @@ def test_upload_progress_works_without_javascript(live_server, browser, celery_w
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
-        log_in(page, live_server, "catalogue-admin", "pw-catalogue-1")
+        log_in(page, live_server, "catalogue-admin", "pw-catalogue-admin-1")
         page.goto(f"{live_server.url}/catalogue/upload/")
         page.get_by_label("Catalogue zip").set_input_files(
             {"name": "five.zip", "mimeType": "application/zip", "buffer": zips.kaggle_zip(5)}

@@ -84,6 +84,34 @@ def make_weight_configs(n: int = 3):
     ]
 
 
+def make_own_query_survey(*, slug: str, own_query_tasks: int = 2, products: int = 20):
+    """An open survey in own-query mode over products with vectors in a real tiny-model space (the
+    participant's query is encoded for real)."""
+    from django.conf import settings
+
+    from embeddings.services import ensure_space
+    from surveys import services
+
+    space = ensure_space(
+        name=f"{slug}-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
+    )
+    make_catalogue(n=products, space=space)
+    survey = services.create_survey(
+        title="Own", slug=slug, weight_configs=make_weight_configs(2), exact=True, results_per_task=5,
+        own_query_tasks=own_query_tasks,
+    )  # fmt: skip
+    services.open_survey(survey=survey)
+    return survey
+
+
+def join_through_open_link(client, survey) -> str:
+    """Consent through the survey's open link; returns the participant's token."""
+    from django.urls import reverse
+
+    location = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})["Location"]
+    return location.rstrip("/").rsplit("/", 1)[-1]
+
+
 @pytest.fixture
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -188,20 +188,10 @@ def test_reworded_question_is_stored_with_each_answer(make_survey):
 
 def test_own_query_mode(client, db, media_root, settings):
     """The participant's own text is encoded for real (tiny random-weights model) and rated."""
-    from embeddings.services import ensure_space
-    from tests.surveys.fixtures import make_catalogue, make_weight_configs
+    from tests.surveys.fixtures import join_through_open_link, make_own_query_survey
 
-    space = ensure_space(
-        name="survey-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
-    )
-    make_catalogue(n=20, space=space)
-    survey = services.create_survey(
-        title="Own", slug="own", weight_configs=make_weight_configs(2), exact=True, results_per_task=5,
-        own_query_tasks=2,
-    )  # fmt: skip
-    services.open_survey(survey=survey)
-    response = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})
-    token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    survey = make_own_query_survey(slug="own", own_query_tasks=2)
+    token = join_through_open_link(client, survey)
     participant = survey.participants.get(token=token)
     answers = {f"q{q.pk}": ("yes" if q.kind == "match" else "5") for q in survey.questions.all()}
     assert client.get(reverse("surveys:invite", args=[token]))["Location"].endswith("/own-query/")
