@@ -1,12 +1,12 @@
 """Admin for spaces (add through the registry, activate action), jobs (progress bar, rate, ETA;
-resume/cancel) and failures."""
+resume/cancel), failures and fine-tuning runs (read-only)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from embeddings.encoders import WeightsUnavailable
-from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace
+from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace, TrainingRun
 from embeddings.services import (
     cancel_job,
     delete_space,
@@ -160,4 +160,19 @@ class EmbeddingFailureAdmin(admin.ModelAdmin):
     raw_id_fields = ["product", "job"]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    """Read-only: runs are started, watched and cancelled on /embeddings/training/ (or the API, CLI)."""
+
+    list_display = ["pk", "base_space", "status", "step", "total_steps", "epoch", "device", "result_space"]
+    list_filter = ["status", "base_space"]
+    exclude = ["split", "loss_curve"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from embeddings import api
+
+urlpatterns = [
+    path("training-runs/", api.TrainingRunList.as_view(), name="api-training-runs"),
+    path("training-runs/<int:pk>/", api.TrainingRunDetail.as_view(), name="api-training-run"),
+    path("training-runs/<int:pk>/cancel/", api.TrainingRunCancel.as_view(), name="api-training-run-cancel"),
+]

@@ -183,7 +183,8 @@ def _hub_access(needed: bool):
 
 
 def _build(model_name: str, pretrained: str, weights_path: str):
-    """(model, preprocess, tokenizer) with exactly the weights asked for, or an exception."""
+    """(model, training preprocess, preprocess, tokenizer) with exactly the weights asked for, or an
+    exception. The training preprocess is open_clip's augmentation (random resized crop)."""
     import open_clip
 
     hub_id = model_name.removeprefix("hf-hub:") if model_name.startswith("hf-hub:") else None
@@ -199,7 +200,9 @@ def _build(model_name: str, pretrained: str, weights_path: str):
             raise ValueError(f"{model_name} has no pretrained tag {pretrained!r} (known tags: {tags})")
         else:
             weights = pretrained
-        model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=weights)
+        model, preprocess_train, preprocess = open_clip.create_model_and_transforms(
+            model_name, pretrained=weights
+        )
     else:
         # open_clip ignores `pretrained` for hub models and, when the config is cached but the weights
         # are not, warns and returns a random model. Fetch the weights first so that fails loudly.
@@ -208,17 +211,16 @@ def _build(model_name: str, pretrained: str, weights_path: str):
 
             download_pretrained_from_hf(hub_id)
         load_hub_weights = not weights_path and not is_random(pretrained)
-        model, _, preprocess = open_clip.create_model_and_transforms(
+        model, preprocess_train, preprocess = open_clip.create_model_and_transforms(
             model_name, load_weights=load_hub_weights
         )
         if weights_path:
             open_clip.load_checkpoint(model, weights_path)
-    return model, preprocess, open_clip.get_tokenizer(model_name)
+    return model, preprocess_train, preprocess, open_clip.get_tokenizer(model_name)
 
 
-def _create(model_name: str, pretrained: str, weights_path: str, device: str) -> Encoder:
-    import torch
-
+def _build_checked(model_name: str, pretrained: str, weights_path: str):
+    """_build with every failure turned into one WeightsUnavailable message."""
     _register_configs()
     if weights_path and not Path(weights_path).is_file():
         raise WeightsUnavailable(
@@ -227,7 +229,7 @@ def _create(model_name: str, pretrained: str, weights_path: str, device: str) ->
     needs_hub = model_name.startswith("hf-hub:") or not (weights_path or is_random(pretrained))
     try:
         with _hub_access(needs_hub):
-            model, preprocess, tokenizer = _build(model_name, pretrained, weights_path)
+            return _build(model_name, pretrained, weights_path)
     except Exception as error:  # noqa: BLE001 - network, hub, unknown tag, bad file: one clear message
         if isinstance(error, RuntimeError) and "not found in built-ins" in str(error):
             raise WeightsUnavailable(
@@ -235,6 +237,36 @@ def _create(model_name: str, pretrained: str, weights_path: str, device: str) ->
                 "(see open_clip.list_models()) nor an hf-hub:org/name model."
             ) from error
         raise WeightsUnavailable(_weights_message(model_name, pretrained, weights_path, error)) from error
+
+
+@contextlib.contextmanager
+def _seeded_if_random(model_name: str, pretrained: str, weights_path: str):
+    """Random initialisation seeded from the model name (this process's RNG state is restored)."""
+    import torch
+
+    if not is_random(pretrained, weights_path):
+        yield
+        return
+    state = torch.random.get_rng_state()
+    torch.manual_seed(_seed(model_name))
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def build_trainable(model_name: str, pretrained: str, weights_path: str = ""):
+    """A fresh, uncached (model, training preprocess, preprocess, tokenizer) on the CPU, with the same
+    weights load_encoder gives for these arguments (random ones seeded the same way): fine-tuning
+    starts from exactly the model that embedded the base space. Raises WeightsUnavailable."""
+    with _seeded_if_random(model_name, pretrained or "", weights_path or ""):
+        return _build_checked(model_name, pretrained or "", weights_path or "")
+
+
+def _create(model_name: str, pretrained: str, weights_path: str, device: str) -> Encoder:
+    import torch
+
+    model, _, preprocess, tokenizer = _build_checked(model_name, pretrained, weights_path)
     model = model.to(device).eval()
     with torch.inference_mode():
         dimension = int(model.encode_text(tokenizer(["x"]).to(device)).shape[-1])
@@ -266,16 +298,7 @@ def load_encoder(
     with _lock:
         encoder = _cache.get(key)
         if encoder is None:
-            import torch
-
-            if is_random(pretrained, weights_path):
-                state = torch.random.get_rng_state()
-                torch.manual_seed(_seed(model_name))
-                try:
-                    encoder = _create(model_name, pretrained or "", weights_path or "", device)
-                finally:
-                    torch.random.set_rng_state(state)
-            else:
+            with _seeded_if_random(model_name, pretrained or "", weights_path or ""):
                 encoder = _create(model_name, pretrained or "", weights_path or "", device)
             _cache[key] = encoder
     return encoder

@@ -7,6 +7,7 @@ dimensions share one table; each space gets its own partial HNSW expression inde
 space is created (see embeddings/services.py and docs/ARCHITECTURE.md).
 """
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from pgvector.django import VectorField
@@ -192,3 +193,71 @@ class EmbeddingFailure(models.Model):
 
     def __str__(self):
         return f"{self.product_id}@{self.space_id}: {self.reason[:60]}"
+
+
+class TrainingRun(models.Model):
+    """Fine-tuning of a space's model on the catalogue's image–text pairs (embeddings/training/).
+
+    Its state lives here: hyper-parameters (`params`), the split by product (stored, so evaluation
+    never touches a trained product), progress (`step` of `total_steps`, recorded with every
+    checkpoint so a redelivered task resumes from it), curves, and at the end the weights file,
+    the new space and the base-vs-fine-tuned evaluation on the test split.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+    base_space = models.ForeignKey(EmbeddingSpace, on_delete=models.PROTECT, related_name="training_runs")
+    params = models.JSONField(help_text="hyper-parameters (embeddings.training.params.TrainingParams)")
+    split = models.JSONField(
+        default=dict, help_text='product ids: {"train": [...], "val": [...], "test": [...]}'
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    step = models.PositiveIntegerField(default=0, help_text="optimizer steps done")
+    total_steps = models.PositiveIntegerField(default=0)
+    epoch = models.PositiveIntegerField(default=0, help_text="epochs completed")
+    loss_curve = models.JSONField(default=list, help_text="[[step, train loss], ...]")
+    epochs = models.JSONField(
+        default=list, help_text="per epoch: train loss, validation Recall@k, MRR, pairs/s"
+    )
+    pairs_per_second = models.FloatField(null=True, blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    checkpoint_path = models.CharField(max_length=500, blank=True, help_text="last checkpoint (resumable)")
+    resumed_from = models.JSONField(
+        default=list, help_text="checkpoint steps a redelivered task resumed from"
+    )
+    weights_path = models.CharField(max_length=500, blank=True, help_text="final open_clip weights file")
+    result_space = models.ForeignKey(
+        EmbeddingSpace, on_delete=models.SET_NULL, null=True, blank=True, related_name="trained_by"
+    )
+    evaluation = models.JSONField(default=dict, help_text="base vs fine-tuned on the test split")
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of its worker")
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("run_training", "Can start, cancel and watch fine-tuning runs")]
+
+    def __str__(self):
+        return f"training run {self.pk} from {self.base_space_id}"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.step / self.total_steps) if self.total_steps else 0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -289,7 +289,7 @@ def cancel_job(job: EmbeddingJob) -> None:
 # --------------------------------------------------------------------------- batch work
 
 
-def _decode(storage, name: str):
+def decode_image(storage, name: str):
     """Read and decode a product image from storage by the site's untrusted-image rule
     (fashionsite.uploads: JPEG/PNG/WebP, pixel limit, EXIF orientation); (RGB image, None) or (None, reason)."""
     from fashionsite.uploads import ImageRefused, decode_untrusted_image
@@ -318,7 +318,7 @@ def compute_batch_vectors(space: EmbeddingSpace, products, *, pool=None):
     def load(product):
         if not product.image:
             return product, None, None
-        image, reason = _decode(default_storage, product.image.name)
+        image, reason = decode_image(default_storage, product.image.name)
         if image is None:
             return product, None, reason
         return product, encoder.preprocess(image), None

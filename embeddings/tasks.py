@@ -1,7 +1,8 @@
-"""Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES). Thin: the work is in
-embeddings.services.run_batch and embeddings.sweep, which import this module at the top; the tasks
-import them inside their bodies. The model is loaded lazily, once per worker process, by the
-encoder registry's cache; decoding runs in a small thread pool so it overlaps the model forward.
+"""Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES; fine-tuning runs on the
+"training" queue). Thin: the work is in embeddings.services.run_batch, embeddings.sweep and
+embeddings.training.services, which import this module at the top; the tasks import them inside
+their bodies. The model is loaded lazily, once per worker process, by the encoder registry's
+cache; decoding runs in a small thread pool so it overlaps the model forward.
 
 A batch that meets a database or broker outage is retried with exponential backoff; one that
 fails for good marks its job failed; a message lost anyway is re-sent by the periodic sweep
@@ -74,6 +75,33 @@ def sweep_changed_products() -> str:
     jobs = sweep()
     resent = sweep_stranded_jobs()
     return f"{sum(job.total for job in jobs)} products queued in {len(jobs)} space(s); jobs re-sent: {resent}"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def train_run(run_id: int) -> str:
+    """Fine-tune one TrainingRun; a redelivery after a killed worker resumes from its checkpoint."""
+    from embeddings.training.services import execute_training_run
+
+    return execute_training_run(run_id)
+
+
+@worker_ready.connect
+def resume_stalled_runs_on_start(sender=None, **_kwargs):
+    """A restarted training worker resends runs whose worker went silent (lost messages)."""
+    queues = {
+        queue.name for queue in getattr(sender, "task_consumer", None) and sender.task_consumer.queues or []
+    }
+    if "training" not in queues:
+        return
+    from embeddings.training.services import resume_stalled_runs
+
+    idle = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    try:
+        resume_stalled_runs(idle_seconds=idle * 2)
+    except Exception:  # noqa: BLE001 - a worker must start even if the database is briefly away
+        import logging
+
+        logging.getLogger(__name__).exception("could not resume stalled training runs")
 
 
 @worker_ready.connect

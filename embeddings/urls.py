@@ -1,6 +1,6 @@
 from django.urls import path
 
-from embeddings import views
+from embeddings import training_views, views
 
 app_name = "embeddings"
 urlpatterns = [
@@ -9,4 +9,8 @@ urlpatterns = [
     path("spaces/<int:pk>/embed/", views.start_job, name="start-job"),
     path("failures/retry/", views.retry, name="retry"),
     path("uploads/<int:pk>/progress.json", views.upload_progress, name="upload-progress"),
+    path("training/", training_views.training, name="training"),
+    path("training/start/", training_views.start, name="training-start"),
+    path("training/<int:pk>/", training_views.run_detail, name="training-run"),
+    path("training/<int:pk>/cancel/", training_views.cancel, name="training-cancel"),
 ]

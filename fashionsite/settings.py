@@ -150,7 +150,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"embeddings.tasks.*": {"queue": "embeddings"}}
+# Fine-tuning runs go to GPU workers (`celery -A fashionsite worker -Q training`); exact names win over globs.
+CELERY_TASK_ROUTES = {
+    "embeddings.tasks.train_run": {"queue": "training"},
+    "embeddings.tasks.*": {"queue": "embeddings"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -245,6 +249,10 @@ CELERY_BEAT_SCHEDULE = (
 )
 # Web workers load the active space's query encoder at boot, before serving (fashionsite/asgi.py).
 WARM_MODELS = env_bool("WARM_MODELS", True)
+# Fine-tuning checkpoints and weights: a directory every training worker (and embedding worker) shares.
+TRAINING_WEIGHTS_DIR = env_path("FASHIONSITE_WEIGHTS_DIR", DATA_DIR / "weights", base=BASE_DIR)
+# Threads reading, decoding and augmenting training batches ahead of the model (raise on a GPU box).
+TRAINING_LOADER_THREADS = env_int("FASHIONSITE_TRAINING_LOADER_THREADS", 2)
 
 # --------------------------------------------------------------------------- search
 SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from embeddings.models import EmbeddingSpace
+from embeddings.selectors import space_coverage
 from search.models import WeightConfig
 from surveys.models import Question, Survey
 
@@ -149,16 +151,59 @@ class SurveyForm(forms.ModelForm):
             "allow_open_link",
         ]
 
+    second_space = forms.ModelChoiceField(
+        queryset=EmbeddingSpace.objects.all(),
+        required=False,
+        label="Also compare in space",
+        help_text="each chosen configuration is also searched in this space (e.g. a fine-tuned model): "
+        "the arms are then (space, configuration) pairs",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["weight_configs"].initial = [c.weight_config_id for c in self.instance.configs.all()]
+            arms = list(self.instance.configs.all())
+            self.fields["weight_configs"].initial = list(
+                dict.fromkeys(c.weight_config_id for c in arms if not c.space_id)
+            )
+            self.fields["second_space"].initial = next((c.space_id for c in arms if c.space_id), None)
+        # Only fully embedded spaces can be chosen: results from a half-embedded space would miss products.
+        coverage = space_coverage()
+        ready = [row["space"].pk for row in coverage if row["total"] and row["embedded"] == row["total"]]
+        for name in ("space", "second_space"):
+            self.fields[name].queryset = EmbeddingSpace.objects.filter(pk__in=ready)
+        embedding = [
+            f"{row['space'].name} ({row['percent']}% embedded)"
+            for row in coverage
+            if row["space"].pk not in ready
+        ]
+        if embedding:
+            self.fields["space"].help_text = (
+                "only fully embedded spaces can be chosen; still embedding: " + ", ".join(embedding)
+            )
 
-    def clean_weight_configs(self):
-        configs = self.cleaned_data["weight_configs"]
-        if len(configs) < 2:
-            raise ValidationError("Choose at least two weight configurations to compare.")
-        return configs
+    def arms(self) -> list:
+        """The compared arms: each configuration in the survey's space, and in the second space if any."""
+        configs = list(self.cleaned_data["weight_configs"])
+        second = self.cleaned_data.get("second_space")
+        return configs + [(second, config) for config in configs] if second else configs
+
+    def clean_second_space(self):
+        second = self.cleaned_data.get("second_space")
+        space = self.cleaned_data.get("space")
+        if second is not None and (second == space or (space is None and second.is_active)):
+            raise ValidationError("Choose a space other than the survey's own to compare with.")
+        return second
+
+    def clean(self):
+        data = super().clean()
+        configs = data.get("weight_configs")
+        if configs is not None and len(configs) * (2 if data.get("second_space") else 1) < 2:
+            self.add_error(
+                "weight_configs",
+                "Choose at least two weight configurations to compare, or one compared in a second space.",
+            )
+        return data
 
     def clean_results_per_task(self):
         value = self.cleaned_data["results_per_task"]

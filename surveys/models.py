@@ -90,23 +90,39 @@ class Survey(models.Model):
 
 
 class SurveyConfig(models.Model):
-    """A weight configuration compared by a survey. `code` (A, B, C…) is what plans and exports use;
-    participants never see it nor the configuration's name."""
+    """An arm of a survey: a weight configuration in an embedding space (empty: the survey's space,
+    the common case). `code` (A, B, C…) is what plans and exports use; participants never see it,
+    nor the configuration's or the space's name."""
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="configs")
     weight_config = models.ForeignKey("search.WeightConfig", on_delete=models.PROTECT, related_name="+")
+    space = models.ForeignKey(
+        "embeddings.EmbeddingSpace",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="the arm's embedding space; empty = the survey's space",
+    )
     code = models.CharField(max_length=8)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["survey", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["survey", "weight_config"], name="survey_config_once"),
+            models.UniqueConstraint(
+                fields=["survey", "weight_config", "space"], name="survey_arm_once", nulls_distinct=False
+            ),
             models.UniqueConstraint(fields=["survey", "code"], name="survey_config_code_unique"),
         ]
 
     def __str__(self):
         return f"{self.survey.slug}:{self.code}"
+
+    @property
+    def arm_space(self):
+        """The space this arm searches (None: the active space when its result sets are computed)."""
+        return self.space if self.space_id else self.survey.space
 
 
 class Question(models.Model):

@@ -191,11 +191,11 @@ def build_report(
     (`stats.analyse`), query labels for the heat map, and the offline retrieval evaluations of the
     survey's configurations in its embedding space."""
     filters = filters or ReportFilters()
-    configs = list(survey.configs.select_related("weight_config").order_by("position", "id"))
+    configs = list(
+        survey.configs.select_related("weight_config", "space", "survey__space").order_by("position", "id")
+    )
     codes = [config.code for config in configs]
-    labels = {
-        config.code: f"{config.weight_config.name} v{config.weight_config.version}" for config in configs
-    }
+    labels = arm_labels(configs)
     frame = ratings_frame(survey, filters)
     analysis = stats.analyse(
         frame,
@@ -232,6 +232,7 @@ def build_report(
                 "label": labels[config.code],
                 "weight_config": config.weight_config.name,
                 "version": config.weight_config.version,
+                "space": config.arm_space.name if config.arm_space else None,
                 "stage1": [config.weight_config.stage1_text, config.weight_config.stage1_image],
                 "stage2": [config.weight_config.stage2_text, config.weight_config.stage2_image],
             }
@@ -245,22 +246,37 @@ def build_report(
     }
 
 
+def arm_labels(configs) -> dict[str, str]:
+    """code → "name vN", with " · space" when the survey's arms differ by embedding space."""
+    names = {
+        config.code: f"{config.weight_config.name} v{config.weight_config.version}" for config in configs
+    }
+    spaces = {
+        config.code: config.arm_space.name if config.arm_space else "active space" for config in configs
+    }
+    if len(set(spaces.values())) > 1:
+        return {code: f"{name} · {spaces[code]}" for code, name in names.items()}
+    return names
+
+
 def retrieval_evaluations(survey: Survey, configs) -> dict:
-    """The latest offline evaluation (evaluate_retrieval) per (configuration, task) in the survey's
-    space, or in any space when the survey uses the active one."""
+    """The latest offline evaluation (evaluate_retrieval) per (arm, task): each configuration in its
+    arm's space, or in any space for an arm that uses the active one."""
     from surveys.models import RetrievalEvaluation
 
     weight_ids = [config.weight_config_id for config in configs]
     rows = RetrievalEvaluation.objects.filter(weight_config_id__in=weight_ids).select_related(
         "space", "weight_config"
     )
-    if survey.space_id:
-        rows = rows.filter(space_id=survey.space_id)
     latest: dict[tuple, RetrievalEvaluation] = {}
     for row in rows.order_by("-created_at", "-id"):
         latest.setdefault((row.weight_config_id, row.task, row.space_id), row)
-    code_of = {config.weight_config_id: config.code for config in configs}
-    evaluations = [row.as_dict() | {"code": code_of[row.weight_config_id]} for row in latest.values()]
+    evaluations = []
+    for config in configs:
+        space = config.arm_space
+        for (weight_id, _task, space_id), row in latest.items():
+            if weight_id == config.weight_config_id and (space is None or space_id == space.pk):
+                evaluations.append(row.as_dict() | {"code": config.code})
     evaluations.sort(key=lambda item: (item["task"], item["space"], item["code"]))
     random_weights = any(item["random_weights"] for item in evaluations)
     return {

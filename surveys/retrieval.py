@@ -11,8 +11,8 @@ Follows the Marqo-FashionCLIP evaluation protocol for KAGL (the Kaggle fashion-p
 Each query runs through the real two-stage ranking of the search service
 (`search.services.rank_products`: stage 1 over the catalogue, stage 2 rescoring) with the
 configuration's weights, K1 and mode, reading the full stage-2 order of the K1 candidates.
-Recall@k = |relevant ∩ top k| / |relevant| (BEIR's definition, which Marqo's evaluation uses),
-MRR = mean of 1 / rank of the first relevant product (0 when none is among the K1 candidates).
+Recall@k and MRR come from embeddings.retrieval_metrics (shared with the fine-tuning evaluation);
+a query whose relevant products are not among the K1 candidates scores 0.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from django.db import transaction
 
 from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
+from embeddings.retrieval_metrics import retrieval_metrics
 from search.models import WeightConfig
 from search.services import encode_text_cached, rank_products
 from surveys.models import RetrievalEvaluation
 
 TASKS = (RetrievalEvaluation.Task.TEXT_TO_IMAGE, RetrievalEvaluation.Task.IMAGE_TO_IMAGE)
-KS = (1, 5, 10)
 
 
 class EvaluationError(ValueError):
@@ -44,14 +44,6 @@ class Query:
     vector: np.ndarray
     relevant: frozenset[int]  # product ids
     exclude_product_id: int | None = None
-
-
-def retrieval_metrics(ranked: list[int], relevant: frozenset[int], ks=KS) -> dict[str, float]:
-    """Recall@k for each k and the reciprocal rank of one query's ranked product ids."""
-    metrics = {f"recall@{k}": len(relevant.intersection(ranked[:k])) / len(relevant) for k in ks}
-    first = next((rank for rank, product_id in enumerate(ranked, start=1) if product_id in relevant), None)
-    metrics["rr"] = 1.0 / first if first else 0.0
-    return metrics
 
 
 def _embedded(space: EmbeddingSpace) -> dict[int, tuple]:

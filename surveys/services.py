@@ -63,7 +63,8 @@ class QueryImportError(SurveyError):
 
 @transaction.atomic
 def create_survey(*, title: str, slug: str, weight_configs, created_by=None, **fields) -> Survey:
-    """A draft survey comparing `weight_configs` (two or more), with the seed's two default questions."""
+    """A draft survey comparing two or more arms, with the seed's two default questions. Each item of
+    `weight_configs` is a WeightConfig (searched in the survey's space) or a (space, WeightConfig) pair."""
     weight_configs = list(weight_configs)
     if len(weight_configs) < 2:
         raise SurveyError("A survey compares at least two weight configurations.")
@@ -81,18 +82,19 @@ def _config_code(index: int) -> str:
 
 @transaction.atomic
 def set_survey_configs(*, survey: Survey, weight_configs) -> list[SurveyConfig]:
-    """Replace the compared configurations (draft surveys only). Codes are neutral letters."""
-    weight_configs = list(dict.fromkeys(weight_configs))
-    if len(weight_configs) < 2:
+    """Replace the compared arms (draft surveys only). Codes are neutral letters. An item is a
+    WeightConfig (the survey's space) or a (space, WeightConfig) pair: arms may differ by space."""
+    arms = list(dict.fromkeys(item if isinstance(item, tuple) else (None, item) for item in weight_configs))
+    if len(arms) < 2:
         raise SurveyError("A survey compares at least two weight configurations.")
     if survey.status != Survey.Status.DRAFT and survey.participants.exists():
         raise SurveyError("The configurations cannot change once participants have joined.")
     survey.configs.all().delete()
     return [
         SurveyConfig.objects.create(
-            survey=survey, weight_config=config, code=_config_code(index), position=index
+            survey=survey, weight_config=config, space=space, code=_config_code(index), position=index
         )
-        for index, config in enumerate(weight_configs)
+        for index, (space, config) in enumerate(arms)
     ]
 
 
@@ -290,7 +292,7 @@ def ensure_result_set(*, query: SurveyQuery, survey_config: SurveyConfig) -> Res
         survey = query.survey
         product = query.source_product
         search = {
-            "space": survey.space,
+            "space": survey_config.arm_space,
             "config": survey_config.weight_config,
             "exact": survey.exact,
             "source": SearchRun.Source.SURVEY,
@@ -586,8 +588,8 @@ def update_survey(*, survey: Survey, form) -> Survey:
     once participants have been assigned tasks: everyone in a cell must see the same set. Before
     that, result sets already computed (e.g. by a preview) are dropped and computed again.
     """
-    configs = list(form.cleaned_data["weight_configs"])
-    current = list(survey.configs.order_by("position").values_list("weight_config_id", flat=True))
+    arms = form.arms()
+    current = list(survey.configs.order_by("position").values_list("space_id", "weight_config_id"))
     changed = sorted(set(form.changed_data) & set(RESULT_SETTINGS))
     if changed:
         if Assignment.objects.filter(participant__survey=survey).exists():
@@ -599,8 +601,9 @@ def update_survey(*, survey: Survey, form) -> Survey:
         SearchRun.objects.filter(pk__in=stale.values("search_run_id")).update(pinned=False)
         stale.delete()
     survey = form.save()
-    if [config.pk for config in configs] != current:
-        set_survey_configs(survey=survey, weight_configs=configs)
+    wanted = [(arm[0].pk, arm[1].pk) if isinstance(arm, tuple) else (None, arm.pk) for arm in arms]
+    if wanted != current:
+        set_survey_configs(survey=survey, weight_configs=arms)
     return survey
 
 

@@ -388,7 +388,8 @@ def manage_create(request):
     form = SurveyForm(_data(request))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        configs = data.pop("weight_configs")
+        configs = form.arms()
+        del data["weight_configs"], data["second_space"]
         try:
             survey = services.create_survey(created_by=request.user, weight_configs=configs, **data)
         except services.SurveyError as exc:

@@ -48,7 +48,7 @@ def fresh_broker_connections(app) -> None:
 class WorkerProcess:
     """A `celery worker` subprocess; tests may kill and restart it."""
 
-    def __init__(self, db_name: str, log_path: Path, queues: str = "embeddings,default"):
+    def __init__(self, db_name: str, log_path: Path, queues: str = "embeddings,default,training"):
         self.db_name = db_name
         self.log_path = log_path
         self.queues = queues

@@ -221,7 +221,7 @@ class Command(BaseCommand):
 
     def _worker_argv(self) -> list[str]:
         return worker_command(
-            queues="embeddings,default",
+            queues="embeddings,default,training",
             name=f"up-{os.getpid()}@%h",
             concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
             beat=True,
