@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Max, Min, QuerySet
 
 from embeddings.models import EmbeddingSpace, ProductEmbedding
@@ -108,9 +108,9 @@ def filter_sql(clean: dict) -> tuple[str, dict]:
     return "".join(f" AND {part}" for part in parts), params
 
 
-def count_matching(space: EmbeddingSpace, conditions: str, params: dict) -> int:
+def count_matching(space: EmbeddingSpace, conditions: str, params: dict, *, using: str = "default") -> int:
     """How many embedded products of the space pass the filter conditions."""
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM embeddings_productembedding e JOIN search_product p ON p.id = e.product_id "  # noqa: S608
             f"WHERE e.space_id = {int(space.pk)} {conditions}",

@@ -6,7 +6,8 @@ from django.db import connection
 
 from search import selectors
 from search.errors import SearchError
-from search.services import _Plan, explain_stage1, rank_products, stage1_sql
+from embeddings import ann
+from search.ranking import Plan, explain_stage1, rank_products
 from tests.search.conftest import brute_force, unit_rows
 
 RNG = np.random.default_rng(2024)
@@ -118,7 +119,7 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
     indexes = _hnsw_index_names()
     assert len(indexes) >= 2, "create_space_indexes made no HNSW indexes"
     query = unit_rows(RNG, 1, cat.space.dimension)[0]
-    plan = _Plan(
+    plan = Plan(
         space_id=cat.space.pk,
         dimension=cat.space.dimension,
         text=query,
@@ -130,8 +131,8 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
         k1=100,
         ef_search=200,
     )
-    approximate = stage1_sql(plan, filter_sql="", exact=False)
-    exact = stage1_sql(plan, filter_sql="", exact=True)
+    approximate = ann.stage1_sql(plan.stage1_query(), exact=False)
+    exact = ann.stage1_sql(plan.stage1_query(), exact=True)
     assert approximate != exact
     vector = "[" + ",".join(str(float(x)) for x in query) + "]"
     # Run both more than 5 times first (psycopg prepares after 5): plans must not leak across.
