@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from django.db import connection
 
+from embeddings import ann
 from search import selectors
 from search.errors import SearchError
-from embeddings import ann
 from search.ranking import Plan, explain_stage1, rank_products
 from tests.search.conftest import brute_force, unit_rows
 
