@@ -163,7 +163,7 @@ def stage1_settings(query: Stage1Query, *, exact: bool) -> dict[str, str]:
     return values
 
 
-def _raw_connection(using: str):
+def raw_connection(using: str = "default"):
     """The psycopg connection behind a Django alias, with pgvector's binary adapters registered."""
     from pgvector.psycopg import register_vector
 
@@ -186,7 +186,7 @@ def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool
     import psycopg
 
     values = stage1_settings(query, exact=exact)
-    raw = _raw_connection(using)
+    raw = raw_connection(using)
     vector = np.asarray(query.vector, dtype=np.float32)
     params = {"q": vector, **query.filter_params}
     with raw.pipeline(), psycopg.Cursor(raw) as cursor, psycopg.Cursor(raw) as settings_cursor:

@@ -100,6 +100,19 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["TEST"] = {"NAME": env_str("FASHIONSITE_TEST_DB_NAME", "") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Read replicas (docs/search-scoring.md, "Scale-out"): comma-separated URLs of streaming replicas
+# of the primary. Search reads go to one of them (fashionsite/routers.py), every write to the
+# primary. Empty: one database.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+DATABASE_REPLICA_ALIASES = [f"replica{number}" for number in range(1, len(DATABASE_REPLICA_URLS) + 1)]
+for _alias, _url in zip(DATABASE_REPLICA_ALIASES, DATABASE_REPLICA_URLS, strict=True):
+    DATABASES[_alias] = {
+        **dj_database_url.parse(_url, conn_max_age=60),
+        "ENGINE": "django.db.backends.postgresql",
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["fashionsite.routers.SearchReplicaRouter"]
+
 # --------------------------------------------------------------------------- redis, cache, celery
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED_REDIS = not REDIS_URL
