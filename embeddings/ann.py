@@ -77,6 +77,19 @@ def drop_space_indexes(space_pk: int, *, using="default") -> None:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
+def set_vector_storage(space: EmbeddingSpace, storage: str) -> None:
+    """Switch what a space's HNSW indexes store (vector or halfvec) and rebuild them.
+
+    The table keeps float32 vectors either way, so stage-2 scores do not change; only the index
+    (its size and its recall) does. Searches of the space are slow (exact) while it rebuilds.
+    """
+    indexed_expression("image_vector", space.dimension, storage)  # refuses an unknown storage
+    drop_space_indexes(space.pk)
+    EmbeddingSpace.objects.filter(pk=space.pk).update(vector_storage=storage)
+    space.vector_storage = storage
+    create_space_indexes(space)
+
+
 @dataclass(frozen=True)
 class Stage1Query:
     """One stage-1 lookup: the K1 products whose mix of column similarities to `vector` is highest.
