@@ -114,11 +114,24 @@ class Stage1Query:
         return [column for column in COLUMNS if self.shares.get(column)]
 
 
+def _product_table() -> str:
+    return ProductEmbedding._meta.get_field("product").related_model._meta.db_table
+
+
 def _join(query: Stage1Query) -> str:
+    return f"JOIN {_product_table()} p ON p.id = e.product_id" if "p." in query.filter_sql else ""
+
+
+def _exact_source(query: Stage1Query) -> str:
+    """Rows an exact stage 1 scores. With a product filter: the filtered products first, each
+    looked up in the space by the (product, space) unique index (LIMIT 1 keeps the LATERAL
+    subquery from being flattened into a hash join that reads every vector of the space)."""
     if "p." not in query.filter_sql:
-        return ""
-    product_table = ProductEmbedding._meta.get_field("product").related_model._meta.db_table
-    return f"JOIN {product_table} p ON p.id = e.product_id"
+        return f"{TABLE} e"
+    return (
+        f"{_product_table()} p CROSS JOIN LATERAL (SELECT * FROM {TABLE} x "  # noqa: S608
+        f"WHERE x.product_id = p.id AND {space_predicate(query.space_id, 'x')} LIMIT 1) e"
+    )
 
 
 def _selected(query: Stage1Query) -> str:
@@ -143,7 +156,7 @@ def stage1_sql(query: Stage1Query, *, exact: bool) -> str:
         )
         present = " OR ".join(f"e.{column} IS NOT NULL" for column in query.columns)
         return (
-            f"/* stage 1: exact */ SELECT e.product_id, {_selected(query)} FROM {TABLE} e {_join(query)} "  # noqa: S608
+            f"/* stage 1: exact */ SELECT e.product_id, {_selected(query)} FROM {_exact_source(query)} "  # noqa: S608
             f"WHERE {where} AND ({present}) ORDER BY {score} DESC, e.product_id LIMIT {int(query.k1)}"
         )
     cast = f"{query.storage}({int(query.dimension)})"
@@ -192,9 +205,10 @@ def raw_connection(using: str = "default"):
 def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool = False) -> list[tuple]:
     """Settings, query and the settings' reset in ONE round trip (a psycopg pipeline).
 
-    Session-level set_config + reset instead of SET LOCAL: it needs no transaction of its own
-    (no BEGIN/COMMIT round trips) and leaves nothing behind; the messages up to the pipeline's
-    sync form one implicit transaction, so a failing query rolls the settings back too.
+    Session-level set_config + RESET instead of SET LOCAL: it needs no transaction of its own
+    (no BEGIN/COMMIT round trips) and leaves nothing behind (RESET restores the session's
+    configured value, inside an outer transaction too); the messages up to the pipeline's sync
+    form one implicit transaction, so a failing query rolls the settings back as well.
     """
     import psycopg
 
@@ -209,11 +223,8 @@ def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool
                 [item for pair in values.items() for item in pair],
             )
         cursor.execute(("EXPLAIN " if explain else "") + sql, params, binary=not explain)
-        if values:
-            settings_cursor.execute(
-                "SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = ANY(%s)",
-                [list(values)],
-            )
+        for name in values:
+            settings_cursor.execute(f"RESET {name}")  # names from stage1_settings, never user input
         return cursor.fetchall()
 
 

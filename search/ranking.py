@@ -114,36 +114,48 @@ def make_plan(
     )
 
 
-def stage_scores(
-    plan: Plan, weights: tuple[float, float], images: np.ndarray, titles: np.ndarray
-) -> np.ndarray:
-    """w_text·sim(t, p) + w_image·sim(v, p), sim(q, p) = image_share·q·p_img + title_share·q·p_title.
+def similarities(plan: Plan, images: np.ndarray | None, titles: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per query vector ("t", "v"): sim(q, p) = image_share·q·p_img + title_share·q·p_title per row.
 
-    `images`/`titles` hold one row per candidate; a missing product vector is a zero row
-    (similarity 0).
+    `images`/`titles` hold one row per candidate (None: the column is not scored); a missing
+    product vector is a zero row, i.e. similarity 0.
     """
-    total = np.zeros(len(images), dtype=np.float64)
-    for weight, vector in zip(weights, (plan.text, plan.image), strict=True):
-        if weight and vector is not None:
-            query = vector.astype(np.float64)
-            total += weight * (plan.image_share * (images @ query) + plan.title_share * (titles @ query))
+    out = {}
+    for name, query in (("t", plan.text), ("v", plan.image)):
+        if query is None:
+            continue
+        total = np.zeros(len(images if images is not None else titles), dtype=np.float64)
+        for share, matrix in ((plan.image_share, images), (plan.title_share, titles)):
+            if share and matrix is not None:
+                total += share * (matrix @ query).astype(np.float64)
+        out[name] = total
+    return out
+
+
+def stage_scores(weights: tuple[float, float], sims: dict[str, np.ndarray]) -> np.ndarray:
+    """A stage's score per candidate: w_text·sim(t, p) + w_image·sim(v, p)."""
+    total = np.zeros(len(next(iter(sims.values()))), dtype=np.float64)
+    for weight, name in zip(weights, ("t", "v"), strict=True):
+        if weight and name in sims:
+            total += weight * sims[name]
     return total
 
 
-def _matrices(plan: Plan, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique product ids (first occurrence kept) and their image/title rows (zeros if missing)."""
-    seen: dict[int, int] = {}
-    for index, row in enumerate(rows):
-        seen.setdefault(row[0], index)
-    picked = [rows[index] for index in seen.values()]
-    shape = (len(picked), plan.dimension)
-    images, titles = np.zeros(shape, dtype=np.float64), np.zeros(shape, dtype=np.float64)
-    for position, (_, image, title) in enumerate(picked):
-        if image is not None:
-            images[position] = image
-        if title is not None:
-            titles[position] = title
-    return np.fromiter(seen, dtype=np.int64, count=len(seen)), images, titles
+def _unique_rows(rows: list[tuple]) -> list[tuple]:
+    """Stage 1's rows with each product once (a product found through both indexes)."""
+    seen: dict[int, tuple] = {}
+    for row in rows:
+        seen.setdefault(row[0], row)
+    return list(seen.values())
+
+
+def _matrix(rows: list[tuple], position: int, dimension: int) -> np.ndarray | None:
+    """One column's vectors as a float32 matrix (zero rows where missing); None if never read."""
+    vectors = [row[position] for row in rows]
+    if all(vector is None for vector in vectors):
+        return None
+    zeros = np.zeros(dimension, dtype=np.float32)
+    return np.stack([zeros if vector is None else vector for vector in vectors]).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -200,7 +212,7 @@ def rank_products(
     matched = None
     stage1_started = time.perf_counter()
     if filters:
-        matched = selectors.count_matching(space, filter_sql, filter_params, using=using)
+        matched = selectors.count_matching(filters, using=using)
         # A selective filter is answered exactly over the few rows it keeps: cheaper than walking
         # the graph for them, and the page is always full.
         if matched <= settings.SEARCH_FILTER_EXACT_BELOW:
@@ -208,14 +220,18 @@ def rank_products(
     rows = []
     if matched != 0:
         rows = ann.fetch_candidates(plan.stage1_query(filter_sql, filter_params), exact=exact, using=using)
-    ids, images, titles = _matrices(plan, rows)
-    stage1 = stage_scores(plan, plan.stage1, images, titles)
+    rows = _unique_rows(rows)
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    sims = (
+        similarities(plan, _matrix(rows, 1, plan.dimension), _matrix(rows, 2, plan.dimension)) if rows else {}
+    )
+    stage1 = stage_scores(plan.stage1, sims) if rows else np.zeros(0)
     order = np.lexsort((ids, -stage1))[: plan.k1]
-    ids, images, titles, stage1 = ids[order], images[order], titles[order], stage1[order]
+    ids, stage1 = ids[order], stage1[order]
     stage1_ms = (time.perf_counter() - stage1_started) * 1000
 
     stage2_started = time.perf_counter()
-    stage2 = stage_scores(plan, plan.stage2, images, titles)
+    stage2 = stage_scores(plan.stage2, sims)[order] if rows else np.zeros(0)
     # Stage 2 order; ties keep the better stage-1 rank.
     shown = np.lexsort((np.arange(len(ids)), -stage2))[(page - 1) * k : page * k]
     stage2_ms = (time.perf_counter() - stage2_started) * 1000
