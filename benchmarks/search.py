@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 import time
@@ -193,7 +194,14 @@ def paired_pass(space, config, queries) -> dict:
             if index >= WARM_UP:
                 site.append(site_ms)
                 bare.append(bare_ms)
-    return {"site_p50": p50(site), "bare_p50": p50(bare)}
+    ratios = np.asarray(site) / np.asarray(bare)
+    return {
+        "site_p50": p50(site),
+        "bare_p50": p50(bare),
+        "site_p10": round(float(np.percentile(site, 10)), 3),
+        "bare_p10": round(float(np.percentile(bare, 10)), 3),
+        "median_paired_ratio": round(float(np.median(ratios)), 2),
+    }
 
 
 def numpy_pass(matrix, queries, plan_for) -> float:
@@ -258,10 +266,13 @@ def pareto_plot(sweep: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.6), sharey=True)
     for axis, kind in zip(axes, kinds, strict=True):
         for m, efc in INDEX_SWEEP:
-            points = sorted(
-                (v["both_p50"], v["recall"], ef)
-                for (k, mm, ee, ef), v in sweep.items()
-                if (k, mm, ee) == (kind, m, efc)
+            points = sorted(  # in ef_search order: the path a larger ef_search buys
+                (
+                    (v["both_p50"], v["recall"], ef)
+                    for (k, mm, ee, ef), v in sweep.items()
+                    if (k, mm, ee) == (kind, m, efc)
+                ),
+                key=lambda point: point[2],
             )
             axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"m={m}, efc={efc}")
             for x, y, ef in points:
@@ -308,6 +319,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     parser.add_argument("--size", type=int, default=None, help="catalogue size (default: every catalogue id)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sweep-queries", type=int, default=60)
+    parser.add_argument("--reuse-sweep", action="store_true", help="take the sweep from the last search.json")
     args = parser.parse_args()
     if args.compute_vectors:
         compute_vectors(args.limit)
@@ -354,7 +366,14 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
 
     # 1. ef_search sweep per index build and query kind (recall against NumPy brute force).
     sweep = {}
-    for (m, efc), space in spaces.items():
+    if args.reuse_sweep:
+        recorded = json.loads((REPO / "benchmarks" / "results" / "search.json").read_text())["metrics"][
+            "sweep"
+        ]
+        for key, value in recorded.items():
+            kind, m, efc, ef = key.split("|")
+            sweep[(kind, int(m[1:]), int(efc[3:]), int(ef[2:]))] = value
+    for (m, efc), space in spaces.items() if not args.reuse_sweep else ():
         for kind, queries in kinds.items():
             for ef in EF_SWEEP:
                 config.ef_search = ef
@@ -364,10 +383,12 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         print(f"swept m={m} efc={efc}", flush=True)
     metrics["sweep"] = {f"{k}|m{m}|efc{efc}|ef{ef}": v for (k, m, efc, ef), v in sweep.items()}
     pareto_plot(sweep, REPO / "docs" / "search-pareto.png")
-    # The lowest ef_search per kind reaching recall 0.98 on the site's index (text: text AND text-like).
+    # The lowest ef_search per kind reaching recall 0.98 on the site's index. Text is chosen on the
+    # text-like proxy (trained text vectors sit near the image cone); the random text tower's
+    # vectors are orthogonal to it and reach 0.98 at no ef_search swept (recorded, not chosen on).
     chosen = {}
     for kind in ("image", "text", "combined"):
-        names = ("text", "textlike") if kind == "text" else (kind,)
+        names = ("textlike",) if kind == "text" else (kind,)
         ok = [
             ef for ef in EF_SWEEP if all(sweep[(name, *SITE_INDEX, ef)]["recall"] >= 0.98 for name in names)
         ]
@@ -386,6 +407,10 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         metrics[f"{name}_site_paired_p50"] = paired["site_p50"]
         metrics[f"{name}_bare_stage1_p50"] = paired["bare_p50"]
         metrics[f"{name}_ratio_to_bare"] = round(paired["site_p50"] / paired["bare_p50"], 2)
+        # Less sensitive to the shared machine's load: the median of per-query ratios and the
+        # ratio of the fastest decile (what each costs when the CPU is free).
+        metrics[f"{name}_median_paired_ratio_to_bare"] = paired["median_paired_ratio"]
+        metrics[f"{name}_p10_ratio_to_bare"] = round(paired["site_p10"] / paired["bare_p10"], 2)
         print(name, result, paired, flush=True)
 
     # 3. Filters keeping 1-10 %: the site's plan, and each plan forced, against the unfiltered p50.
@@ -401,7 +426,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         metrics[f"filter_{label}_share"] = round(float(mask.mean()), 4)
         for plan_name, exact_below in (("site", threshold), ("hnsw", 0), ("exact", 10**9)):
             settings.SEARCH_FILTER_EXACT_BELOW = exact_below
-            result = site_pass(site, config, kinds["combined"][:100], vectors, pks, filters=filters, mask=mask)
+            result = site_pass(
+                site, config, kinds["combined"][:100], vectors, pks, filters=filters, mask=mask
+            )
             metrics[f"filter_{label}_{plan_name}_both_p50"] = result["both_p50"]
             metrics[f"filter_{label}_{plan_name}_recall"] = result["recall"]
             metrics[f"filter_{label}_{plan_name}_page_fill"] = result["page_fill"]

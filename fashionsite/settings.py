@@ -209,14 +209,15 @@ SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)
 SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600)
 # Filtered approximate searches: pgvector iterative index scans stop after this many tuples.
 SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
-# A filter keeping at most this many embedded products is answered by an exact scan of those rows.
-SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 1000)
+# A filter keeping at most this many products is answered by an exact scan of those rows (the
+# measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
+SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 4000)
 # hnsw.ef_search per query kind when a weight config leaves ef_search blank: the lowest values
 # that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
 SEARCH_EF_SEARCH = {
     "image": env_int("SEARCH_EF_SEARCH_IMAGE", 100),
-    "text": env_int("SEARCH_EF_SEARCH_TEXT", 400),
-    "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 200),
+    "text": env_int("SEARCH_EF_SEARCH_TEXT", 800),
+    "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 600),
 }
 
 # --------------------------------------------------------------------------- surveys
