@@ -73,7 +73,7 @@ def product_pks(n: int) -> np.ndarray:
     """Primary keys of n benchmark products (created on first use), aligned with vector rows."""
     from django.db import connection
 
-    from search.models import Product
+    from catalogue.models import Product
 
     _, rows = styles()
     ids = catalogue_ids()

@@ -14,11 +14,12 @@ import time
 import numpy as np
 from django.db import transaction
 
+from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from search import selectors
 from search.errors import SearchError, SearchUnavailable
-from search.models import K_MAX, Product, SearchResult, SearchRun, WeightConfig
-from search.query_images import MB, open_query_image, store_query_image
+from search.models import K_MAX, SearchResult, SearchRun, WeightConfig
+from search.query_images import open_query_image, store_query_image
 from search.querycache import encode_image, encode_text_cached
 from search.ranking import Ranking, rank_products
 from search.retention import Pruned, pin_runs, prune_search_runs, unpin_runs
@@ -177,7 +178,6 @@ def _as_array(vector) -> np.ndarray | None:
 
 __all__ = [
     "MAX_QUERY_TEXT_CHARS",
-    "MB",
     "Pruned",
     "Ranking",
     "citing_relations",

@@ -22,7 +22,7 @@ def restore_seeds(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("search", "0104_catalog_upload_drop_job_ids")]
+    dependencies = [("search", "0103_seed_weight_configs")]
 
     operations = [
         migrations.AlterField(
