@@ -19,8 +19,10 @@ import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
+import psycopg
 from django.conf import settings
 from django.db import connections
+from pgvector.psycopg import register_vector
 
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 
@@ -191,8 +193,6 @@ def stage1_settings(query: Stage1Query, *, exact: bool) -> dict[str, str]:
 
 def raw_connection(using: str = "default"):
     """The psycopg connection behind a Django alias, with pgvector's binary adapters registered."""
-    from pgvector.psycopg import register_vector
-
     wrapper = connections[using]
     wrapper.ensure_connection()
     raw = wrapper.connection
@@ -210,8 +210,6 @@ def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool
     configured value, inside an outer transaction too); the messages up to the pipeline's sync
     form one implicit transaction, so a failing query rolls the settings back as well.
     """
-    import psycopg
-
     values = stage1_settings(query, exact=exact)
     raw = raw_connection(using)
     vector = np.asarray(query.vector, dtype=np.float32)
