@@ -1,27 +1,29 @@
-"""Benchmark of the two-stage search on the shared catalogue (python benchmarks/search.py).
+"""Benchmark of the two-stage search at catalogue size (python benchmarks/search.py).
 
-Vectors: the shared catalogue's images embedded with a randomly initialised open_clip ViT-B-32,
-plus text-tower vectors of 300 product titles as text queries, cached as .npy under
-benchmarks/cache/search_vit_b32_random/ (gitignored; source.txt there says how they were made). Without the cache, --compute-vectors
-fills it in resumable chunks through embeddings.encoders (slow on a CPU: ~15 images/s on 2 cores).
+Vectors: see benchmarks/catalogue_db.py and benchmarks/synthetic.py. The real catalogue images
+embedded by the site's encoder (random-init ViT-B-32, 512-d) are cached under
+benchmarks/cache/search_vit_b32_random/ (gitignored; --compute-vectors --limit N fills it in
+resumable chunks at ~15 images/s on 2 idle cores); when fewer than the catalogue are cached, the
+catalogue's vectors are drawn from a Gaussian mixture fitted to the cached ones. Text queries are
+the text tower's vectors of 300 product titles (off the image cone: random towers are unaligned);
+"text-like" queries are catalogue vectors plus Gaussian noise (sd 0.05), renormalised.
 
-Loaded into their own database (FASHIONSITE_DB_NAME=bench_search) with the per-space HNSW
-indexes, then measured with the same code the site runs (search.services.rank_products /
-run_search): per-stage p50/p95 for text, image and combined queries; stage-1 recall@K1 against an
-exact scan at the config's ef_search (and an ef_search sweep for text queries); recall and page
-fill with a filter keeping ~10% of products; stage 1 + stage 2 as a ratio to NumPy brute force
-over the same vectors in the same process; how each grows with catalogue size; the unaided plan.
+Measured with the site's own code (search.ranking.rank_products, run_search) in its own database
+(FASHIONSITE_DB_NAME=bench_search): per query kind, stage 1 + 2 p50 and recall@100 against NumPy
+brute force, beside the bare stage-1 query (same SQL through psycopg, settings set once) as a
+ratio; a sweep of m / ef_construction / ef_search per kind (Pareto plot); filters keeping 1-10 %
+of products through each plan; halfvec indexes and binary quantisation with exact rescoring;
+NumPy brute force; text-query server time with the real text tower (cache misses and hits).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
+import json
 import os
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,21 +34,25 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 os.environ.setdefault("FASHIONSITE_DB_NAME", "bench_search")
 os.environ.setdefault("FASHIONSITE_DATA_DIR", str(REPO / "var" / "bench"))
 
-CACHE = REPO / "benchmarks" / "cache" / "search_vit_b32_random"
-DATASET = REPO.parent / "shared" / "datasets" / "fashion-product-images-small.zip"
-FILTER = {"usage": "Sports"}  # keeps ~9% of the catalogue
+from benchmarks.catalogue_db import CACHE, DATASET, styles  # noqa: E402
+
 K1, K = 100, 10
-WARM_UP = 20  # untimed queries before each timed pass
-
-
-def _styles(zf: zipfile.ZipFile) -> tuple[str, dict[int, dict]]:
-    name = next(n for n in zf.namelist() if n.endswith("styles.csv"))
-    rows = csv.DictReader(io.TextIOWrapper(zf.open(name), encoding="utf-8"))
-    return name.rsplit("styles.csv", 1)[0], {int(row["id"]): row for row in rows}
+SITE_INDEX = (16, 64)  # (m, ef_construction) of embeddings.ann
+INDEX_SWEEP = [(16, 64), (8, 64), (16, 128), (32, 128)]
+EF_SWEEP = (100, 200, 300, 400, 600, 800)
+FILTERS = {
+    "jeans": {"article_type": "Jeans"},
+    "wallets": {"article_type": "Wallets"},
+    "kurtas": {"article_type": "Kurtas"},
+    "sports": {"usage": "Sports"},
+}
+WARM_UP = 20
 
 
 def compute_vectors(limit: int | None) -> None:
     """Fill the cache through embeddings.encoders (resumable: finished chunks are kept)."""
+    import zipfile
+
     import django
 
     django.setup()
@@ -57,20 +63,20 @@ def compute_vectors(limit: int | None) -> None:
 
     torch.manual_seed(0)
     CACHE.mkdir(parents=True, exist_ok=True)
+    prefix, rows = styles()
     zf = zipfile.ZipFile(DATASET)
-    prefix, styles = _styles(zf)
     names = set(zf.namelist())
-    with_image = [pid for pid in styles if f"{prefix}images/{pid}.jpg" in names]
+    with_image = [pid for pid in rows if f"{prefix}images/{pid}.jpg" in names]
     ids = np.array(with_image)[np.random.default_rng(0).permutation(len(with_image))]
     np.save(CACHE / "order_ids.npy", ids)
     encoder = encoders.load_encoder("ViT-B-32", pretrained="none")
     (CACHE / "source.txt").write_text(
-        "embeddings.encoders.load_encoder('ViT-B-32', pretrained='none') (random init seeded from the model name); "
-        "images in a fixed random order (numpy seed 0), 300 query titles (numpy seed 1)\n"
+        "embeddings.encoders.load_encoder('ViT-B-32', pretrained='none') (random init seeded from the model "
+        "name); images in a fixed random order (numpy seed 0), 300 query titles (numpy seed 1)\n"
     )
     if not (CACHE / "query_text.npy").exists():
         query_ids = ids[np.random.default_rng(1).choice(len(ids), 300, replace=False)]
-        titles = [styles[int(pid)]["productDisplayName"] for pid in query_ids]
+        titles = [rows[int(pid)]["productDisplayName"] for pid in query_ids]
         np.save(CACHE / "query_text.npy", encoder.encode_texts(titles))
         np.save(CACHE / "query_text_ids.npy", query_ids)
     chunk = 512
@@ -85,210 +91,235 @@ def compute_vectors(limit: int | None) -> None:
         print(f"{start + len(images)} images embedded", flush=True)
 
 
-def load_cache():
-    ids = np.load(CACHE / "order_ids.npy")
-    chunks = sorted(CACHE.glob("img_[0-9]*[0-9].npy"))
-    image = np.concatenate([np.load(path) for path in chunks]).astype(np.float32)
-    return ids[: len(image)], image, np.load(CACHE / "query_text.npy"), np.load(CACHE / "query_text_ids.npy")
+def p50(values) -> float:
+    return round(float(np.percentile(np.asarray(values), 50)), 3) if len(values) else float("nan")
 
 
-def _percentile(values, q) -> float:
-    return float(np.percentile(np.asarray(values), q)) if len(values) else float("nan")
+def noisy(vectors: np.ndarray, rng: np.random.Generator, sd: float = 0.05) -> np.ndarray:
+    out = vectors + rng.normal(0, sd, size=vectors.shape).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def _vector_text(vector) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+def query_kinds(vectors: np.ndarray, count: int, rng: np.random.Generator) -> dict[str, list]:
+    """(text, image) query pairs per kind; text vectors from the cached text tower outputs."""
+    text = np.load(CACHE / "query_text.npy").astype(np.float32)[:count]
+    picks = rng.choice(len(vectors), count, replace=False)
+    partners = rng.choice(len(vectors), len(text), replace=False)
+    return {
+        "image": [(None, vectors[i]) for i in picks],
+        "text": [(t, None) for t in text],
+        "textlike": [(t, None) for t in noisy(vectors[rng.choice(len(vectors), count, replace=False)], rng)],
+        "combined": [(t, vectors[i]) for t, i in zip(text, partners, strict=True)],
+    }
 
 
-def _drop_spaces(queryset) -> None:
-    """Remove benchmark spaces, their rows and their partial indexes (raw SQL: no cascade collector)."""
-    from django.db import connection
-
-    for space_id in list(queryset.values_list("pk", flat=True)):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'embeddings_productembedding' "
-                "AND indexdef LIKE %s",
-                [f"%space_id = {int(space_id)})%"],
-            )
-            for (name,) in cursor.fetchall():
-                cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
-            cursor.execute(
-                "DELETE FROM search_searchresult WHERE run_id IN (SELECT id FROM search_searchrun WHERE space_id = %s)",
-                [space_id],
-            )
-            cursor.execute("DELETE FROM search_searchrun WHERE space_id = %s", [space_id])
-            cursor.execute("DELETE FROM embeddings_productembedding WHERE space_id = %s", [space_id])
-            cursor.execute("DELETE FROM embeddings_embeddingspace WHERE id = %s", [space_id])
+def kind_of(name: str) -> str:
+    return "text" if name == "textlike" else name
 
 
-def load_database(ids: np.ndarray, image: np.ndarray, sizes: list[int]):
-    """Products for every cached id; one embedding space per catalogue size (prefixes of the ids)."""
-    from django.core.management import call_command
-    from django.db import connection
-
-    from catalogue.models import Product
-    from embeddings.models import EmbeddingSpace
-    from embeddings.services import create_space_indexes
-
-    call_command("migrate", verbosity=0)
-    zf = zipfile.ZipFile(DATASET)
-    _, styles = _styles(zf)
-    existing = set(Product.objects.values_list("catalog_id", flat=True))
-    Product.objects.bulk_create(
-        [
-            Product(
-                catalog_id=str(pid),
-                gender=styles[int(pid)]["gender"],
-                master_category=styles[int(pid)]["masterCategory"],
-                sub_category=styles[int(pid)]["subCategory"],
-                article_type=styles[int(pid)]["articleType"],
-                base_colour=styles[int(pid)]["baseColour"],
-                season=styles[int(pid)]["season"],
-                year=int(float(styles[int(pid)]["year"])) if styles[int(pid)]["year"] else None,
-                usage=styles[int(pid)]["usage"],
-                title=styles[int(pid)]["productDisplayName"],
-            )
-            for pid in ids
-            if str(pid) not in existing
-        ],
-        batch_size=5000,
-    )
-    product_pk = dict(Product.objects.values_list("catalog_id", "pk"))
-    # Spaces of an earlier run with other sizes go (the full one holds the real model's identity).
-    _drop_spaces(
-        EmbeddingSpace.objects.filter(name__startswith="bench-vit-b32-").exclude(
-            name__in=[f"bench-vit-b32-{size}" for size in sizes]
-        )
-    )
-    spaces = {}
-    for size in sizes:
-        full = size == sizes[-1]
-        name = f"bench-vit-b32-{size}"
-        space = EmbeddingSpace.objects.filter(name=name).first()
-        if space is not None and space.embeddings.count() != size:
-            _drop_spaces(EmbeddingSpace.objects.filter(pk=space.pk))
-            space = None
-        if space is None:
-            space = EmbeddingSpace.objects.create(
-                name=name,
-                # The full set is searchable through the real encoder (for the text-query timing).
-                model_name="ViT-B-32" if full else f"ViT-B-32 (benchmark subset of {size})",
-                pretrained="none",
-                dimension=image.shape[1],
-                is_active=False,
-            )
-            started = time.perf_counter()
-            with (
-                connection.cursor() as cursor,
-                cursor.copy(
-                    "COPY embeddings_productembedding (product_id, space_id, image_vector, product_revision, computed_at) "
-                    "FROM STDIN"
-                ) as copy,
-            ):
-                for pid, vector in zip(ids[:size], image[:size], strict=True):
-                    copy.write_row((product_pk[str(pid)], space.pk, _vector_text(vector), 1, "now"))
-            loaded = time.perf_counter()
-            create_space_indexes(space)
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE embeddings_productembedding")
-            print(
-                f"space {name}: {size} rows loaded in {loaded - started:.1f}s, indexes in {time.perf_counter() - loaded:.1f}s"
-            )
-        spaces[size] = space
-    if not EmbeddingSpace.objects.filter(is_active=True).exists():
-        EmbeddingSpace.objects.filter(pk=spaces[sizes[-1]].pk).update(is_active=True)
-    return spaces, product_pk
+def truth(matrix: np.ndarray, pks: np.ndarray, plan, mask: np.ndarray | None = None) -> set[int]:
+    """Stage 1's exact K1 (image share 1) by NumPy over the same vectors."""
+    scores = matrix @ plan.query_sum()
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    top = np.argpartition(-scores, K1)[:K1]
+    return {int(pks[i]) for i in top if np.isfinite(scores[i])}
 
 
-def _noisy(vector: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    noisy = vector + rng.normal(0, 0.05, size=vector.shape).astype(np.float32)
-    return noisy / np.linalg.norm(noisy)
-
-
-def numpy_two_stage(matrix: np.ndarray, text, image, config) -> np.ndarray:
-    """The same two-stage formula in NumPy over in-memory vectors (image share 1)."""
-    w1 = (config.stage1_text if text is not None and image is not None else 1.0) if text is not None else 0.0
-    v1 = (
-        (config.stage1_image if text is not None and image is not None else 1.0) if image is not None else 0.0
-    )
-    query = (w1 * text if text is not None else 0) + (v1 * image if image is not None else 0)
-    scores = matrix @ query
-    candidates = np.argpartition(-scores, K1)[:K1]
-    sub = matrix[candidates]
-    w2 = config.stage2_text if text is not None and image is not None else 1.0
-    v2 = config.stage2_image if text is not None and image is not None else 1.0
-    stage2 = (w2 * (sub @ text) if text is not None else 0) + (v2 * (sub @ image) if image is not None else 0)
-    return candidates[np.argsort(-stage2)[:K]]
-
-
-_TRUTH: dict = {}  # exact stage-1 candidates per (space, query, filters): computed once per run
-
-
-def measure(space, config, queries, *, filters=None, exact_too=True, ef_search=None):
-    """Per-stage times, recall@K1 against exact and page fill for `queries`.
-
-    The exact truths are computed first, in their own pass: an exact query is a sequential scan of
-    the whole space, and interleaved with the timed queries it evicts the HNSW index from the
-    buffer cache, so every timed query would start cold (measured: 3.9 ms vs 13 ms for stage 1).
-    Exact audits are rare on a live site; the timed pass measures searches as users make them,
-    after a short warm-up.
-    """
+def site_pass(space, config, queries, matrix, pks, *, filters=None, mask=None, with_recall=True) -> dict:
+    """The site's rank_products over `queries`: stage 1 + 2 p50, recall@K1, page fill."""
     from search import selectors
-    from search.services import rank_products
+    from search.ranking import make_plan, rank_products
 
     clean = selectors.validate_filters(filters or {})
-    if ef_search is not None:
-        config.ef_search = ef_search
 
-    def ranked(text, image, *, exact):
+    def ranked(text, image):
         return rank_products(
-            space=space, text_vector=text, image_vector=image, config=config, exact=exact, filters=clean, k=K
+            space=space, text_vector=text, image_vector=image, config=config, exact=False, filters=clean, k=K
         )
 
-    def truth_key(text, image):
-        return (
-            space.pk,
-            text.tobytes() if text is not None else b"",
-            image.tobytes() if image is not None else b"",
-            repr(clean),
-        )
-
-    if exact_too:
-        for text, image in queries:
-            key = truth_key(text, image)
-            if key not in _TRUTH:
-                _TRUTH[key] = set(ranked(text, image, exact=True).candidates)
     for text, image in queries[:WARM_UP]:
-        ranked(text, image, exact=False)
-    stage1, stage2, recall, full_pages = [], [], [], 0
+        ranked(text, image)
+    both, stage1, recalls, full, ranking = [], [], [], 0, None
     for text, image in queries:
-        ranking = ranked(text, image, exact=False)
+        ranking = ranked(text, image)
+        both.append(ranking.stage1_ms + ranking.stage2_ms)
         stage1.append(ranking.stage1_ms)
-        stage2.append(ranking.stage2_ms)
-        full_pages += len(ranking.rows) == K
-        if exact_too:
-            truth = _TRUTH[truth_key(text, image)]
-            recall.append(len(truth & set(ranking.candidates)) / max(1, len(truth)))
-    both = [a + b for a, b in zip(stage1, stage2, strict=True)]
+        full += len(ranking.rows) == K
+        if with_recall:
+            expected = truth(matrix, pks, make_plan(space, config, text, image), mask)
+            recalls.append(len(expected & set(ranking.candidates)) / max(1, len(expected)))
     return {
-        "stage1_p50": _percentile(stage1, 50),
-        "stage1_p95": _percentile(stage1, 95),
-        "stage2_p50": _percentile(stage2, 50),
-        "stage2_p95": _percentile(stage2, 95),
-        "both_p50": _percentile(both, 50),
-        "both_p95": _percentile(both, 95),
-        "recall": float(np.mean(recall)) if recall else float("nan"),
-        "page_fill": full_pages / len(queries),
+        "both_p50": p50(both),
+        "stage1_p50": p50(stage1),
+        "recall": round(float(np.mean(recalls)), 4) if recalls else None,
+        "page_fill": full / len(queries),
+        "exact": ranking.exact,
+        "ef_search": ranking.ef_search,
         "matched": ranking.matched,
     }
 
 
-def main() -> None:
+def paired_pass(space, config, queries) -> dict:
+    """Site (rank_products) and bare stage-1 query alternated query by query: p50 of each.
+
+    Bare = the same stage-1 SQL through psycopg alone, its settings set once for the session.
+    Alternating keeps both under the same machine load (the machine is shared), so their ratio
+    holds even when the absolute times drift.
+    """
+    import psycopg
+
+    from embeddings import ann
+    from search.ranking import make_plan, rank_products
+
+    raw = ann.raw_connection()
+    first = make_plan(space, config, queries[0][0], queries[0][1]).stage1_query()
+    sql = ann.stage1_sql(first, exact=False)
+    site, bare = [], []
+    with psycopg.Cursor(raw) as cursor:
+        for index, (text, image) in enumerate(queries[:WARM_UP] + queries):
+            started = time.perf_counter()
+            rank_products(
+                space=space, text_vector=text, image_vector=image, config=config, exact=False, filters={}, k=K
+            )
+            site_ms = (time.perf_counter() - started) * 1000
+            vector = make_plan(space, config, text, image).query_sum()
+            for name, value in ann.stage1_settings(first, exact=False).items():
+                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+            started = time.perf_counter()
+            cursor.execute(sql, {"q": vector}, binary=True)
+            cursor.fetchall()
+            bare_ms = (time.perf_counter() - started) * 1000
+            cursor.execute("RESET ALL")
+            if index >= WARM_UP:
+                site.append(site_ms)
+                bare.append(bare_ms)
+    ratios = np.asarray(site) / np.asarray(bare)
+    return {
+        "site_p50": p50(site),
+        "bare_p50": p50(bare),
+        "site_p10": round(float(np.percentile(site, 10)), 3),
+        "bare_p10": round(float(np.percentile(bare, 10)), 3),
+        "median_paired_ratio": round(float(np.median(ratios)), 2),
+    }
+
+
+def numpy_pass(matrix, queries, plan_for) -> float:
+    times = []
+    for text, image in queries:
+        plan = plan_for(text, image)
+        started = time.perf_counter()
+        scores = matrix @ plan.query_sum()
+        top = np.argpartition(-scores, K1)[:K1]
+        stage2 = matrix[top] @ (plan.text if plan.text is not None else plan.image)
+        np.argsort(-stage2)[:K]
+        times.append((time.perf_counter() - started) * 1000)
+    return p50(times)
+
+
+def quantised_pass(space, queries, matrix, pks, *, candidates: int) -> dict:
+    """Binary quantisation: Hamming HNSW over binary_quantize(v), `candidates` rescored exactly."""
+    from django.db import connection
+
+    from embeddings import ann
+
+    dim = space.dimension
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS bench_bq_s{space.pk} ON embeddings_productembedding USING hnsw "
+            f"((binary_quantize(image_vector::vector({dim}))::bit({dim})) bit_hamming_ops) "
+            f"WHERE space_id = {space.pk}"
+        )
+        cursor.execute("SELECT pg_relation_size(%s::regclass)", [f"bench_bq_s{space.pk}"])
+        size = cursor.fetchone()[0]
+    sql = (
+        f"SELECT product_id FROM (SELECT e.product_id, e.image_vector FROM embeddings_productembedding e "  # noqa: S608
+        f"WHERE e.space_id = {space.pk} ORDER BY binary_quantize(e.image_vector::vector({dim}))::bit({dim}) "
+        f"<~> binary_quantize(%(q)s::vector({dim})) LIMIT {candidates}) c "
+        f"ORDER BY c.image_vector::vector({dim}) <=> %(q)s::vector({dim}) LIMIT {K1}"
+    )
+    raw = ann.raw_connection()
+    times, recalls = [], []
+    import psycopg
+
+    with psycopg.Cursor(raw) as cursor:
+        cursor.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(candidates)])
+        for index, (_, image) in enumerate(queries[:WARM_UP] + queries):
+            started = time.perf_counter()
+            cursor.execute(sql, {"q": image}, binary=True)
+            got = {row[0] for row in cursor.fetchall()}
+            if index >= WARM_UP:
+                times.append((time.perf_counter() - started) * 1000)
+                top = np.argpartition(-(matrix @ image), K1)[:K1]
+                recalls.append(len(got & {int(pks[i]) for i in top}) / K1)
+        cursor.execute("RESET ALL")
+    return {"p50": p50(times), "recall": round(float(np.mean(recalls)), 4), "index_bytes": size}
+
+
+def pareto_plot(sweep: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = sorted({key[0] for key in sweep})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.6), sharey=True)
+    for axis, kind in zip(axes, kinds, strict=True):
+        for m, efc in INDEX_SWEEP:
+            points = sorted(  # in ef_search order: the path a larger ef_search buys
+                (
+                    (v["both_p50"], v["recall"], ef)
+                    for (k, mm, ee, ef), v in sweep.items()
+                    if (k, mm, ee) == (kind, m, efc)
+                ),
+                key=lambda point: point[2],
+            )
+            axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"m={m}, efc={efc}")
+            for x, y, ef in points:
+                if (m, efc) == SITE_INDEX:
+                    axis.annotate(str(ef), (x, y), fontsize=7, textcoords="offset points", xytext=(3, -8))
+        axis.axhline(0.98, color="grey", linestyle=":", linewidth=1)
+        axis.set_title(f"{kind} queries")
+        axis.set_xlabel("stage 1 + 2 p50 (ms)")
+    axes[0].set_ylabel("recall@100 vs exact")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("ef_search sweep per index build (labels: ef_search on the site's m=16, efc=64)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def text_server_times(space) -> dict:
+    """run_search with text through the real (random-init) ViT-B-32 text tower: misses, then hits."""
+    from django.core.cache import cache
+
+    from search.querycache import text_cache_key
+    from search.services import run_search
+
+    titles = [
+        f"bench {i} " + t for i, t in enumerate(["blue denim jeans", "red summer dress", "black shoes"] * 14)
+    ]
+    run_search(space=space, text="warm-up", source="api")
+    for title in titles:
+        cache.delete(text_cache_key(space, title))
+    misses = [run_search(space=space, text=title, source="api") for title in titles]
+    hits = [run_search(space=space, text=title, source="api") for title in titles]
+    return {
+        "text_total_server_p50": p50([run.total_ms for run in misses]),
+        "text_encode_p50": p50([run.encode_ms for run in misses]),
+        "text_cached_total_server_p50": p50([run.total_ms for run in hits]),
+    }
+
+
+def main() -> None:  # noqa: C901, PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--compute-vectors", action="store_true", help="fill the vector cache first")
-    parser.add_argument("--limit", type=int, default=None, help="use at most this many catalogue vectors")
+    parser.add_argument("--compute-vectors", action="store_true", help="embed real catalogue images first")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="how many real images --compute-vectors embeds"
+    )
+    parser.add_argument("--size", type=int, default=None, help="catalogue size (default: every catalogue id)")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--sweep-queries", type=int, default=60)
+    parser.add_argument("--reuse-sweep", action="store_true", help="take the sweep from the last search.json")
     args = parser.parse_args()
     if args.compute_vectors:
         compute_vectors(args.limit)
@@ -296,180 +327,172 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.db import connection
+    from django.conf import settings
+    from django.core.management import call_command
 
+    from benchmarks import catalogue_db
     from benchmarks.common import print_table, write_results
     from search.models import WeightConfig
-    from search.services import _Plan, default_weight_config, explain_stage1, run_search
+    from search.ranking import make_plan
 
-    ids, image, text_queries, text_query_ids = load_cache()
-    source = (CACHE / "source.txt").read_text().strip() if (CACHE / "source.txt").exists() else "unknown"
-    if args.limit:
-        ids, image = ids[: args.limit], image[: args.limit]
-    n = len(ids)
-    sizes = sorted({max(1000, n // 4), max(1000, n // 2), n})
-    print(f"catalogue vectors available: {n} (random-init ViT-B-32, 512-d); sizes measured: {sizes}")
-    spaces, _ = load_database(ids, image, sizes)
-    space = spaces[n]
-    config = default_weight_config()
-    config = WeightConfig(**{f.name: getattr(config, f.name) for f in WeightConfig._meta.concrete_fields})
-    rng = np.random.default_rng(42)
-    count = min(args.queries, n)
-    picks = rng.choice(n, count, replace=False)
-    index_of = {int(pid): i for i, pid in enumerate(ids)}
-    text_rows = [(text_queries[i], int(pid)) for i, pid in enumerate(text_query_ids) if int(pid) in index_of][
-        :count
-    ]
-    kinds = {
-        "image": [(None, image[i]) for i in picks],
-        "text": [(vector, None) for vector, _ in text_rows],
-        # a product's title vector with its own photo: the typical text + image query
-        "combined": [(vector, image[index_of[pid]]) for vector, pid in text_rows],
-        # The shared notes' proxy for trained text vectors: a catalogue image vector plus Gaussian
-        # noise (sd 0.05), renormalised: off the image cone, but not orthogonal to it.
-        "textlike": [(_noisy(image[i], rng), None) for i in rng.choice(n, count, replace=False)],
-    }
-    # With random weights the two towers are unaligned: text vectors sit almost orthogonal to the
-    # image cone, so every product is about equally (dis)similar and the graph walk has nothing to
-    # follow. Recorded so that the text recall is read for what it is.
-    metrics_alignment = {
-        "text_vs_image_cosine_mean": round(float(np.mean(text_queries @ image[: min(n, 5000)].T)), 4),
-        "image_vs_image_cosine_mean": round(float(np.mean(image[:2000] @ image[2000:4000].T)), 4),
-    }
-    metrics, rows = dict(metrics_alignment), []
-    for kind, queries in kinds.items():
-        result = measure(space, config, queries)
-        for key, value in result.items():
-            if key != "matched":
-                metrics[f"{kind}_{key}"] = round(value, 4)
-        print(f"{kind}: {result}")
-
-    # ef_search sweep for text queries (off the image cone: they need a larger ef_search).
-    for ef in (100, 200, 400, 800, 1000):
-        for kind in ("text", "textlike"):
-            result = measure(space, config, kinds[kind], ef_search=ef)
-            metrics[f"{kind}_recall_ef{ef}"] = round(result["recall"], 4)
-            metrics[f"{kind}_stage1_p50_ef{ef}"] = round(result["stage1_p50"], 3)
-    config.ef_search = default_weight_config().ef_search
-
-    # A filter keeping ~10% of the catalogue: iterative index scans must still fill stage 1.
-    filtered = measure(space, config, kinds["combined"], filters=FILTER)
-    metrics.update(
-        {
-            "filter_share": round(filtered["matched"] / n, 4),
-            "filter_recall": round(filtered["recall"], 4),
-            "filter_page_fill": filtered["page_fill"],
-            "filter_both_p50": round(filtered["both_p50"], 3),
-        }
-    )
-
-    # NumPy brute force of the same formula over the same vectors, same process.
-    numpy_times = []
-    numpy_two_stage(image, *kinds["combined"][0], config)  # warm-up
-    for text, img in kinds["combined"]:
-        started = time.perf_counter()
-        numpy_two_stage(image, text, img, config)
-        numpy_times.append((time.perf_counter() - started) * 1000)
-    metrics["numpy_two_stage_p50"] = round(_percentile(numpy_times, 50), 3)
-    metrics["combined_ratio_to_numpy"] = round(
-        metrics["combined_both_p50"] / metrics["numpy_two_stage_p50"], 2
-    )
-
-    # Growth with catalogue size: approximate vs exact pgvector vs NumPy.
-    for size in sizes:
-        queries = kinds["combined"][:50]
-        approx = measure(spaces[size], config, queries, exact_too=False)
-        exact_times = []
-        for text, img in queries[:20]:
-            from search.services import rank_products
-
-            ranking = rank_products(
-                space=spaces[size],
-                text_vector=text,
-                image_vector=img,
-                config=config,
-                exact=True,
-                filters={},
-                k=K,
-            )
-            exact_times.append(ranking.stage1_ms + ranking.stage2_ms)
-        numpy_size = []
-        for text, img in queries:
-            started = time.perf_counter()
-            numpy_two_stage(image[:size], text, img, config)
-            numpy_size.append((time.perf_counter() - started) * 1000)
-        metrics[f"size{size}_approx_both_p50"] = round(approx["both_p50"], 3)
-        metrics[f"size{size}_exact_both_p50"] = round(_percentile(exact_times, 50), 3)
-        metrics[f"size{size}_numpy_p50"] = round(_percentile(numpy_size, 50), 3)
-
-    # The plan each space's approximate stage 1 really gets (under the search's own settings).
-    uses = []
-    for size, sized_space in spaces.items():
-        plan = _Plan(
-            space_id=sized_space.pk,
-            dimension=sized_space.dimension,
-            text=None,
-            image=image[0],
-            stage1=(0.0, 1.0),
-            stage2=(0.0, 1.0),
-            image_share=1.0,
-            title_share=0.0,
-            k1=K1,
-            ef_search=config.ef_search,
+    call_command("migrate", verbosity=0)
+    restart_note = catalogue_db.tune_server("2GB", "1GB")
+    ids = catalogue_db.catalogue_ids()
+    n = args.size or len(ids)
+    vectors, vector_source = catalogue_db.catalogue_vectors(n)
+    pks = catalogue_db.product_pks(n)
+    print(f"catalogue: {n} products; vectors: {vector_source}")
+    load = os.getloadavg()
+    metrics: dict = {"catalogue_size": n, "k1": K1, "load_avg_1m_at_start": round(load[0], 2)}
+    spaces, builds = {}, {}
+    for m, efc in INDEX_SWEEP:
+        name = f"bench-{n}-site" if (m, efc) == SITE_INDEX else f"bench-{n}-m{m}-efc{efc}"
+        spaces[(m, efc)], builds[(m, efc)] = catalogue_db.load_space(
+            name, pks, vectors, m=m, ef_construction=efc
         )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'embeddings_productembedding' "
-                "AND indexdef ILIKE '%%USING hnsw%%' AND indexdef LIKE %s",
-                [f"%space_id = {sized_space.pk})%"],
-            )
-            index_names = [row[0] for row in cursor.fetchall()]
-        explained = explain_stage1(plan, exact=False)
-        uses.append(any(name in explained for name in index_names))
-        print(f"size {size}: approximate stage 1 uses HNSW: {uses[-1]}")
-    metrics["approx_plan_uses_hnsw"] = int(all(uses))
+    halfvec, halfvec_build = catalogue_db.load_space(
+        f"bench-{n}-halfvec", pks, vectors, m=SITE_INDEX[0], ef_construction=SITE_INDEX[1], storage="halfvec"
+    )
+    for (m, efc), seconds in builds.items():
+        if seconds is not None:
+            metrics[f"index_build_s_m{m}_efc{efc}"] = round(seconds, 1)
+        metrics[f"index_mb_m{m}_efc{efc}"] = round(catalogue_db.index_bytes(spaces[(m, efc)]) / 2**20, 1)
+    metrics["index_mb_halfvec"] = round(catalogue_db.index_bytes(halfvec) / 2**20, 1)
+    site = spaces[SITE_INDEX]
 
-    # Total server time of a text query through run_search: real encoding (cache misses), stage 1,
-    # stage 2 and storing the run. Needs embeddings.services.encode_query for the space's model.
-    try:
-        titles = [
-            f"benchmark query {i}: " + t for i, t in enumerate(["blue denim jeans", "red summer dress"] * 20)
+    rng = np.random.default_rng(42)
+    kinds = query_kinds(vectors, args.queries, rng)
+    config = WeightConfig(name="bench", stage1_text=0.5, stage1_image=0.5, stage2_text=0.9, stage2_image=0.1)
+
+    # 1. ef_search sweep per index build and query kind (recall against NumPy brute force).
+    sweep = {}
+    if args.reuse_sweep:
+        recorded = json.loads((REPO / "benchmarks" / "results" / "search.json").read_text())["metrics"][
+            "sweep"
         ]
-        run_search(space=space, text="warm-up query", config=default_weight_config(), source="api")
-        totals = [run_search(space=space, text=title, source="api").total_ms for title in titles]
-        metrics["text_total_server_p50"] = round(_percentile(totals, 50), 2)
-        metrics["text_total_server_p95"] = round(_percentile(totals, 95), 2)
-    except Exception as exc:  # noqa: BLE001 - reported, the rest of the benchmark still counts
-        print(f"text query total time not measured: {exc!r}")
+        for key, value in recorded.items():
+            kind, m, efc, ef = key.split("|")
+            sweep[(kind, int(m[1:]), int(efc[3:]), int(ef[2:]))] = value
+    for (m, efc), space in spaces.items() if not args.reuse_sweep else ():
+        for kind, queries in kinds.items():
+            for ef in EF_SWEEP:
+                config.ef_search = ef
+                sweep[(kind, m, efc, ef)] = site_pass(
+                    space, config, queries[: args.sweep_queries], vectors, pks
+                )
+        print(f"swept m={m} efc={efc}", flush=True)
+    metrics["sweep"] = {f"{k}|m{m}|efc{efc}|ef{ef}": v for (k, m, efc, ef), v in sweep.items()}
+    pareto_plot(sweep, REPO / "docs" / "search-pareto.png")
+    # The lowest ef_search per kind reaching recall 0.98 on the site's index. Text is chosen on the
+    # text-like proxy (trained text vectors sit near the image cone); the random text tower's
+    # vectors are orthogonal to it and reach 0.98 at no ef_search swept (recorded, not chosen on).
+    chosen = {}
+    for kind in ("image", "text", "combined"):
+        names = ("textlike",) if kind == "text" else (kind,)
+        ok = [
+            ef for ef in EF_SWEEP if all(sweep[(name, *SITE_INDEX, ef)]["recall"] >= 0.98 for name in names)
+        ]
+        chosen[kind] = min(ok) if ok else max(EF_SWEEP)
+    metrics["chosen_ef_search"] = chosen
+    metrics["settings_ef_search"] = dict(settings.SEARCH_EF_SEARCH)
 
-    metrics["catalogue_size"] = n
-    metrics["k1"] = K1
-    metrics["ef_search"] = config.ef_search
+    # 2. Every kind at the settings' per-kind default (config.ef_search blank), site vs bare query.
+    config.ef_search = None
+    for name, queries in kinds.items():
+        result = site_pass(site, config, queries, vectors, pks)
+        paired = paired_pass(site, config, queries)
+        metrics[f"{name}_both_p50"] = result["both_p50"]
+        metrics[f"{name}_recall"] = result["recall"]
+        metrics[f"{name}_ef_search"] = result["ef_search"]
+        metrics[f"{name}_site_paired_p50"] = paired["site_p50"]
+        metrics[f"{name}_bare_stage1_p50"] = paired["bare_p50"]
+        metrics[f"{name}_ratio_to_bare"] = round(paired["site_p50"] / paired["bare_p50"], 2)
+        # Less sensitive to the shared machine's load: the median of per-query ratios and the
+        # ratio of the fastest decile (what each costs when the CPU is free).
+        metrics[f"{name}_median_paired_ratio_to_bare"] = paired["median_paired_ratio"]
+        metrics[f"{name}_p10_ratio_to_bare"] = round(paired["site_p10"] / paired["bare_p10"], 2)
+        print(name, result, paired, flush=True)
+
+    # 3. Filters keeping 1-10 %: the site's plan, and each plan forced, against the unfiltered p50.
+    _, rows = styles()
+    catalog_ids = catalogue_db.catalogue_ids()
+    attributes = [rows[int(catalog_ids[i % len(catalog_ids)])] for i in range(n)]
+    field_of = {"article_type": "articleType", "usage": "usage"}
+    unfiltered = metrics["combined_both_p50"]
+    threshold = settings.SEARCH_FILTER_EXACT_BELOW
+    for label, filters in FILTERS.items():
+        ((field, value),) = filters.items()
+        mask = np.array([row[field_of[field]] == value for row in attributes])
+        metrics[f"filter_{label}_share"] = round(float(mask.mean()), 4)
+        for plan_name, exact_below in (("site", threshold), ("hnsw", 0), ("exact", 10**9)):
+            settings.SEARCH_FILTER_EXACT_BELOW = exact_below
+            result = site_pass(
+                site, config, kinds["combined"][:100], vectors, pks, filters=filters, mask=mask
+            )
+            metrics[f"filter_{label}_{plan_name}_both_p50"] = result["both_p50"]
+            metrics[f"filter_{label}_{plan_name}_recall"] = result["recall"]
+            metrics[f"filter_{label}_{plan_name}_page_fill"] = result["page_fill"]
+            if plan_name == "site":
+                metrics[f"filter_{label}_site_exact"] = int(result["exact"])
+                metrics[f"filter_{label}_ratio_to_unfiltered"] = round(result["both_p50"] / unfiltered, 2)
+        settings.SEARCH_FILTER_EXACT_BELOW = threshold
+        print(label, {k: v for k, v in metrics.items() if k.startswith(f"filter_{label}")})
+
+    # 4. Storage options on image queries at the image default: vector, halfvec, binary + rescoring.
+    image_queries = kinds["image"]
+    metrics["halfvec_image_both_p50"] = site_pass(halfvec, config, image_queries, vectors, pks)["both_p50"]
+    metrics["halfvec_image_recall"] = site_pass(halfvec, config, image_queries, vectors, pks)["recall"]
+    for candidates in (200, 400, 800):
+        result = quantised_pass(site, image_queries, vectors, pks, candidates=candidates)
+        metrics[f"binary_rescore{candidates}_p50"] = result["p50"]
+        metrics[f"binary_rescore{candidates}_recall"] = result["recall"]
+        metrics["binary_index_mb"] = round(result["index_bytes"] / 2**20, 1)
+
+    # 5. NumPy brute force of the same two stages over the same vectors.
+    metrics["numpy_combined_p50"] = numpy_pass(
+        vectors, kinds["combined"], lambda text, image: make_plan(site, config, text, image)
+    )
+    metrics["combined_ratio_to_numpy"] = round(
+        metrics["combined_both_p50"] / metrics["numpy_combined_p50"], 2
+    )
+
+    # 6. The plan the site's approximate stage 1 gets (EXPLAIN under its own settings).
+    from embeddings.ann import index_name
+    from search.ranking import explain_stage1
+
+    explained = explain_stage1(make_plan(site, config, None, vectors[0]), exact=False)
+    metrics["approx_plan_uses_hnsw"] = int(index_name(site.pk, "image_vector") in explained)
+
+    # 7. Text queries through run_search with the real text tower (random weights).
+    from embeddings.services import set_active_space
+
+    set_active_space(site)
+    metrics.update(text_server_times(site))
+    metrics["postgres_rss_mb"] = round(catalogue_db.postgres_rss_bytes() / 2**20)
+    metrics["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+
     targets = {
-        "combined_both_p50": "<= 10 ms",
-        "image_both_p50": "<= 10 ms",
-        "text_both_p50": "<= 10 ms",
-        "image_recall": ">= 0.98",
-        "text_recall": ">= 0.98",
-        "combined_recall": ">= 0.98",
-        "textlike_recall": ">= 0.98",
-        "textlike_both_p50": "<= 10 ms",
-        "filter_recall": ">= 0.98",
-        "filter_page_fill": "== 1.0",
-        "text_total_server_p50": "<= 100 ms",
+        **{f"{kind}_recall": ">= 0.98" for kind in kinds},
+        **{f"{kind}_both_p50": "<= 5 ms" for kind in kinds},
+        **{f"{kind}_ratio_to_bare": "<= 1.2" for kind in kinds},
+        **{f"filter_{label}_site_recall": ">= 0.98" for label in FILTERS},
+        **{f"filter_{label}_site_page_fill": "== 1.0" for label in FILTERS},
+        **{f"filter_{label}_ratio_to_unfiltered": "<= 1.5" for label in FILTERS},
+        "text_total_server_p50": "<= 60 ms",
+        "text_cached_total_server_p50": "<= 10 ms",
         "approx_plan_uses_hnsw": "== 1",
     }
-    rows = [(name, value, targets.get(name)) for name, value in metrics.items()]
-    print_table(rows)
+    print_table([(key, value, targets.get(key)) for key, value in metrics.items() if key != "sweep"])
     path = write_results(
         "search",
-        metrics,
+        {**metrics, "vectors": vector_source},
         targets,
         notes=(
-            f"{n} catalogue vectors (random-init ViT-B-32, 512-d, image vectors only; made by: {source}; "
-            "product image share 1). Times in ms, measured inside the process through search.services "
-            "(Django + psycopg to the embedded PostgreSQL 18 + pgvector). Text queries: text-tower vectors "
-            f"of product titles; filter {FILTER}. recall = stage-1 recall@{K1} against an exact scan."
+            f"{n} products (the shared catalogue's rows), vectors: {vector_source['method']}. "
+            "Times in ms inside one process through search.ranking (Django + psycopg binary to the embedded "
+            "PostgreSQL 18 + pgvector 0.8). recall = stage-1 recall@100 against NumPy brute force. "
+            "Machine: 2 cores shared with ~7 engineers' test runs; load averages recorded. "
+            + (restart_note or "shared_buffers 2GB.")
         ),
     )
     print(f"wrote {path}")

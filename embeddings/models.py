@@ -3,8 +3,8 @@
 `embeddings` never imports `search`: it refers to the product model by its label.
 Vectors are stored in dimensionless `vector` columns so that spaces of different
 dimensions share one table; each space gets its own partial HNSW expression indexes
-(`(image_vector::vector(D)) vector_cosine_ops WHERE space_id = N`), created when the
-space is created (see embeddings/services.py and docs/ARCHITECTURE.md).
+(`(image_vector::vector(D)) vector_cosine_ops WHERE space_id = N`, or `::halfvec(D)` for a
+halfvec space), created when the space is created (see embeddings/ann.py).
 """
 
 from django.conf import settings
@@ -30,6 +30,12 @@ class EmbeddingSpace(models.Model):
     preprocess_version = models.PositiveSmallIntegerField(default=1)
     dimension = models.PositiveIntegerField()
     is_active = models.BooleanField(default=False, help_text="searched by default")
+    vector_storage = models.CharField(
+        max_length=16,
+        choices=[("vector", "vector (float32)"), ("halfvec", "halfvec (float16 index)")],
+        default="vector",
+        help_text="what the HNSW indexes store (embeddings/ann.py); halfvec halves the index size",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

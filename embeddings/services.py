@@ -1,9 +1,6 @@
 """Writes for embedding spaces, jobs and vectors. The only callers of the encoder registry.
 
-Index design: one table holds every space's vectors in dimensionless `vector` columns; each space
-gets two partial HNSW expression indexes, `((image_vector::vector(D)) vector_cosine_ops) WHERE
-space_id = N` and the same on title_vector. A query must use the same cast and predicate
-(`ORDER BY image_vector::vector(D) <=> q WHERE space_id = N`) for PostgreSQL to pick the index.
+The per-space HNSW index DDL and the stage-1 SQL that must match it live in embeddings/ann.py.
 """
 
 from __future__ import annotations
@@ -19,11 +16,10 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from embeddings import tasks
+from embeddings.ann import create_space_indexes, drop_space_indexes
 from embeddings.models import EmbeddingBatch, EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding
 
 logger = logging.getLogger("fashionsite.embeddings")
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
 TEMPLATE_FIELDS = (
     "title",
     "colour",
@@ -74,38 +70,12 @@ def product_text(product, text_template: str) -> str:
     return " ".join(text_template.format(**values).split())
 
 
-def create_space_indexes(space: EmbeddingSpace) -> None:
-    """The space's partial HNSW cosine indexes on image and title vectors (idempotent)."""
-    dim = int(space.dimension)
-    pk = int(space.pk)
-    with connection.cursor() as cursor:
-        # CREATE INDEX refuses a table with pending deferred FK checks in this transaction.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for column in ("image_vector", "title_vector"):
-            cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS emb_{column.split('_')[0]}_hnsw_s{pk} "
-                f"ON embeddings_productembedding USING hnsw (({column}::vector({dim})) vector_cosine_ops) "
-                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE space_id = {pk}"
-            )
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-
-
 def model_dimension(*, model_name: str, pretrained: str, weights_path: str = "") -> int:
     """Load the model (cached in this process) and return its embedding dimension.
     Raises WeightsUnavailable when the weights cannot be loaded."""
     from embeddings.encoders import load_encoder
 
     return load_encoder(model_name, pretrained or "", weights_path or "").dimension
-
-
-def drop_space_indexes(space_pk: int) -> None:
-    """Drop a deleted space's partial HNSW indexes (nothing else uses them)."""
-    with connection.cursor() as cursor:
-        # DROP INDEX, like CREATE INDEX, refuses a table with pending deferred FK checks.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for column in ("image", "title"):
-            cursor.execute(f"DROP INDEX IF EXISTS emb_{column}_hnsw_s{int(space_pk)}")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 @transaction.atomic

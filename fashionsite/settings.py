@@ -122,6 +122,19 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["TEST"] = {"NAME": env_str("FASHIONSITE_TEST_DB_NAME", "") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Read replicas (docs/search-scoring.md, "Scale-out"): comma-separated URLs of streaming replicas
+# of the primary. Search reads go to one of them (fashionsite/routers.py), every write to the
+# primary. Empty: one database.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+DATABASE_REPLICA_ALIASES = [f"replica{number}" for number in range(1, len(DATABASE_REPLICA_URLS) + 1)]
+for _alias, _url in zip(DATABASE_REPLICA_ALIASES, DATABASE_REPLICA_URLS, strict=True):
+    DATABASES[_alias] = {
+        **dj_database_url.parse(_url, conn_max_age=60),
+        "ENGINE": "django.db.backends.postgresql",
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["fashionsite.routers.SearchReplicaRouter"]
+
 # --------------------------------------------------------------------------- redis, cache, celery
 REDIS_URL = env_str("REDIS_URL")
 EMBEDDED_REDIS = not REDIS_URL
@@ -259,8 +272,16 @@ SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)
 SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600)
 # Filtered approximate searches: pgvector iterative index scans stop after this many tuples.
 SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
-# A filter keeping at most this many embedded products is answered by an exact scan of those rows.
-SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 1000)
+# A filter keeping at most this many products is answered by an exact scan of those rows (the
+# measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
+SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 4000)
+# hnsw.ef_search per query kind when a weight config leaves ef_search blank: the lowest values
+# that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
+SEARCH_EF_SEARCH = {
+    "image": env_int("SEARCH_EF_SEARCH_IMAGE", 100),
+    "text": env_int("SEARCH_EF_SEARCH_TEXT", 800),
+    "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 600),
+}
 
 # --------------------------------------------------------------------------- surveys
 # New participants one address may start through a survey's open link per hour (0 = no limit).

@@ -8,12 +8,12 @@ from django.db import models
 from catalogue.models import Product
 
 # The configurations every installation starts with (seeded by migration 0103; also re-created on demand
-# by `search.services.default_weight_config` for the default one). "two-stage-0.9-0.1" is the seed
+# by `search.weight_configs.default_weight_config` for the default one). "two-stage-0.9-0.1" is the seed
 # script's: equal weights over the whole catalogue, then 0.9 text / 0.1 image on the K1 candidates.
 DEFAULT_WEIGHT_CONFIG = "two-stage-0.9-0.1"
-# From benchmarks/search.py on the 44k catalogue: image queries reach recall@100 0.999 at 200, but
-# queries off the image cone (text) need 400 for 0.98 (docs/search-scoring.md).
-SEED_EF_SEARCH = 400
+# None: each query kind gets its own default (settings.SEARCH_EF_SEARCH, chosen from the sweep in
+# benchmarks/search.py; docs/search-scoring.md). Configs seeded before 0105 keep their explicit 400.
+SEED_EF_SEARCH = None
 SEED_WEIGHT_CONFIGS = (
     {
         "name": DEFAULT_WEIGHT_CONFIG,
@@ -62,7 +62,7 @@ class WeightConfig(models.Model):
     """A named, versioned weighting of the two-stage search (see docs/search-scoring.md).
 
     Rows that anything cites (a SearchRun, a survey, an evaluation) are never edited:
-    `search.services.update_weight_config` creates the next version and marks the old one
+    `search.weight_configs.update_weight_config` creates the next version and marks the old one
     superseded, so provenance keeps pointing at what was shown.
     """
 
@@ -76,7 +76,12 @@ class WeightConfig(models.Model):
     product_image_share = models.FloatField(default=1.0, help_text="share of the product's image vector")
     product_title_share = models.FloatField(default=0.0, help_text="share of the product's title vector")
     k = models.PositiveIntegerField(default=10, help_text="results per page")
-    ef_search = models.PositiveIntegerField(default=200, help_text="hnsw.ef_search; at least k1")
+    ef_search = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="hnsw.ef_search, at least k1; blank: the default for the query kind (SEARCH_EF_SEARCH)",
+    )
     exact = models.BooleanField(default=False, help_text="sequential scan instead of the HNSW index")
     description = models.TextField(blank=True)
     is_current = models.BooleanField(default=True)

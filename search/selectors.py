@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import Max, Min, QuerySet
 
 from catalogue.models import ATTRIBUTE_FIELDS, Product
@@ -109,15 +108,10 @@ def filter_sql(clean: dict) -> tuple[str, dict]:
     return "".join(f" AND {part}" for part in parts), params
 
 
-def count_matching(space: EmbeddingSpace, conditions: str, params: dict) -> int:
-    """How many embedded products of the space pass the filter conditions."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM embeddings_productembedding e JOIN search_product p ON p.id = e.product_id "  # noqa: S608
-            f"WHERE e.space_id = {int(space.pk)} {conditions}",
-            params,
-        )
-        return cursor.fetchone()[0]
+def count_matching(clean: dict, *, using: str = "default") -> int:
+    """How many catalogue products pass validated filters (a count over the product indexes;
+    stage 1 decides exact vs. HNSW from it and the page shows it)."""
+    return filter_products(clean).using(using).count()
 
 
 def filter_products(clean: dict) -> QuerySet[Product]:

@@ -9,7 +9,8 @@ def seed(apps, schema_editor):
     WeightConfig = apps.get_model("search", "WeightConfig")
     for definition in SEED_WEIGHT_CONFIGS:
         if not WeightConfig.objects.filter(name=definition["name"]).exists():
-            WeightConfig.objects.create(version=1, is_current=True, **definition)
+            # ef_search was NOT NULL until 0105 (which blanks it for seeds that nothing cites yet).
+            WeightConfig.objects.create(version=1, is_current=True, **{**definition, "ef_search": 400})
 
 
 def unseed(apps, schema_editor):

@@ -14,7 +14,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from search.errors import SearchError, SearchUnavailable
 from search.models import DEFAULT_WEIGHT_CONFIG, SEED_WEIGHT_CONFIGS, QueryImage, SearchRun, WeightConfig
-from search.services import _text_cache_key, prune_search_runs, run_search, update_weight_config
+from search.querycache import text_cache_key
+from search.services import pin_runs, prune_search_runs, run_search, unpin_runs, update_weight_config
 from surveys.services import add_query, create_survey
 from tests.fixtures import png_bytes
 
@@ -25,7 +26,8 @@ def test_seed_migration_created_the_named_configs():
     assert {d["name"] for d in SEED_WEIGHT_CONFIGS} <= names
     seed = WeightConfig.objects.get(name=DEFAULT_WEIGHT_CONFIG, is_current=True)
     assert (seed.stage1_text, seed.stage1_image, seed.stage2_text, seed.stage2_image) == (0.5, 0.5, 0.9, 0.1)
-    assert seed.ef_search >= seed.k1
+    # Blank ef_search: each query kind gets its measured default (settings.SEARCH_EF_SEARCH).
+    assert seed.ef_search is None
 
 
 @pytest.mark.django_db
@@ -121,9 +123,9 @@ def test_more_like_this_leaves_the_product_out(tiny_catalogue):
 @pytest.mark.django_db
 def test_query_text_vectors_are_cached_and_search_works_with_redis_down(tiny_catalogue, request):
     space = tiny_catalogue.space
-    cache.delete(_text_cache_key(space, "blue jeans"))
+    cache.delete(text_cache_key(space, "blue jeans"))
     first = run_search(text="blue jeans")
-    assert cache.get(_text_cache_key(space, "blue jeans")) is not None
+    assert cache.get(text_cache_key(space, "blue jeans")) is not None
     request.getfixturevalue("cache_down")
     with pytest.raises(RedisTimeoutError):
         cache.get("anything")  # the frozen server costs one socket timeout ...
@@ -214,11 +216,13 @@ def test_prune_keeps_pinned_recent_and_signed_in_runs(tiny_catalogue, settings, 
     mine = run_search(text="mine", user=user)
     survey = run_search(text="survey", source="survey")
     recent = run_search(text="recent")
-    SearchRun.objects.filter(pk=pinned.pk).update(pinned=True)
+    unpinned_again = run_search(text="unpinned again")
+    assert pin_runs(run_ids=[pinned.pk, unpinned_again.pk]) == 2
+    assert unpin_runs(run_ids=SearchRun.objects.filter(pk=unpinned_again.pk).values("pk")) == 1
     SearchRun.objects.exclude(pk=recent.pk).update(created_at=timezone.now() - timedelta(days=31))
-    assert prune_search_runs().runs == 1
+    assert prune_search_runs().runs == 2
     assert set(SearchRun.objects.values_list("pk", flat=True)) == {pinned.pk, mine.pk, survey.pk, recent.pk}
-    assert not SearchRun.objects.filter(pk=old.pk).exists()
+    assert not SearchRun.objects.filter(pk__in=[old.pk, unpinned_again.pk]).exists()
 
 
 @pytest.mark.django_db

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from django.db import connection
 
+from embeddings import ann
 from search import selectors
 from search.errors import SearchError
-from search.services import _Plan, explain_stage1, rank_products, stage1_sql
-from tests.search.conftest import brute_force, unit_rows
+from search.ranking import Plan, explain_stage1, make_plan, rank_products
+from tests.search.conftest import brute_force, make_known_catalogue, unit_rows
 
 
 def _rng() -> np.random.Generator:
@@ -121,7 +122,7 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
     indexes = _hnsw_index_names()
     assert len(indexes) >= 2, "create_space_indexes made no HNSW indexes"
     query = unit_rows(_rng(), 1, cat.space.dimension)[0]
-    plan = _Plan(
+    plan = Plan(
         space_id=cat.space.pk,
         dimension=cat.space.dimension,
         text=query,
@@ -133,8 +134,8 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
         k1=100,
         ef_search=200,
     )
-    approximate = stage1_sql(plan, filter_sql="", exact=False)
-    exact = stage1_sql(plan, filter_sql="", exact=True)
+    approximate = ann.stage1_sql(plan.stage1_query(), exact=False)
+    exact = ann.stage1_sql(plan.stage1_query(), exact=True)
     assert approximate != exact
     vector = "[" + ",".join(str(float(x)) for x in query) + "]"
     # Run both more than 5 times first (psycopg prepares after 5): plans must not leak across.
@@ -240,3 +241,48 @@ def test_more_like_this_excludes_the_product(known_catalogue, weight_config):
     mask[target] = False
     expected = brute_force(cat, text=cat.title[target], image=cat.image[target], mask=mask)
     assert ids == [row[0] for row in expected]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["text", "image", "combined"])
+def test_a_halfvec_space_searches_through_its_halfvec_index(weight_config, kind):
+    from embeddings.ann import create_space_indexes, index_name
+    from embeddings.models import EmbeddingSpace
+
+    space = EmbeddingSpace.objects.create(
+        name="known-halfvec",
+        model_name="known-halfvec",
+        pretrained="none",
+        dimension=8,
+        vector_storage="halfvec",
+    )
+    create_space_indexes(space)
+    cat = make_known_catalogue(space=space)
+    config = weight_config(product_image_share=0.5, product_title_share=0.5)
+    text, image = _queries(cat.space.dimension)[kind]
+    approximate, approx_rows = _ranked(cat, config, text=text, image=image, exact=False)
+    _, exact_rows = _ranked(cat, config, text=text, image=image, exact=True)
+    assert [row[0] for row in approx_rows] == [row[0] for row in exact_rows]
+    # Scores come from the stored float32 vectors, not the float16 index copies.
+    np.testing.assert_allclose([row[1:] for row in approx_rows], [row[1:] for row in exact_rows], atol=1e-6)
+    plan = explain_stage1(make_plan(cat.space, config, text, image), exact=False)
+    assert index_name(space.pk, "image_vector") in plan and "halfvec" in plan
+
+
+@pytest.mark.django_db
+def test_switching_a_space_to_halfvec_rebuilds_its_indexes(known_catalogue):
+    from embeddings.ann import index_name, set_vector_storage
+
+    def indexdef():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                [index_name(known_catalogue.space.pk, "image_vector")],
+            )
+            return cursor.fetchone()[0]
+
+    assert "vector_cosine_ops" in indexdef()
+    set_vector_storage(known_catalogue.space, "halfvec")
+    assert "halfvec_cosine_ops" in indexdef()
+    with pytest.raises(ValueError, match="unknown vector storage 'float8'"):
+        set_vector_storage(known_catalogue.space, "float8")

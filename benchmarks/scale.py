@@ -1,0 +1,192 @@
+"""Search at catalogue sizes beyond the shared catalogue (python benchmarks/scale.py --sizes 44072 250000).
+
+For each size: that many products (the shared catalogue's rows, repeated with suffixed ids so the
+filters keep their selectivity) with vectors drawn from the Gaussian mixture fitted to real
+catalogue vectors (benchmarks/synthetic.py), one embedding space with the site's HNSW indexes
+(embeddings.ann, m=16, ef_construction=64), then, for image and text-like queries:
+
+- the site's approximate stage 1 + 2 (search.ranking.rank_products at the per-kind ef_search
+  defaults) p50 and recall@100 against NumPy brute force;
+- the site's exact mode (sequential scan) p50;
+- NumPy brute force of both stages over the same in-memory vectors, p50;
+- HNSW build time, index and table size, PostgreSQL RSS, and whether EXPLAIN shows the index.
+
+Each run merges its sizes into benchmarks/results/scale.json (so 1M can be run on its own later)
+and redraws docs/search-scale.png from everything recorded there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
+os.environ.setdefault("FASHIONSITE_DB_NAME", "bench_scale")
+os.environ.setdefault("FASHIONSITE_DATA_DIR", str(REPO / "var" / "bench"))
+
+from benchmarks.search import noisy, p50, site_pass, truth  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "scale.json"
+EXACT_QUERIES = {44072: 20, 250_000: 10, 1_000_000: 5}
+
+
+def measure_size(size: int, queries: int) -> dict:
+    from django.db import connection
+
+    from benchmarks import catalogue_db
+    from embeddings.ann import index_name
+    from search.models import WeightConfig
+    from search.ranking import explain_stage1, make_plan, rank_products
+
+    started = time.perf_counter()
+    vectors, source = catalogue_db.catalogue_vectors(size)
+    pks = catalogue_db.product_pks(size)
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '3GB'")  # the 1M graph fits: no on-disk build phase
+    space, build_s = catalogue_db.load_space(f"scale-{size}", pks, vectors, m=16, ef_construction=64)
+    print(f"{size}: loaded in {time.perf_counter() - started:.0f}s (index build {build_s})", flush=True)
+    rng = np.random.default_rng(7)
+    picks = rng.choice(size, queries, replace=False)
+    kinds = {
+        "image": [(None, vectors[i]) for i in picks],
+        "textlike": [(t, None) for t in noisy(vectors[rng.choice(size, queries, replace=False)], rng)],
+    }
+    config = WeightConfig(name="scale", stage1_text=0.5, stage1_image=0.5, stage2_text=0.9, stage2_image=0.1)
+    out: dict = {"size": size, "load_avg_1m_at_start": round(os.getloadavg()[0], 2), "vectors": source}
+    if build_s is not None:
+        out["index_build_s"] = round(build_s, 1)
+    for kind, pairs in kinds.items():
+        result = site_pass(space, config, pairs, vectors, pks)
+        out[f"{kind}_hnsw_p50"] = result["both_p50"]
+        out[f"{kind}_hnsw_recall"] = result["recall"]
+        out[f"{kind}_ef_search"] = result["ef_search"]
+        exact_times = []
+        for text, image in pairs[: EXACT_QUERIES.get(size, 5)]:
+            ranking = rank_products(
+                space=space, text_vector=text, image_vector=image, config=config, exact=True, filters={}, k=10
+            )
+            exact_times.append(ranking.stage1_ms + ranking.stage2_ms)
+        out[f"{kind}_exact_p50"] = p50(exact_times)
+        numpy_times, recalls = [], []
+        for text, image in pairs:
+            plan = make_plan(space, config, text, image)
+            begun = time.perf_counter()
+            scores = vectors @ plan.query_sum()
+            top = np.argpartition(-scores, 100)[:100]
+            np.argsort(-(vectors[top] @ plan.query_sum()))[:10]
+            numpy_times.append((time.perf_counter() - begun) * 1000)
+            recalls.append(len(truth(vectors, pks, plan) & {int(pks[i]) for i in top}) / 100)
+        out[f"{kind}_numpy_p50"] = p50(numpy_times)
+        print(size, kind, {k: v for k, v in out.items() if k.startswith(kind)}, flush=True)
+    out["index_mb"] = round(catalogue_db.index_bytes(space) / 2**20, 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_total_relation_size('embeddings_productembedding'), count(*) FILTER (WHERE space_id = %s) "
+            "FROM embeddings_productembedding",
+            [space.pk],
+        )
+        table_bytes, rows = cursor.fetchone()
+    out["rows_in_space"] = rows
+    out["table_and_indexes_mb_all_sizes"] = round(table_bytes / 2**20)
+    out["postgres_rss_mb"] = round(catalogue_db.postgres_rss_bytes() / 2**20)
+    explained = explain_stage1(make_plan(space, config, None, vectors[0]), exact=False)
+    out["approx_plan_uses_hnsw"] = int(index_name(space.pk, "image_vector") in explained)
+    out["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def plot(per_size: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(int(size) for size in per_size)
+    rows = [per_size[str(size)] for size in sizes]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for key, label, style in (
+        ("image_hnsw_p50", "HNSW, image queries", "o-"),
+        ("textlike_hnsw_p50", "HNSW, text-like queries", "o--"),
+        ("image_exact_p50", "exact (sequential scan)", "s-"),
+        ("image_numpy_p50", "NumPy brute force", "^-"),
+    ):
+        left.plot(sizes, [row.get(key, np.nan) for row in rows], style, label=label)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("products")
+    left.set_ylabel("stage 1 + 2 p50 (ms)")
+    left.legend(fontsize=7)
+    for key, label in (("image_hnsw_recall", "image"), ("textlike_hnsw_recall", "text-like")):
+        right.plot(sizes, [row.get(key, np.nan) for row in rows], "o-", label=f"HNSW, {label}")
+    right.axhline(0.95, color="grey", linestyle=":", linewidth=1)
+    right.set_xscale("log")
+    right.set_xlabel("products")
+    right.set_ylabel("recall@100 vs exact")
+    right.legend(fontsize=7)
+    fig.suptitle(
+        "Search against catalogue size (2 shared cores, embedded PostgreSQL 18 + pgvector)", fontsize=9
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[44072, 250_000])
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from benchmarks import catalogue_db
+    from benchmarks.common import machine_info, print_table
+
+    call_command("migrate", verbosity=0)
+    note = catalogue_db.tune_server("2GB", "3GB")
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    per_size = previous.get("metrics", {}).get("per_size", {})
+    for size in args.sizes:
+        per_size[str(size)] = measure_size(size, args.queries)
+    targets = {
+        "image_hnsw_p50 (250k, 1M)": "<= 10 ms",
+        "image_hnsw_recall (250k, 1M)": ">= 0.95",
+        "textlike_hnsw_p50 (250k, 1M)": "<= 10 ms",
+        "textlike_hnsw_recall (250k, 1M)": ">= 0.95",
+        "approx_plan_uses_hnsw": "== 1 at every size",
+    }
+    payload = {
+        "name": "scale",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "machine": machine_info(),
+        "metrics": {"per_size": per_size},
+        "targets": targets,
+        "notes": (
+            "Synthetic vectors from a Gaussian mixture fitted to real random-init ViT-B-32 catalogue vectors "
+            "(benchmarks/synthetic.py); products repeat the shared catalogue's rows. p50 in ms of stage 1 + 2 "
+            "inside one process; recall@100 against NumPy brute force. Each size records the machine's load "
+            "average at its start and end (2 cores shared with ~7 engineers). "
+            + (note or "shared_buffers 2GB, maintenance_work_mem 3GB.")
+        ),
+    }
+    RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
+    plot(per_size, REPO / "docs" / "search-scale.png")
+    rows = []
+    for size, values in sorted(per_size.items(), key=lambda item: int(item[0])):
+        rows += [(f"{size} {key}", value, None) for key, value in values.items() if key != "vectors"]
+    print_table(rows)
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

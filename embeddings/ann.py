@@ -1,0 +1,243 @@
+"""Nearest-neighbour access to product vectors: the per-space HNSW index DDL and the stage-1 SQL
+that must match it, in one module, so "same cast, same predicate" is written once.
+
+Index design: one table holds every space's vectors in dimensionless `vector` columns; each space
+gets one partial HNSW expression index per product-side column,
+`((image_vector::vector(D)) vector_cosine_ops) WHERE space_id = N` (halfvec spaces index
+`image_vector::halfvec(D)` with `halfvec_cosine_ops`: half the index size, the heap keeps float32).
+PostgreSQL uses such an index only for a query with the same expression and predicate, which is
+why `indexed_expression` and `space_predicate` build both the DDL and the query.
+
+The search app (search/ranking.py) turns its weights into a `Stage1Query`; this module runs it and
+returns the candidates WITH their vectors (binary, through pgvector's psycopg adapter), so stage 2
+rescoring needs no second query. Choices and measurements: docs/search-scoring.md.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+import psycopg
+from django.conf import settings
+from django.db import connections
+from pgvector.psycopg import register_vector
+
+from embeddings.models import EmbeddingSpace, ProductEmbedding
+
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+COLUMNS = ("image_vector", "title_vector")
+STORAGE_OPS = {"vector": "vector_cosine_ops", "halfvec": "halfvec_cosine_ops"}
+TABLE = ProductEmbedding._meta.db_table
+_registered: weakref.WeakSet = weakref.WeakSet()
+
+
+def index_name(space_pk: int, column: str) -> str:
+    return f"emb_{column.split('_')[0]}_hnsw_s{int(space_pk)}"
+
+
+def indexed_expression(column: str, dimension: int, storage: str = "vector", alias: str = "") -> str:
+    """The expression each space's HNSW index is built on, and that stage 1 must ORDER BY."""
+    if storage not in STORAGE_OPS:
+        raise ValueError(f"unknown vector storage {storage!r}; choose one of {', '.join(STORAGE_OPS)}")
+    prefix = f"{alias}." if alias else ""
+    return f"({prefix}{column}::{storage}({int(dimension)}))"
+
+
+def space_predicate(space_pk: int, alias: str = "") -> str:
+    """The partial-index predicate; a query must state it literally (not as a parameter)."""
+    return f"{alias + '.' if alias else ''}space_id = {int(space_pk)}"
+
+
+def create_space_indexes(
+    space: EmbeddingSpace, *, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION, using="default"
+) -> None:
+    """The space's partial HNSW cosine indexes on image and title vectors (idempotent)."""
+    storage = space.vector_storage
+    with connections[using].cursor() as cursor:
+        # CREATE INDEX refuses a table with pending deferred FK checks in this transaction.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for column in COLUMNS:
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {index_name(space.pk, column)} ON {TABLE} USING hnsw "
+                f"({indexed_expression(column, space.dimension, storage)} {STORAGE_OPS[storage]}) "
+                f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
+                f"WHERE {space_predicate(space.pk)}"
+            )
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def drop_space_indexes(space_pk: int, *, using="default") -> None:
+    """Drop a space's partial HNSW indexes (a deleted space, or before rebuilding them)."""
+    with connections[using].cursor() as cursor:
+        # DROP INDEX, like CREATE INDEX, refuses a table with pending deferred FK checks.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for column in COLUMNS:
+            cursor.execute(f"DROP INDEX IF EXISTS {index_name(space_pk, column)}")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def set_vector_storage(space: EmbeddingSpace, storage: str) -> None:
+    """Switch what a space's HNSW indexes store (vector or halfvec) and rebuild them.
+
+    The table keeps float32 vectors either way, so stage-2 scores do not change; only the index
+    (its size and its recall) does. Searches of the space are slow (exact) while it rebuilds.
+    """
+    indexed_expression("image_vector", space.dimension, storage)  # refuses an unknown storage
+    drop_space_indexes(space.pk)
+    EmbeddingSpace.objects.filter(pk=space.pk).update(vector_storage=storage)
+    space.vector_storage = storage
+    create_space_indexes(space)
+
+
+@dataclass(frozen=True)
+class Stage1Query:
+    """One stage-1 lookup: the K1 products whose mix of column similarities to `vector` is highest.
+
+    `shares` maps each product-side column to its share of the score (columns with share 0 are
+    neither searched nor read). `filter_sql` holds extra conditions on `p` (the product table) with
+    `filter_params`; they are joined in only when present.
+    """
+
+    space_id: int
+    dimension: int
+    vector: np.ndarray
+    shares: dict[str, float]
+    k1: int
+    ef_search: int
+    storage: str = "vector"
+    filter_sql: str = ""
+    filter_params: dict = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return [column for column in COLUMNS if self.shares.get(column)]
+
+
+def _product_table() -> str:
+    return ProductEmbedding._meta.get_field("product").related_model._meta.db_table
+
+
+def _join(query: Stage1Query) -> str:
+    return f"JOIN {_product_table()} p ON p.id = e.product_id" if "p." in query.filter_sql else ""
+
+
+def _exact_source(query: Stage1Query) -> str:
+    """Rows an exact stage 1 scores. With a product filter: the filtered products first, each
+    looked up in the space by the (product, space) unique index (LIMIT 1 keeps the LATERAL
+    subquery from being flattened into a hash join that reads every vector of the space)."""
+    if "p." not in query.filter_sql:
+        return f"{TABLE} e"
+    return (
+        f"{_product_table()} p CROSS JOIN LATERAL (SELECT * FROM {TABLE} x "  # noqa: S608
+        f"WHERE x.product_id = p.id AND {space_predicate(query.space_id, 'x')} LIMIT 1) e"
+    )
+
+
+def _selected(query: Stage1Query) -> str:
+    return ", ".join(f"e.{column}" if column in query.columns else "NULL" for column in COLUMNS)
+
+
+def stage1_sql(query: Stage1Query, *, exact: bool) -> str:
+    """The stage-1 SQL text; approximate and exact are different texts on purpose.
+
+    Approximate: per searched column, ORDER BY exactly the index expression `<=>` q, LIMIT K1, so
+    the planner can use the space's HNSW index; the union (duplicates removed by the caller) is
+    scored exactly by the caller. Exact: the score over every row of the space (sequential scan,
+    ORDER BY the score, never an index expression), so a prepared plan of one can never serve the
+    other (psycopg prepares a statement after 5 executions).
+    Both return (product_id, image_vector, title_vector); unsearched columns come back NULL.
+    """
+    where = f"{space_predicate(query.space_id, 'e')} {query.filter_sql}"
+    if exact:
+        score = " + ".join(
+            f"{query.shares[column]!r} * COALESCE(-(e.{column} <#> %(q)s::vector), 0)"
+            for column in query.columns
+        )
+        present = " OR ".join(f"e.{column} IS NOT NULL" for column in query.columns)
+        return (
+            f"/* stage 1: exact */ SELECT e.product_id, {_selected(query)} FROM {_exact_source(query)} "  # noqa: S608
+            f"WHERE {where} AND ({present}) ORDER BY {score} DESC, e.product_id LIMIT {int(query.k1)}"
+        )
+    cast = f"{query.storage}({int(query.dimension)})"
+    lookups = [
+        f"(SELECT e.product_id, {_selected(query)} FROM {TABLE} e {_join(query)} "  # noqa: S608
+        f"WHERE {where} AND e.{column} IS NOT NULL "
+        f"ORDER BY {indexed_expression(column, query.dimension, query.storage, 'e')} <=> %(q)s::{cast} "
+        f"LIMIT {int(query.k1)})"
+        for column in query.columns
+    ]
+    return "/* stage 1: hnsw */ " + " UNION ALL ".join(lookups)
+
+
+def stage1_settings(query: Stage1Query, *, exact: bool) -> dict[str, str]:
+    """The settings stage 1 runs under (none for exact mode: it never uses the index)."""
+    if exact:
+        return {}
+    values = {
+        "hnsw.ef_search": str(max(int(query.ef_search), int(query.k1))),
+        # Without this the planner may answer a small space (a few thousand rows among several
+        # spaces) with "scan the space, sort by distance": exact at sequential-scan cost. The HNSW
+        # index is the only sort-free way to produce ORDER BY distance LIMIT K1.
+        "enable_sort": "off",
+    }
+    if query.filter_sql:
+        # Keep walking the graph until K1 rows pass the filter (rows may come back slightly out
+        # of order; the caller scores them exactly).
+        values["hnsw.iterative_scan"] = "relaxed_order"
+        values["hnsw.max_scan_tuples"] = str(settings.SEARCH_MAX_SCAN_TUPLES)
+    return values
+
+
+def raw_connection(using: str = "default"):
+    """The psycopg connection behind a Django alias, with pgvector's binary adapters registered."""
+    wrapper = connections[using]
+    wrapper.ensure_connection()
+    raw = wrapper.connection
+    if raw not in _registered:
+        register_vector(raw)
+        _registered.add(raw)
+    return raw
+
+
+def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool = False) -> list[tuple]:
+    """Settings, query and the settings' reset in ONE round trip (a psycopg pipeline).
+
+    Session-level set_config + RESET instead of SET LOCAL: it needs no transaction of its own
+    (no BEGIN/COMMIT round trips) and leaves nothing behind (RESET restores the session's
+    configured value, inside an outer transaction too); the messages up to the pipeline's sync
+    form one implicit transaction, so a failing query rolls the settings back as well.
+    """
+    values = stage1_settings(query, exact=exact)
+    raw = raw_connection(using)
+    vector = np.asarray(query.vector, dtype=np.float32)
+    params = {"q": vector, **query.filter_params}
+    with raw.pipeline(), psycopg.Cursor(raw) as cursor, psycopg.Cursor(raw) as settings_cursor:
+        if values:
+            settings_cursor.execute(
+                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in values),
+                [item for pair in values.items() for item in pair],
+            )
+        cursor.execute(("EXPLAIN " if explain else "") + sql, params, binary=not explain)
+        for name in values:
+            settings_cursor.execute(f"RESET {name}")  # names from stage1_settings, never user input
+        return cursor.fetchall()
+
+
+def fetch_candidates(query: Stage1Query, *, exact: bool, using: str = "default") -> list[tuple]:
+    """Stage 1's rows: (product_id, image vector or None, title vector or None), possibly with
+    duplicates (a product found through both columns); NumPy float32 vectors."""
+    rows = _run(query, stage1_sql(query, exact=exact), exact=exact, using=using)
+    return [(product_id, _array(image), _array(title)) for product_id, image, title in rows]
+
+
+def _array(vector) -> np.ndarray | None:
+    return None if vector is None else vector.to_numpy()
+
+
+def explain_stage1(query: Stage1Query, *, exact: bool, using: str = "default") -> str:
+    """EXPLAIN of stage 1 under exactly the settings a search uses (for audits and tests)."""
+    rows = _run(query, stage1_sql(query, exact=exact), exact=exact, using=using, explain=True)
+    return "\n".join(row[0] for row in rows)

@@ -1,0 +1,266 @@
+"""The two-stage ranking (reads only): stage 1 through embeddings.ann, stage 2 in NumPy.
+
+Stage 1 returns the K1 candidates with their vectors, so both stage scores are computed here from
+those vectors (one query per search). Formulas, index settings and the per-kind ef_search
+defaults: docs/search-scoring.md.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import router
+
+from embeddings import ann
+from embeddings.models import EmbeddingSpace, ProductEmbedding
+from search import selectors
+from search.errors import SearchError
+from search.models import WeightConfig
+
+QUERY_KINDS = ("image", "text", "combined")
+
+
+def effective_weights(
+    w_text: float, w_image: float, *, has_text: bool, has_image: bool
+) -> tuple[float, float]:
+    """A stage's weights for the query at hand: with only one query modality its weight becomes 1."""
+    if has_text and not has_image:
+        return 1.0, 0.0
+    if has_image and not has_text:
+        return 0.0, 1.0
+    return float(w_text), float(w_image)
+
+
+def query_kind(*, has_text: bool, has_image: bool) -> str:
+    """image, text or combined: each kind has its own ef_search default (SEARCH_EF_SEARCH)."""
+    if has_text and has_image:
+        return "combined"
+    return "text" if has_text else "image"
+
+
+def ef_search_for(config: WeightConfig, kind: str) -> int:
+    """The config's ef_search if it sets one, else the kind's default; never below K1."""
+    chosen = config.ef_search or settings.SEARCH_EF_SEARCH[kind]
+    return max(int(chosen), int(config.k1))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one search executes: space, query vectors and the weights in force."""
+
+    space_id: int
+    dimension: int
+    text: np.ndarray | None
+    image: np.ndarray | None
+    stage1: tuple[float, float]  # (w_text, w_image) after the one-modality rule
+    stage2: tuple[float, float]
+    image_share: float
+    title_share: float
+    k1: int
+    ef_search: int
+    storage: str = "vector"
+
+    def query_sum(self) -> np.ndarray:
+        """w_text·t + w_image·v: with unit product vectors its dot product is the stage-1 score."""
+        total = np.zeros(self.dimension, dtype=np.float32)
+        for weight, vector in zip(self.stage1, (self.text, self.image), strict=True):
+            if vector is not None and weight:
+                total += np.float32(weight) * vector
+        return total
+
+    def stage1_query(self, filter_sql: str = "", filter_params: dict | None = None) -> ann.Stage1Query:
+        return ann.Stage1Query(
+            space_id=self.space_id,
+            dimension=self.dimension,
+            vector=self.query_sum(),
+            shares={"image_vector": self.image_share, "title_vector": self.title_share},
+            k1=self.k1,
+            ef_search=self.ef_search,
+            storage=self.storage,
+            filter_sql=filter_sql,
+            filter_params=filter_params or {},
+        )
+
+
+def make_plan(
+    space: EmbeddingSpace, config: WeightConfig, text: np.ndarray | None, image: np.ndarray | None
+) -> Plan:
+    """The plan for query vectors under a config (validates the vectors' dimension)."""
+    for vector in (text, image):
+        if vector is not None and vector.shape != (space.dimension,):
+            raise SearchError(
+                f"The query vector has {vector.shape[0]} dimensions; {space.name} has {space.dimension}."
+            )
+    has_text, has_image = text is not None, image is not None
+    return Plan(
+        space_id=space.pk,
+        dimension=space.dimension,
+        text=text,
+        image=image,
+        stage1=effective_weights(
+            config.stage1_text, config.stage1_image, has_text=has_text, has_image=has_image
+        ),
+        stage2=effective_weights(
+            config.stage2_text, config.stage2_image, has_text=has_text, has_image=has_image
+        ),
+        image_share=float(config.product_image_share),
+        title_share=float(config.product_title_share),
+        k1=config.k1,
+        ef_search=ef_search_for(config, query_kind(has_text=has_text, has_image=has_image)),
+        storage=space.vector_storage,
+    )
+
+
+def similarities(plan: Plan, images: np.ndarray | None, titles: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per query vector ("t", "v"): sim(q, p) = image_share·q·p_img + title_share·q·p_title per row.
+
+    `images`/`titles` hold one row per candidate (None: the column is not scored); a missing
+    product vector is a zero row, i.e. similarity 0.
+    """
+    out = {}
+    for name, query in (("t", plan.text), ("v", plan.image)):
+        if query is None:
+            continue
+        total = np.zeros(len(images if images is not None else titles), dtype=np.float64)
+        for share, matrix in ((plan.image_share, images), (plan.title_share, titles)):
+            if share and matrix is not None:
+                total += share * (matrix @ query).astype(np.float64)
+        out[name] = total
+    return out
+
+
+def stage_scores(weights: tuple[float, float], sims: dict[str, np.ndarray]) -> np.ndarray:
+    """A stage's score per candidate: w_text·sim(t, p) + w_image·sim(v, p)."""
+    total = np.zeros(len(next(iter(sims.values()))), dtype=np.float64)
+    for weight, name in zip(weights, ("t", "v"), strict=True):
+        if weight and name in sims:
+            total += weight * sims[name]
+    return total
+
+
+def _unique_rows(rows: list[tuple]) -> list[tuple]:
+    """Stage 1's rows with each product once (a product found through both indexes)."""
+    seen: dict[int, tuple] = {}
+    for row in rows:
+        seen.setdefault(row[0], row)
+    return list(seen.values())
+
+
+def _matrix(rows: list[tuple], position: int, dimension: int) -> np.ndarray | None:
+    """One column's vectors as a float32 matrix (zero rows where missing); None if never read."""
+    vectors = [row[position] for row in rows]
+    if all(vector is None for vector in vectors):
+        return None
+    zeros = np.zeros(dimension, dtype=np.float32)
+    return np.stack([zeros if vector is None else vector for vector in vectors]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RankedProduct:
+    rank: int
+    product_id: int
+    stage1_score: float
+    stage1_rank: int
+    stage2_score: float
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One page of the two-stage ranking, with what actually ran."""
+
+    rows: list[RankedProduct]
+    exact: bool
+    ef_search: int
+    matched: int | None  # products passing the filters (None: no filters)
+    candidates: tuple[int, ...]  # stage 1's product ids, best first
+    candidate_count: int
+    stage1_ms: float
+    stage2_ms: float
+
+
+def search_database() -> str:
+    """The database alias searches read from (a replica when DATABASE_REPLICA_URLS sets some)."""
+    return router.db_for_read(ProductEmbedding) or "default"
+
+
+def rank_products(
+    *,
+    space: EmbeddingSpace,
+    text_vector: np.ndarray | None,
+    image_vector: np.ndarray | None,
+    config: WeightConfig,
+    exact: bool,
+    filters: dict,
+    k: int,
+    page: int = 1,
+    exclude_product_id: int | None = None,
+) -> Ranking:
+    """Stage 1 (K1 candidates over the catalogue) and stage 2 (exact rescoring) for query vectors.
+
+    `filters` must already be validated (selectors.validate_filters). Reads only; run_search
+    stores the outcome.
+    """
+    plan = make_plan(space, config, text_vector, image_vector)
+    using = search_database()
+    filter_sql, filter_params = selectors.filter_sql(filters)
+    if exclude_product_id is not None:
+        filter_sql += " AND e.product_id <> %(exclude_id)s"
+        filter_params["exclude_id"] = exclude_product_id
+    matched = None
+    stage1_started = time.perf_counter()
+    if filters:
+        matched = selectors.count_matching(filters, using=using)
+        # A selective filter is answered exactly over the few rows it keeps: cheaper than walking
+        # the graph for them, and the page is always full.
+        if matched <= settings.SEARCH_FILTER_EXACT_BELOW:
+            exact = True
+    rows = []
+    if matched != 0:
+        rows = ann.fetch_candidates(plan.stage1_query(filter_sql, filter_params), exact=exact, using=using)
+    rows = _unique_rows(rows)
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    sims = (
+        similarities(plan, _matrix(rows, 1, plan.dimension), _matrix(rows, 2, plan.dimension)) if rows else {}
+    )
+    stage1 = stage_scores(plan.stage1, sims) if rows else np.zeros(0)
+    order = np.lexsort((ids, -stage1))[: plan.k1]
+    ids, stage1 = ids[order], stage1[order]
+    stage1_ms = (time.perf_counter() - stage1_started) * 1000
+
+    stage2_started = time.perf_counter()
+    stage2 = stage_scores(plan.stage2, sims)[order] if rows else np.zeros(0)
+    # Stage 2 order; ties keep the better stage-1 rank.
+    shown = np.lexsort((np.arange(len(ids)), -stage2))[(page - 1) * k : page * k]
+    stage2_ms = (time.perf_counter() - stage2_started) * 1000
+    offset = (page - 1) * k
+    return Ranking(
+        rows=[
+            RankedProduct(
+                rank=offset + position,
+                product_id=int(ids[index]),
+                stage1_score=float(stage1[index]),
+                stage1_rank=int(index) + 1,
+                stage2_score=float(stage2[index]),
+            )
+            for position, index in enumerate(shown, start=1)
+        ],
+        exact=exact,
+        ef_search=plan.ef_search,
+        matched=matched,
+        candidates=tuple(int(product_id) for product_id in ids),
+        candidate_count=len(ids),
+        stage1_ms=stage1_ms,
+        stage2_ms=stage2_ms,
+    )
+
+
+def explain_stage1(
+    plan: Plan, *, filter_sql: str = "", filter_params: dict | None = None, exact: bool
+) -> str:
+    """EXPLAIN of a plan's stage 1 under exactly the settings a search uses (audits and tests)."""
+    return ann.explain_stage1(
+        plan.stage1_query(filter_sql, filter_params), exact=exact, using=search_database()
+    )
