@@ -1,5 +1,7 @@
 """REST API plumbing shared by the apps: one error body shape for every 4xx/5xx."""
 
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -30,3 +32,13 @@ def exception_handler(exc, context):
         "error": {"status": response.status_code, "code": code, "message": message, "fields": fields}
     }
     return response
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with nesting too deep for Python's recursion limit a 400 instead of a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None

@@ -245,3 +245,28 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
     "loggers": {"fashionsite": {"level": env_str("LOG_LEVEL", "INFO")}},
 }
+
+# =========================================================================== security (issue #18)
+# Kept together at the end on purpose: each line below is documented in docs/deployment.md
+# ("Security settings").
+
+# Request bodies are refused with 413 from their Content-Length before anything reads them
+# (fashionsite/middleware.py). Each upload URL gets the limit of what it accepts; every other URL
+# gets DATA_UPLOAD_MAX_MEMORY_SIZE.
+MIDDLEWARE = ["fashionsite.middleware.RequestGuardMiddleware", *MIDDLEWARE]
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+FASHIONSITE_BODY_LIMITS = [
+    (r"^/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/api/search/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/surveys/i/[^/]+/own-query/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/surveys/manage/[^/]+/queries/add/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/surveys/manage/[^/]+/queries/import/$", "FASHIONSITE_MAX_UPLOAD_BYTES"),
+    (r"^/catalogue/products/", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/catalogue/upload/$", "FASHIONSITE_MAX_UPLOAD_BYTES"),
+]
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "fashionsite.api.JSONParser",  # deep nesting is a 400, not a RecursionError
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]

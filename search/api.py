@@ -15,10 +15,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ErrorDetail, PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fashionsite.api import JSONParser
 from search import selectors, services
 from search.errors import SearchError
 from search.models import ATTRIBUTE_FIELDS, K1_MAX, K_MAX, Product, SearchRun, WeightConfig
@@ -192,7 +193,7 @@ class SearchRequestSerializer(serializers.Serializer):
         if isinstance(value, str):
             try:
                 value = json.loads(value) if value.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise serializers.ValidationError("filters must be a JSON object.") from None
         if value is None:
             return {}
