@@ -1,5 +1,6 @@
 """REST API plumbing shared by the apps: one error body shape for every 4xx/5xx."""
 
+from django.http import JsonResponse
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -42,3 +43,16 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+def not_found(request, *args, **kwargs):
+    """Any /api/ address that names no endpoint (or an id of the wrong shape): the API's 404 body."""
+    body = {
+        "error": {
+            "status": 404,
+            "code": "not_found",
+            "message": f"Nothing at {request.path}; the endpoints are listed at /api/docs/.",
+            "fields": {},
+        }
+    }
+    return JsonResponse(body, status=404)

@@ -6,12 +6,17 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from fashionsite import api
+
 api_patterns = [
     path("", include("search.api_urls")),
     path("", include("embeddings.api_urls")),
     path("", include("surveys.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: an unknown address (or an id of the wrong shape, e.g. search-runs/<not a uuid>/) under
+    # /api/ answers in the API's JSON error body, not with the HTML 404 page.
+    re_path(r"^(?:.*/)?$", api.not_found),
 ]
 
 urlpatterns = [

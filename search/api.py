@@ -174,10 +174,20 @@ class SearchRunSerializer(serializers.ModelSerializer):
         return selectors.run_message(run)
 
 
+class BoundedJSONField(serializers.JSONField):
+    """A JSON field whose too-deep nesting (a form field's JSON string) is invalid, not a server error."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except RecursionError:
+            self.fail("invalid")
+
+
 class SearchRequestSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_QUERY_TEXT_CHARS)
     image = serializers.FileField(required=False, help_text="multipart only: a JPEG/PNG/WebP/GIF query image")
-    filters = serializers.JSONField(
+    filters = BoundedJSONField(
         required=False,
         help_text='e.g. {"gender": "Women", "base_colour": ["Blue", "Red"], "year_min": 2012}; '
         "in multipart, a JSON string",

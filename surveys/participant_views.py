@@ -97,7 +97,11 @@ def _participant_or_404(token: str) -> Participant:
 
 
 def _open_survey_or_404(slug: str) -> Survey:
-    survey = Survey.objects.exclude(status=Survey.Status.DRAFT).filter(slug=slug).first()
+    """A survey reachable by its open link. Invite-only surveys answer exactly like unknown slugs,
+    so guessing slugs tells nobody which surveys exist or what they are called."""
+    survey = (
+        Survey.objects.exclude(status=Survey.Status.DRAFT).filter(slug=slug, allow_open_link=True).first()
+    )
     if survey is None:
         raise LinkProblem(
             404,
@@ -119,14 +123,8 @@ def open_link(request, slug):
     """Landing page of the open link: instructions and consent; a returning browser resumes."""
     survey = _open_survey_or_404(slug)
     if survey.status == Survey.Status.CLOSED:
-        return _closed_page(request, survey)
-    if not survey.allow_open_link:
-        raise LinkProblem(
-            404,
-            "This survey is by invitation only",
-            "Please use the personal link from your invitation.",
-            survey=survey,
-        )
+        # Without the title: the open link of a closed survey says no more than that it is closed.
+        return _closed_page(request, None)
     token = request.session.get(SESSION_KEY, {}).get(str(survey.pk))
     if token and Participant.objects.filter(token=token, survey=survey).exists():
         return redirect("surveys:invite", token=token)
@@ -239,7 +237,15 @@ def task(request, token, assignment):
         selectors.shown_products(found.result_set) if request.method == "GET" or asks_relevance else None
     )
     form = TaskForm(form_data(request), questions=questions, products=products or [])
-    if request.method == "POST":
+    if request.method == "POST" and found.shown_at is None:
+        # Answers to results this browser was never shown (a scripted submit) are not stored; the
+        # task is shown now, so time on task starts here and the next submit counts.
+        services.mark_shown(assignment=found)
+        form = TaskForm(questions=questions, products=selectors.shown_products(found.result_set))
+        messages.warning(request, "Please look at the results below before answering; nothing was saved yet.")
+        products = form.products
+        status = 409
+    elif request.method == "POST":
         if form.is_valid():
             try:
                 result = services.submit_rating(assignment=found, answers=form.answers())

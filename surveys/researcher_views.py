@@ -9,7 +9,7 @@ import io
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -220,8 +220,15 @@ def manage_status(request, slug):
 def manage_preview(request, slug):
     """A task exactly as a participant sees it (its form posts nowhere); computes the cell if needed."""
     survey = get_object_or_404(Survey, slug=slug)
-    query = get_object_or_404(SurveyQuery, pk=request.GET.get("query"), survey=survey)
-    config = get_object_or_404(SurveyConfig, pk=request.GET.get("config"), survey=survey)
+    wanted = {name: request.GET.get(name, "") for name in ("query", "config")}
+    for name, value in wanted.items():
+        if not (value.isascii() and value.isdigit()):
+            return HttpResponseBadRequest(
+                f"Preview needs ?query=<query id>&config=<arm id> as numbers; got {name}={value!r}.",
+                content_type="text/plain; charset=utf-8",
+            )
+    query = get_object_or_404(SurveyQuery, pk=int(wanted["query"]), survey=survey)
+    config = get_object_or_404(SurveyConfig, pk=int(wanted["config"]), survey=survey)
     try:
         result_set = services.ensure_result_set(query=query, survey_config=config)
     except Exception as exc:  # noqa: BLE001 - e.g. no embedding space yet: say so on the page
