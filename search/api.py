@@ -11,15 +11,16 @@ import json
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, mixins, permissions, serializers, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ErrorDetail, PermissionDenied
+from rest_framework.exceptions import APIException, ErrorDetail, NotFound, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fashionsite.api import JSONParser
+from fashionsite.permissions import WeightConfigAccess, is_researcher, may_see_weight_configs
 from search import selectors, services
 from search.errors import SearchError
 from search.models import ATTRIBUTE_FIELDS, K1_MAX, K_MAX, Product, SearchRun, WeightConfig
@@ -36,13 +37,6 @@ class SearchAPIError(APIException):
             fields["progress"] = error.progress
         detail.update(fields)
         self.detail = detail
-
-
-class IsStaffOrReadOnly(permissions.BasePermission):
-    message = "Only staff can create or edit weight configurations."
-
-    def has_permission(self, request, view):
-        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
 
 
 # --------------------------------------------------------------------------- serializers
@@ -123,6 +117,12 @@ class SearchResultSerializer(serializers.Serializer):
     product = ProductSerializer(allow_null=True)
 
 
+class ConfigRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
 class SearchRunSerializer(serializers.ModelSerializer):
     results = SearchResultSerializer(many=True, read_only=True)
     config = serializers.SerializerMethodField()
@@ -164,7 +164,12 @@ class SearchRunSerializer(serializers.ModelSerializer):
             "results",
         ]
 
-    def get_config(self, run) -> dict:
+    @extend_schema_field(ConfigRefSerializer(allow_null=True))
+    def get_config(self, run) -> dict | None:
+        """Staff only: to anyone else a run does not say which configuration produced it (blinding)."""
+        request = self.context.get("request")
+        if request is None or not may_see_weight_configs(request.user):
+            return None
         return {"id": run.config_id, "name": run.config.name, "version": run.config.version}
 
     def get_query_image_url(self, run) -> str | None:
@@ -248,9 +253,9 @@ def _run(**kwargs) -> SearchRun:
         raise SearchAPIError(error) from None
 
 
-def _run_response(run: SearchRun) -> Response:
+def _run_response(run: SearchRun, request) -> Response:
     run = selectors.run_with_results(run.uuid)
-    return Response(SearchRunSerializer(run).data)
+    return Response(SearchRunSerializer(run, context={"request": request}).data)
 
 
 # --------------------------------------------------------------------------- views
@@ -280,7 +285,7 @@ class SearchView(APIView):
             source=SearchRun.Source.API,
             user=request.user,
         )
-        return _run_response(run)
+        return _run_response(run, request)
 
 
 _FILTER_PARAMETERS = [
@@ -356,7 +361,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             source=SearchRun.Source.API,
             user=request.user,
         )
-        return _run_response(run)
+        return _run_response(run, request)
 
 
 class WeightConfigViewSet(
@@ -366,11 +371,16 @@ class WeightConfigViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Weight configurations: everyone reads, staff create and edit (a used config gets a new version)."""
+    """Weight configurations: staff read; create/edit need search.add_/change_weightconfig (a used
+    config gets a new version). Hidden from everyone else: surveys compare them blind."""
 
     serializer_class = WeightConfigSerializer
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [WeightConfigAccess]
     queryset = WeightConfig.objects.order_by("name", "-version")
+
+    def permission_denied(self, request, message=None, code=None):
+        # Anonymous callers get the same 403 and reason as everyone else without access.
+        raise PermissionDenied(message)
 
     def update(self, request, *args, **kwargs):
         instance = self.get_object()
@@ -390,4 +400,7 @@ class SearchRunDetail(generics.RetrieveAPIView):
         run = selectors.run_with_results(self.kwargs["uuid"])
         if run is None:
             get_object_or_404(SearchRun, uuid=self.kwargs["uuid"])
+        if (run.source == SearchRun.Source.SURVEY or run.pinned) and not is_researcher(self.request.user):
+            # A survey's runs would tell its arms apart: researchers only, and nobody else learns they exist.
+            raise NotFound("No search run with this id.")
         return run

@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from search.models import WeightConfig
+from surveys.blinding import blinding_problem
 from surveys.models import Question, Survey
 
 
@@ -145,6 +146,7 @@ class SurveyForm(forms.ModelForm):
             "exact",
             "own_query_tasks",
             "allow_open_link",
+            "arms_hidden_from_public_search",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -157,6 +159,15 @@ class SurveyForm(forms.ModelForm):
         if len(configs) < 2:
             raise ValidationError("Choose at least two weight configurations to compare.")
         return configs
+
+    def clean(self):
+        data = super().clean()
+        problem = blinding_problem(
+            hidden=data.get("arms_hidden_from_public_search", False), configs=data.get("weight_configs") or []
+        )
+        if problem:
+            self.add_error("weight_configs", problem)
+        return data
 
     def clean_results_per_task(self):
         value = self.cleaned_data["results_per_task"]

@@ -18,6 +18,7 @@ from fashionsite.permissions import staff_permission_required
 from search.models import Product
 from search.upload_handlers import limited_upload, megabytes
 from surveys import exports, selectors, services
+from surveys.blinding import blinding_problem
 from surveys.forms import (
     InviteForm,
     QueryCsvForm,
@@ -206,6 +207,12 @@ def manage_status(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
     try:
         if request.POST.get("action") == "open":
+            problem = blinding_problem(
+                hidden=survey.arms_hidden_from_public_search,
+                configs=[arm.weight_config for arm in survey.configs.select_related("weight_config")],
+            )
+            if problem:
+                raise services.SurveyError(problem)
             services.open_survey(survey=survey)
             messages.success(request, "The survey is open.")
         elif request.POST.get("action") == "close":

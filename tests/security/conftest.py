@@ -6,4 +6,5 @@ from tests.surveys.fixtures import (  # noqa: F401 - pytest fixtures
     open_survey,
     researcher,
     researcher_client,
+    weight_configs,
 )
