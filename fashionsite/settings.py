@@ -270,3 +270,28 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
+
+# Sign-in lock-out (django-axes, fashionsite/throttling.py): LOGIN_FAILURE_LIMIT wrong passwords for
+# one account from one address lock that pair out for LOGIN_LOCKOUT_MINUTES, right password or not.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "fashionsite.throttling.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "username"]
+
+# REST API rates (DRF throttles, fashionsite/throttling.py); a 429 carries Retry-After.
+CACHES["throttle"] = {**CACHES["default"], "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-throttle"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "fashionsite.throttling.AnonThrottle",
+    "fashionsite.throttling.UserThrottle",
+    "fashionsite.throttling.ImageSearchThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env_str("API_THROTTLE_ANON", "120/min"),
+    "user": env_str("API_THROTTLE_USER", "600/min"),
+    "image_search": env_str("API_THROTTLE_IMAGE_SEARCH", "20/min"),
+}

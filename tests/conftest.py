@@ -108,6 +108,16 @@ def fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Every test starts with no API throttle counts (kept per address, and every test client comes
+    from 127.0.0.1), so no test depends on the requests of another. The throttle cache shares the
+    Redis database of the default cache, so this empties that too."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process bound to the test database. Use with transactional tests."""
