@@ -56,3 +56,47 @@ def not_found(request, *args, **kwargs):
         }
     }
     return JsonResponse(body, status=404)
+
+
+# Error statuses any operation may answer, in the body shape of `exception_handler` above (the
+# request guard's 413 and a throttle's 429 included). Documented on every operation by the
+# schema hook below, so clients and schemathesis know them.
+ERROR_STATUSES = {
+    "400": "The request is invalid; `message` says why and `fields` which field.",
+    "403": "Not allowed for this user (or anonymous): `message` names what is needed.",
+    "404": "No such object (or not visible to this user).",
+    "409": "Conflict, e.g. nothing indexed yet for a search (`fields.progress` says how far).",
+    "413": "The request body is larger than this address accepts.",
+    "429": "Too many requests: wait the number of seconds in the Retry-After header.",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "integer"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": True},
+            },
+            "required": ["status", "code", "message", "fields"],
+        }
+    },
+    "required": ["error"],
+}
+
+
+def document_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation documents the error responses."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/Error"}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_STATUSES.items():
+                responses.setdefault(
+                    status,
+                    {"description": description, "content": {"application/json": {"schema": reference}}},
+                )
+    return result

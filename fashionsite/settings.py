@@ -295,3 +295,42 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "user": env_str("API_THROTTLE_USER", "600/min"),
     "image_search": env_str("API_THROTTLE_IMAGE_SEARCH", "20/min"),
 }
+
+# Content-Security-Policy (django-csp) on every response: scripts only from our own static files,
+# no inline script or handler anywhere. Inline styles stay allowed: the report's plots are inline
+# SVG with <style> elements, and progress bars set their width in a style attribute.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *env_list("CSP_MEDIA_ORIGINS", [])],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# HTTPS deployments (SECURE_HTTPS=true behind TLS): redirect to https, HSTS, cookies only over TLS.
+# `manage.py check --deploy` is clean in this mode (tests/security/test_headers.py).
+SECURE_HTTPS = env_bool("SECURE_HTTPS", False)
+if SECURE_HTTPS:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    if env_bool("SECURE_BEHIND_PROXY", True):
+        # The TLS-terminating proxy in front (docs/deployment.md) says the original scheme here.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# The OpenAPI schema documents the error responses of every operation (fashionsite/api.py).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "fashionsite.api.document_errors",
+]

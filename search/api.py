@@ -58,7 +58,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
 
 class WeightConfigSerializer(serializers.ModelSerializer):
-    superseded_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    superseded_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = WeightConfig
