@@ -235,6 +235,13 @@ def resolve_config(value: str | None, user) -> WeightConfig | None:
                 f"Unknown weight configuration {value!r}; known: {names}.", fields={"config": ["unknown"]}
             )
         )
+    if bad := config.weights_out_of_bounds():
+        raise SearchAPIError(
+            SearchError(
+                f"Weight configuration {config} has weights out of range ({', '.join(bad)}); edit it first.",
+                fields={"config": ["weights out of range"]},
+            )
+        )
     return config
 
 

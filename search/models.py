@@ -206,6 +206,13 @@ class WeightConfig(models.Model):
     def label(self) -> str:
         return str(self)
 
+    def weights_out_of_bounds(self) -> list[str]:
+        """Weight fields outside [0, WEIGHT_MAX] (rows stored before that rule, or edited in SQL)."""
+        fields = ("stage1_text", "stage1_image", "stage2_text", "stage2_image")
+        return [
+            f for f in fields if not (math.isfinite(getattr(self, f)) and 0 <= getattr(self, f) <= WEIGHT_MAX)
+        ]
+
     @property
     def single_stage(self) -> bool:
         return self.stage1_text == self.stage2_text and self.stage1_image == self.stage2_image

@@ -45,6 +45,10 @@ def _staff_choices(request: HttpRequest, params) -> tuple[WeightConfig | None, b
         )
         if config is None:
             raise SearchError("Unknown weight configuration.", fields={"config": ["unknown"]})
+        if bad := config.weights_out_of_bounds():
+            raise SearchError(
+                f"Weight configuration {config} has weights out of range ({', '.join(bad)}); edit it first."
+            )
     exact = True if params.get("exact") in ("1", "on", "true") else None
     return config, exact
 

@@ -175,3 +175,15 @@ def test_opening_refuses_a_default_arm_when_the_survey_hides_its_arms(researcher
     )
     assert "is the public search&#x27;s default configuration" in response.content.decode()
     assert Survey.objects.get(pk=survey.pk).status == Survey.Status.DRAFT
+
+
+def test_a_stored_config_with_huge_weights_is_refused_at_read(api, staff, weight_config, tiny_catalogue):
+    """A row from before the bound (or edited in SQL) gives a 400 naming it, not a server error."""
+    from search.models import WeightConfig
+
+    config = weight_config()
+    WeightConfig.objects.filter(pk=config.pk).update(stage2_text=1e308)
+    api.force_authenticate(staff)
+    response = api.post("/api/search/", {"text": "shirt", "config": config.pk}, format="json")
+    assert response.status_code == 400
+    assert "has weights out of range (stage2_text)" in response.json()["error"]["message"]
