@@ -20,7 +20,7 @@ from functools import cache
 from django.conf import settings
 from django.http import HttpResponse
 
-from search.upload_handlers import megabytes
+from fashionsite.uploads import size_label
 
 BODY_OVERHEAD_BYTES = 64 * 1024
 CHUNK_BYTES = 64 * 1024
@@ -56,7 +56,7 @@ def _too_large(path: str, limit: int, setting: str) -> HttpResponse:
         path,
         413,
         "request_too_large",
-        f"The request is larger than this address accepts ({megabytes(limit - BODY_OVERHEAD_BYTES)}, "
+        f"The request is larger than this address accepts ({size_label(limit - BODY_OVERHEAD_BYTES)}, "
         f"{setting}); nothing was stored.",
     )
 

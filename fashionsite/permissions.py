@@ -6,7 +6,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from rest_framework import permissions
 
-CATALOGUE_PERMISSION = "search.manage_catalog"
+CATALOGUE_PERMISSION = "catalogue.manage_catalog"
 
 
 def staff_permission_required(permission: str):

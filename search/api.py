@@ -19,11 +19,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalogue.models import ATTRIBUTE_FIELDS, Product
 from fashionsite.api import JSONParser
 from fashionsite.permissions import WeightConfigAccess, is_researcher, may_see_weight_configs
 from search import selectors, services
 from search.errors import SearchError
-from search.models import ATTRIBUTE_FIELDS, K1_MAX, K_MAX, Product, SearchRun, WeightConfig
+from search.models import K1_MAX, K_MAX, SearchRun, WeightConfig
 
 
 class SearchAPIError(APIException):
@@ -191,7 +192,7 @@ class BoundedJSONField(serializers.JSONField):
 
 class SearchRequestSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_QUERY_TEXT_CHARS)
-    image = serializers.FileField(required=False, help_text="multipart only: a JPEG/PNG/WebP/GIF query image")
+    image = serializers.FileField(required=False, help_text="multipart only: a JPEG, PNG or WebP query image")
     filters = BoundedJSONField(
         required=False,
         help_text='e.g. {"gender": "Women", "base_colour": ["Blue", "Red"], "year_min": 2012}; '

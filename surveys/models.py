@@ -176,7 +176,7 @@ class SurveyQuery(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.TYPED)
     # Catalogue samples: the product the query came from, left out of its own results.
     source_product = models.ForeignKey(
-        "search.Product", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "catalogue.Product", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # Own-query mode: the participant who typed it (such queries are not shown to anyone else).
     participant = models.ForeignKey(
@@ -199,7 +199,8 @@ class ResultSet(models.Model):
     query = models.ForeignKey(SurveyQuery, on_delete=models.CASCADE, related_name="result_sets")
     survey_config = models.ForeignKey(SurveyConfig, on_delete=models.CASCADE, related_name="result_sets")
     search_run = models.ForeignKey("search.SearchRun", on_delete=models.PROTECT, related_name="+")
-    # Catalogue ids shown, in order (the source product left out, cut to results_per_task).
+    # Primary keys of the products shown (catalogue.Product.pk, not catalogue ids), in order (the
+    # source product left out, cut to results_per_task).
     product_ids = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -14,7 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from embeddings.selectors import random_weights_notice
-from search.upload_handlers import limited_upload, megabytes
+from fashionsite.upload_handlers import limited_upload
+from fashionsite.uploads import size_label
 from surveys import selectors, services
 from surveys.forms import ConsentForm, OwnQueryForm, TaskForm
 from surveys.join_limit import join_allowed
@@ -294,7 +295,7 @@ def own_query(request, token):
         form.is_valid()
         form.add_error(
             "image",
-            f"The photo is larger than {megabytes(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)}; "
+            f"The photo is larger than {size_label(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)}; "
             "please choose a smaller one.",
         )
     elif request.method == "POST" and form.is_valid():

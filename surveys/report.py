@@ -13,7 +13,7 @@ import pandas as pd
 from django.conf import settings
 from django.utils import timezone
 
-from search.models import Product
+from catalogue.models import Product
 from surveys import stats
 from surveys.models import Question, Rating, Survey
 

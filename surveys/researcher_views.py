@@ -14,9 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from catalogue.models import Product
 from fashionsite.permissions import staff_permission_required
-from search.models import Product
-from search.upload_handlers import limited_upload, megabytes
+from fashionsite.upload_handlers import limited_upload
+from fashionsite.uploads import size_label
 from surveys import exports, selectors, services
 from surveys.blinding import blinding_problem
 from surveys.forms import (
@@ -114,7 +115,7 @@ def manage_add_query(request, slug):
     if request.upload_limit_exceeded():
         messages.error(
             request,
-            f"The image is larger than {megabytes(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)} "
+            f"The image is larger than {size_label(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)} "
             "(FASHIONSITE_MAX_QUERY_IMAGE_BYTES); nothing was added.",
         )
     elif form.is_valid():
@@ -144,7 +145,7 @@ def manage_import_queries(request, slug):
     if request.upload_limit_exceeded():
         messages.error(
             request,
-            f"Nothing imported: the upload is larger than {megabytes(settings.FASHIONSITE_MAX_UPLOAD_BYTES)} "
+            f"Nothing imported: the upload is larger than {size_label(settings.FASHIONSITE_MAX_UPLOAD_BYTES)} "
             "(FASHIONSITE_MAX_UPLOAD_BYTES).",
         )
     elif form.is_valid():

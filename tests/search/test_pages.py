@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from embeddings.models import ProductEmbedding
 from fashionsite import embedded
-from tests.search.conftest import png_bytes
+from tests.fixtures import png_bytes
 
 
 @pytest.mark.django_db

@@ -4,7 +4,5 @@ from tests.surveys.fixtures import (  # noqa: F401 - pytest fixtures
     make_survey,
     media_root,
     open_survey,
-    researcher,
-    researcher_client,
     weight_configs,
 )

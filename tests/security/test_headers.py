@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from search.models import Product
+from catalogue.models import Product
 from tests.conftest import REPO
 from tests.foundation.test_settings import server_urls
 from tests.surveys.test_participant_flow import consent, task_url

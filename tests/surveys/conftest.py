@@ -2,11 +2,8 @@ from tests.surveys.fixtures import (  # noqa: F401 - pytest fixtures
     catalogue,
     client_factory,
     draft_survey,
-    jpeg_bytes,
     make_survey,
     media_root,
     open_survey,
-    researcher,
-    researcher_client,
     weight_configs,
 )
