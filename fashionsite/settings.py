@@ -337,3 +337,96 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
     "loggers": {"fashionsite": {"level": env_str("LOG_LEVEL", "INFO")}},
 }
+
+# =========================================================================== security (issue #18)
+# Kept together at the end on purpose: each line below is documented in docs/deployment.md
+# ("Security settings").
+
+# Request bodies are refused with 413 from their Content-Length before anything reads them
+# (fashionsite/middleware.py). Each upload URL gets the limit of what it accepts; every other URL
+# gets DATA_UPLOAD_MAX_MEMORY_SIZE.
+MIDDLEWARE = ["fashionsite.middleware.RequestGuardMiddleware", *MIDDLEWARE]
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+FASHIONSITE_BODY_LIMITS = [
+    (r"^/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/api/search/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/surveys/i/[^/]+/own-query/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/surveys/manage/[^/]+/queries/add/$", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/surveys/manage/[^/]+/queries/import/$", "FASHIONSITE_MAX_UPLOAD_BYTES"),
+    (r"^/catalogue/products/", "FASHIONSITE_MAX_QUERY_IMAGE_BYTES"),
+    (r"^/catalogue/upload/$", "FASHIONSITE_MAX_UPLOAD_BYTES"),
+]
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "fashionsite.api.JSONParser",  # deep nesting is a 400, not a RecursionError
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+
+# Sign-in lock-out (django-axes, fashionsite/throttling.py): LOGIN_FAILURE_LIMIT wrong passwords for
+# one account from one address lock that pair out for LOGIN_LOCKOUT_MINUTES, right password or not.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "fashionsite.throttling.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "username"]
+
+# REST API rates (DRF throttles, fashionsite/throttling.py); a 429 carries Retry-After.
+CACHES["throttle"] = {**CACHES["default"], "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-throttle"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "fashionsite.throttling.AnonThrottle",
+    "fashionsite.throttling.UserThrottle",
+    "fashionsite.throttling.ImageSearchThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env_str("API_THROTTLE_ANON", "120/min"),
+    "user": env_str("API_THROTTLE_USER", "600/min"),
+    "image_search": env_str("API_THROTTLE_IMAGE_SEARCH", "20/min"),
+}
+
+# Content-Security-Policy (django-csp) on every response: scripts only from our own static files,
+# no inline script or handler anywhere. Inline styles stay allowed: the report's plots are inline
+# SVG with <style> elements, and progress bars set their width in a style attribute.
+INSTALLED_APPS += ["csp"]
+# Media served from another origin (MEDIA_URL, docs/deployment.md) must be allowed as images.
+_media_origins = env_list("CSP_MEDIA_ORIGINS", [])
+if MEDIA_URL.startswith(("https://", "http://")):
+    _media_origins.append("/".join(MEDIA_URL.split("/", 3)[:3]))
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *_media_origins],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# HTTPS deployments (SECURE_HTTPS=true behind TLS): redirect to https, HSTS, cookies only over TLS.
+# `manage.py check --deploy` is clean in this mode (tests/security/test_headers.py).
+SECURE_HTTPS = env_bool("SECURE_HTTPS", False)
+if SECURE_HTTPS:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    if env_bool("SECURE_BEHIND_PROXY", True):
+        # The TLS-terminating proxy in front (docs/deployment.md) says the original scheme here.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# The OpenAPI schema documents the error responses of every operation (fashionsite/api.py).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "fashionsite.api.document_errors",
+]

@@ -11,15 +11,17 @@ import json
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, mixins, permissions, serializers, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ErrorDetail, PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.exceptions import APIException, ErrorDetail, NotFound, PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalogue.models import ATTRIBUTE_FIELDS, Product
+from fashionsite.api import JSONParser
+from fashionsite.permissions import WeightConfigAccess, is_researcher, may_see_weight_configs
 from search import selectors, services
 from search.errors import SearchError
 from search.models import K1_MAX, K_MAX, SearchRun, WeightConfig
@@ -36,13 +38,6 @@ class SearchAPIError(APIException):
             fields["progress"] = error.progress
         detail.update(fields)
         self.detail = detail
-
-
-class IsStaffOrReadOnly(permissions.BasePermission):
-    message = "Only staff can create or edit weight configurations."
-
-    def has_permission(self, request, view):
-        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
 
 
 # --------------------------------------------------------------------------- serializers
@@ -64,7 +59,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
 
 class WeightConfigSerializer(serializers.ModelSerializer):
-    superseded_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    superseded_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = WeightConfig
@@ -123,6 +118,12 @@ class SearchResultSerializer(serializers.Serializer):
     product = ProductSerializer(allow_null=True)
 
 
+class ConfigRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
 class SearchRunSerializer(serializers.ModelSerializer):
     results = SearchResultSerializer(many=True, read_only=True)
     config = serializers.SerializerMethodField()
@@ -164,7 +165,12 @@ class SearchRunSerializer(serializers.ModelSerializer):
             "results",
         ]
 
-    def get_config(self, run) -> dict:
+    @extend_schema_field(ConfigRefSerializer(allow_null=True))
+    def get_config(self, run) -> dict | None:
+        """Staff only: to anyone else a run does not say which configuration produced it (blinding)."""
+        request = self.context.get("request")
+        if request is None or not may_see_weight_configs(request.user):
+            return None
         return {"id": run.config_id, "name": run.config.name, "version": run.config.version}
 
     def get_query_image_url(self, run) -> str | None:
@@ -174,10 +180,20 @@ class SearchRunSerializer(serializers.ModelSerializer):
         return selectors.run_message(run)
 
 
+class BoundedJSONField(serializers.JSONField):
+    """A JSON field whose too-deep nesting (a form field's JSON string) is invalid, not a server error."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except RecursionError:
+            self.fail("invalid")
+
+
 class SearchRequestSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_QUERY_TEXT_CHARS)
     image = serializers.FileField(required=False, help_text="multipart only: a JPEG, PNG or WebP query image")
-    filters = serializers.JSONField(
+    filters = BoundedJSONField(
         required=False,
         help_text='e.g. {"gender": "Women", "base_colour": ["Blue", "Red"], "year_min": 2012}; '
         "in multipart, a JSON string",
@@ -193,7 +209,7 @@ class SearchRequestSerializer(serializers.Serializer):
         if isinstance(value, str):
             try:
                 value = json.loads(value) if value.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise serializers.ValidationError("filters must be a JSON object.") from None
         if value is None:
             return {}
@@ -220,6 +236,13 @@ def resolve_config(value: str | None, user) -> WeightConfig | None:
                 f"Unknown weight configuration {value!r}; known: {names}.", fields={"config": ["unknown"]}
             )
         )
+    if bad := config.weights_out_of_bounds():
+        raise SearchAPIError(
+            SearchError(
+                f"Weight configuration {config} has weights out of range ({', '.join(bad)}); edit it first.",
+                fields={"config": ["weights out of range"]},
+            )
+        )
     return config
 
 
@@ -238,9 +261,9 @@ def _run(**kwargs) -> SearchRun:
         raise SearchAPIError(error) from None
 
 
-def _run_response(run: SearchRun) -> Response:
+def _run_response(run: SearchRun, request) -> Response:
     run = selectors.run_with_results(run.uuid)
-    return Response(SearchRunSerializer(run).data)
+    return Response(SearchRunSerializer(run, context={"request": request}).data)
 
 
 # --------------------------------------------------------------------------- views
@@ -270,7 +293,7 @@ class SearchView(APIView):
             source=SearchRun.Source.API,
             user=request.user,
         )
-        return _run_response(run)
+        return _run_response(run, request)
 
 
 _FILTER_PARAMETERS = [
@@ -346,7 +369,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             source=SearchRun.Source.API,
             user=request.user,
         )
-        return _run_response(run)
+        return _run_response(run, request)
 
 
 class WeightConfigViewSet(
@@ -356,11 +379,16 @@ class WeightConfigViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Weight configurations: everyone reads, staff create and edit (a used config gets a new version)."""
+    """Weight configurations: staff read; create/edit need search.add_/change_weightconfig (a used
+    config gets a new version). Hidden from everyone else: surveys compare them blind."""
 
     serializer_class = WeightConfigSerializer
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [WeightConfigAccess]
     queryset = WeightConfig.objects.order_by("name", "-version")
+
+    def permission_denied(self, request, message=None, code=None):
+        # Anonymous callers get the same 403 and reason as everyone else without access.
+        raise PermissionDenied(message)
 
     def update(self, request, *args, **kwargs):
         instance = self.get_object()
@@ -380,4 +408,7 @@ class SearchRunDetail(generics.RetrieveAPIView):
         run = selectors.run_with_results(self.kwargs["uuid"])
         if run is None:
             get_object_or_404(SearchRun, uuid=self.kwargs["uuid"])
+        if (run.source == SearchRun.Source.SURVEY or run.pinned) and not is_researcher(self.request.user):
+            # A survey's runs would tell its arms apart: researchers only, and nobody else learns they exist.
+            raise NotFound("No search run with this id.")
         return run

@@ -1,5 +1,6 @@
 """Search: weight configurations, query images and search provenance (runs and their results)."""
 
+import math
 import uuid
 
 from django.conf import settings
@@ -56,6 +57,8 @@ SEED_WEIGHT_CONFIGS = (
 K_MAX = 100
 K1_MAX = 1000
 EF_SEARCH_MAX = 1000
+WEIGHT_MAX = 1000.0  # only ratios matter; anything larger is a typo or an attack (1e308 overflows)
+WEIGHT_CONFIG_NAME_MAX = 80
 
 
 class WeightConfig(models.Model):
@@ -106,6 +109,13 @@ class WeightConfig(models.Model):
     def label(self) -> str:
         return str(self)
 
+    def weights_out_of_bounds(self) -> list[str]:
+        """Weight fields outside [0, WEIGHT_MAX] (rows stored before that rule, or edited in SQL)."""
+        fields = ("stage1_text", "stage1_image", "stage2_text", "stage2_image")
+        return [
+            f for f in fields if not (math.isfinite(getattr(self, f)) and 0 <= getattr(self, f) <= WEIGHT_MAX)
+        ]
+
     @property
     def single_stage(self) -> bool:
         return self.stage1_text == self.stage2_text and self.stage1_image == self.stage2_image
@@ -114,9 +124,22 @@ class WeightConfig(models.Model):
         from django.core.exceptions import ValidationError
 
         errors = {}
+        name = self.name or ""
+        if not name.strip() or name != name.strip():
+            errors["name"] = "The name must not be empty or start or end with spaces."
+        elif not name.isprintable():
+            errors["name"] = "The name may contain printable characters only (no control characters)."
+        elif len(name) > WEIGHT_CONFIG_NAME_MAX:
+            errors["name"] = f"The name must be at most {WEIGHT_CONFIG_NAME_MAX} characters."
         for field in ("stage1_text", "stage1_image", "stage2_text", "stage2_image"):
-            if getattr(self, field) is not None and getattr(self, field) < 0:
+            value = getattr(self, field)
+            if value is not None and not math.isfinite(value):
+                errors[field] = "Weights must be finite numbers."
+            elif value is not None and value < 0:
                 errors[field] = "Weights cannot be negative."
+            elif value is not None and value > WEIGHT_MAX:
+                # Scores are sums of weighted cosines: huge weights overflow float arithmetic in SQL.
+                errors[field] = f"Weights must be at most {WEIGHT_MAX:g}."
         for stage in ("stage1", "stage2"):
             total = (getattr(self, f"{stage}_text") or 0) + (getattr(self, f"{stage}_image") or 0)
             if total <= 0 and f"{stage}_text" not in errors:
@@ -124,7 +147,7 @@ class WeightConfig(models.Model):
                     f"The {stage.replace('stage', 'stage ')} weights must add up to more than 0."
                 )
         shares = (self.product_image_share, self.product_title_share)
-        if any(share is None or share < 0 or share > 1 for share in shares):
+        if any(share is None or not math.isfinite(share) or share < 0 or share > 1 for share in shares):
             errors["product_image_share"] = "Product shares must be between 0 and 1."
         elif abs(sum(shares) - 1.0) > 1e-6:
             errors["product_image_share"] = "The product image and title shares must add up to 1."

@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -47,6 +47,10 @@ def _staff_choices(request: HttpRequest, params) -> tuple[WeightConfig | None, b
         )
         if config is None:
             raise SearchError("Unknown weight configuration.", fields={"config": ["unknown"]})
+        if bad := config.weights_out_of_bounds():
+            raise SearchError(
+                f"Weight configuration {config} has weights out of range ({', '.join(bad)}); edit it first."
+            )
     exact = True if params.get("exact") in ("1", "on", "true") else None
     return config, exact
 
@@ -66,11 +70,20 @@ def _page_context(request: HttpRequest, params) -> dict:
     }
 
 
+# Results of a POSTed search are shown at a GET address (bookmarkable) when it stays this short;
+# longer ones (a 1000-character query is ~12 KB once percent-encoded, beyond the request-line limit
+# of gunicorn and most proxies) are shown in answer to the POST itself, without page links.
+MAX_RESULTS_URL_CHARS = 2000
+
+
 @require_http_methods(["GET", "POST"])
 def search_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _upload_then_redirect(request)
-    params = request.GET
+    return _results_page(request, request.GET)
+
+
+def _results_page(request: HttpRequest, params, *, linkable: bool = True) -> HttpResponse:
     context = _page_context(request, params)
     has_query = any(params.get(key) for key in ("q", "image", "similar"))
     if not has_query:
@@ -123,9 +136,9 @@ def search_page(request: HttpRequest) -> HttpResponse:
         results=list(run.results.all()),
         message=selectors.run_message(run),
         page=run.page,
-        previous_url=f"?{urlencode({**kept, 'page': run.page - 1})}" if run.page > 1 else "",
+        previous_url=f"?{urlencode({**kept, 'page': run.page - 1})}" if linkable and run.page > 1 else "",
         next_url=f"?{urlencode({**kept, 'page': run.page + 1})}"
-        if run.page < pages and run.results.count() == run.k
+        if linkable and run.page < pages and run.results.count() == run.k
         else "",
     )
     return render(request, "search/search.html", context)
@@ -147,7 +160,10 @@ def _upload_then_redirect(request: HttpRequest) -> HttpResponse:
         context = _page_context(request, params)
         context["error"] = "Type a query, add an image, or both."
         return render(request, "search/search.html", context, status=400)
-    return redirect(f"/?{urlencode(kept)}")
+    target = f"/?{urlencode(kept)}"
+    if len(target) > MAX_RESULTS_URL_CHARS:
+        return _results_page(request, QueryDict(urlencode(kept)), linkable=False)
+    return redirect(target)
 
 
 def product_page(request: HttpRequest, catalog_id: str) -> HttpResponse:

@@ -4,6 +4,8 @@ Participants have no API: everything they do goes through the pages, and nothing
 reachable without the surveys.conduct_survey permission.
 """
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +19,20 @@ class IsResearcher(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return selectors.researcher_can_manage(request.user)
+
+
+class SurveyArmSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    weight_config = serializers.CharField(help_text="the configuration's name")
+    version = serializers.IntegerField()
+
+
+class SurveyQuestionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    wording = serializers.CharField()
+    required = serializers.BooleanField()
+    expected_value = serializers.IntegerField(allow_null=True)
 
 
 class SurveySerializer(serializers.ModelSerializer):
@@ -41,12 +57,14 @@ class SurveySerializer(serializers.ModelSerializer):
             "closed_at",
         ]
 
+    @extend_schema_field(SurveyArmSerializer(many=True))
     def get_configs(self, survey):
         return [
             {"code": c.code, "weight_config": c.weight_config.name, "version": c.weight_config.version}
             for c in survey.configs.select_related("weight_config")
         ]
 
+    @extend_schema_field(SurveyQuestionSerializer(many=True))
     def get_questions(self, survey):
         return [
             {
@@ -75,11 +93,29 @@ class SurveyDetail(generics.RetrieveAPIView):
     lookup_field = "slug"
 
 
+class ProgressCellSerializer(serializers.Serializer):
+    query_id = serializers.IntegerField()
+    config_code = serializers.CharField()
+    assigned = serializers.IntegerField()
+    rated = serializers.IntegerField()
+    target = serializers.IntegerField()
+
+
+class SurveyProgressSerializer(serializers.Serializer):
+    participants_started = serializers.IntegerField()
+    participants_finished = serializers.IntegerField()
+    ratings = serializers.IntegerField()
+    median_time_on_task_s = serializers.FloatField(allow_null=True)
+    participants_failed_attention = serializers.IntegerField()
+    cells = ProgressCellSerializer(many=True)
+
+
 class SurveyProgressView(APIView):
     """Ratings per (query, configuration) cell and participant counts."""
 
     permission_classes = [IsResearcher]
 
+    @extend_schema(responses={200: SurveyProgressSerializer})
     def get(self, request, slug):
         survey = generics.get_object_or_404(Survey, slug=slug)
         progress = selectors.survey_progress(survey)
@@ -109,6 +145,14 @@ class SurveyExportView(APIView):
 
     permission_classes = [IsResearcher]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(exports.FORMATS))],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
+        },
+    )
     def get(self, request, slug, fmt):
         survey = generics.get_object_or_404(Survey, slug=slug)
         return exports.export_response(survey=survey, fmt=fmt)

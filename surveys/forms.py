@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from embeddings.models import EmbeddingSpace
 from embeddings.selectors import space_coverage
 from search.models import WeightConfig
+from surveys.blinding import blinding_problem
 from surveys.models import Question, Survey
 
 
@@ -149,6 +150,7 @@ class SurveyForm(forms.ModelForm):
             "exact",
             "own_query_tasks",
             "allow_open_link",
+            "arms_hidden_from_public_search",
         ]
 
     second_space = forms.ModelChoiceField(
@@ -203,6 +205,15 @@ class SurveyForm(forms.ModelForm):
                 "weight_configs",
                 "Choose at least two weight configurations to compare, or one compared in a second space.",
             )
+        return data
+
+    def clean(self):
+        data = super().clean()
+        problem = blinding_problem(
+            hidden=data.get("arms_hidden_from_public_search", False), configs=data.get("weight_configs") or []
+        )
+        if problem:
+            self.add_error("weight_configs", problem)
         return data
 
     def clean_results_per_task(self):

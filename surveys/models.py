@@ -66,6 +66,11 @@ class Survey(models.Model):
         "(0 = off); each gets results from a randomly assigned configuration",
     )
     allow_open_link = models.BooleanField(default=True, help_text="anyone with /surveys/s/<slug>/ may join")
+    arms_hidden_from_public_search = models.BooleanField(
+        default=False,
+        help_text="refuse arms that use the public search's default configuration, so participants cannot "
+        "reproduce an arm's results on the public search page (docs/surveys.md, Blinding)",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

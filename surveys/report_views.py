@@ -21,8 +21,8 @@ from embeddings.selectors import active_space_notice
 from surveys import plots, report
 from surveys.api import IsResearcher
 from surveys.models import Survey
+from surveys.researcher_views import researcher_required
 from surveys.stats import format_p
-from surveys.views import researcher_required
 
 
 def _fmt(value, digits: int = 2) -> str:

@@ -1,35 +1,43 @@
 from django.urls import path
 
-from surveys import views
+from surveys import participant_views, researcher_views
 
 app_name = "surveys"
 urlpatterns = [
     # Participants: no account; the token in the link is their only identity.
-    path("s/<slug:slug>/", views.open_link, name="open"),
-    path("i/<str:token>/", views.invite, name="invite"),
-    path("i/<str:token>/task/<uuid:assignment>/", views.task, name="task"),
-    path("i/<str:token>/own-query/", views.own_query, name="own-query"),
-    path("i/<str:token>/later/", views.paused, name="paused"),
-    path("i/<str:token>/thanks/", views.thanks, name="thanks"),
+    path("s/<slug:slug>/", participant_views.open_link, name="open"),
+    path("i/<str:token>/", participant_views.invite, name="invite"),
+    path("i/<str:token>/task/<uuid:assignment>/", participant_views.task, name="task"),
+    path("i/<str:token>/own-query/", participant_views.own_query, name="own-query"),
+    path("i/<str:token>/later/", participant_views.paused, name="paused"),
+    path("i/<str:token>/thanks/", participant_views.thanks, name="thanks"),
     # Researchers.
-    path("manage/", views.manage_list, name="manage-list"),
-    path("manage/new/", views.manage_create, name="manage-create"),
-    path("manage/<slug:slug>/", views.manage_detail, name="manage-detail"),
-    path("manage/<slug:slug>/edit/", views.manage_edit, name="manage-edit"),
-    path("manage/<slug:slug>/questions/", views.manage_questions, name="manage-questions"),
-    path("manage/<slug:slug>/queries/add/", views.manage_add_query, name="manage-add-query"),
-    path("manage/<slug:slug>/queries/import/", views.manage_import_queries, name="manage-import-queries"),
-    path("manage/<slug:slug>/queries/sample/", views.manage_sample_queries, name="manage-sample-queries"),
+    path("manage/", researcher_views.manage_list, name="manage-list"),
+    path("manage/new/", researcher_views.manage_create, name="manage-create"),
+    path("manage/<slug:slug>/", researcher_views.manage_detail, name="manage-detail"),
+    path("manage/<slug:slug>/edit/", researcher_views.manage_edit, name="manage-edit"),
+    path("manage/<slug:slug>/questions/", researcher_views.manage_questions, name="manage-questions"),
+    path("manage/<slug:slug>/queries/add/", researcher_views.manage_add_query, name="manage-add-query"),
+    path(
+        "manage/<slug:slug>/queries/import/",
+        researcher_views.manage_import_queries,
+        name="manage-import-queries",
+    ),
+    path(
+        "manage/<slug:slug>/queries/sample/",
+        researcher_views.manage_sample_queries,
+        name="manage-sample-queries",
+    ),
     path(
         "manage/<slug:slug>/queries/<int:query_id>/delete/",
-        views.manage_delete_query,
+        researcher_views.manage_delete_query,
         name="manage-delete-query",
     ),
-    path("manage/<slug:slug>/status/", views.manage_status, name="manage-status"),
-    path("manage/<slug:slug>/preview/", views.manage_preview, name="manage-preview"),
-    path("manage/<slug:slug>/progress/", views.manage_progress, name="manage-progress"),
-    path("manage/<slug:slug>/invites/", views.manage_invites, name="manage-invites"),
-    path("manage/<slug:slug>/export/<str:fmt>/", views.manage_export, name="manage-export"),
+    path("manage/<slug:slug>/status/", researcher_views.manage_status, name="manage-status"),
+    path("manage/<slug:slug>/preview/", researcher_views.manage_preview, name="manage-preview"),
+    path("manage/<slug:slug>/progress/", researcher_views.manage_progress, name="manage-progress"),
+    path("manage/<slug:slug>/invites/", researcher_views.manage_invites, name="manage-invites"),
+    path("manage/<slug:slug>/export/<str:fmt>/", researcher_views.manage_export, name="manage-export"),
 ]
 
 # The weight-comparison report (surveys/report_views.py, docs/report.md).

@@ -144,10 +144,18 @@ def cache_down(settings, frozen_redis):
     from fashionsite.resilience import cache_breaker
 
     location = f"unix://{frozen_redis}?db=1"
-    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": location}}
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": location}}
     cache_breaker.close()
     yield location
     cache_breaker.close()
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Every test starts with no API throttle counts (kept per address, and every test client comes
+    from 127.0.0.1), so no test depends on the requests of another. The throttle cache shares the
+    Redis database of the default cache, so this empties that too."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,7 @@ def test_participant_journey(live_server, browser, page, make_survey):  # noqa: 
         assert config.weight_config.name not in page.content()
 
     answer_with_keyboard(page)
-    page.wait_for_function("document.body.innerText.includes('Task 2 of 4')")
+    page.wait_for_function("() => document.body.innerText.includes('Task 2 of 4')")  # no eval() under the CSP
 
     # Submitting without answers re-shows the form with the error.
     page.get_by_role("button", name="Save and continue", exact=True).click()

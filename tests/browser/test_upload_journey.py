@@ -55,8 +55,10 @@ def test_admin_uploads_a_zip_previews_confirms_and_finds_the_products(
     assert Product.objects.count() == 0  # nothing written before confirming
 
     confirm.click()
+    # Arrow functions, not expression strings: Playwright evaluates those with eval(), which the
+    # Content-Security-Policy refuses.
     page.wait_for_function(
-        "document.querySelector('[data-testid=import-percent]')?.textContent.trim() === '100%'",
+        "() => document.querySelector('[data-testid=import-percent]')?.textContent.trim() === '100%'",
         timeout=120_000,
     )
     assert page.get_by_test_id("upload-status").inner_text() == "imported"
@@ -64,7 +66,8 @@ def test_admin_uploads_a_zip_previews_confirms_and_finds_the_products(
 
     # Embedding progress for the upload's products reaches 20/20 on the same page, without reloading.
     page.wait_for_function(
-        "document.querySelector('[data-testid=embedding-progress] [data-field=done]')?.textContent.trim() === '20'",
+        "() => document.querySelector('[data-testid=embedding-progress] [data-field=done]')?.textContent.trim()"
+        " === '20'",
         timeout=300_000,
     )
     upload = CatalogUpload.objects.get()

@@ -79,7 +79,8 @@ def test_bad_requests_get_a_clear_error_body(client, tiny_catalogue, payload, st
     [
         (png_bytes(10_000, 10_000, mode="1"), "image_too_many_pixels"),
         (b"%PDF-1.4 not an image", "image_unreadable"),
-        (png_bytes() + b"\0" * 11_000_000, "image_too_large"),
+        # Just over the limit: the image check answers (far over it, the body is refused with 413).
+        (png_bytes() + b"\0" * (10 * 1024**2), "image_too_large"),
     ],
 )
 def test_bad_images_are_refused(client, tiny_catalogue, data, code):
@@ -139,12 +140,23 @@ def test_similar_products_staff_choose_config_and_exact_mode(client, tiny_catalo
 
 
 @pytest.mark.django_db
-def test_weight_configs_read_for_all_write_for_staff(client, staff, weight_config):
+def test_weight_configs_read_for_staff_write_with_the_model_permission(client, staff, weight_config):
+    from django.contrib.auth.models import Group
+
     config = weight_config()
-    assert client.get("/api/weight-configs/").status_code == 200
+    _error(client.get("/api/weight-configs/"), 403)
     new = {"name": "api-made", "stage1_text": 0.5, "stage1_image": 0.5, "stage2_text": 1, "stage2_image": 0}
     _error(client.post("/api/weight-configs/", new, format="json"), 403)
     client.force_authenticate(staff)
+    assert [row["name"] for row in client.get("/api/weight-configs/").json()["results"]].count(
+        config.name
+    ) == 1
+    assert (
+        "search.add_weightconfig"
+        in _error(client.post("/api/weight-configs/", new, format="json"), 403)["message"]
+    )
+    staff.groups.add(Group.objects.get(name="Researchers"))
+    client.force_authenticate(type(staff).objects.get(pk=staff.pk))  # permissions are cached per user object
     created = client.post("/api/weight-configs/", new, format="json")
     assert created.status_code == 201, created.content
     bad = client.post(

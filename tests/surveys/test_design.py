@@ -202,6 +202,7 @@ def test_own_query_mode(client, db, media_root, settings):
         own = participant.assignments.get(query__text=text)
         assert own.query.source == SurveyQuery.Source.PARTICIPANT
         assert own.search_run.pinned and len(own.result_set.product_ids) == 5
+        client.get(reverse("surveys:task", args=[token, own.public_id]))
         client.post(reverse("surveys:task", args=[token, own.public_id]), answers)
     participant.refresh_from_db()
     assert participant.finished_at is not None

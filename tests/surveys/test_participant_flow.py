@@ -83,6 +83,7 @@ def test_replayed_request_from_another_browser_stores_nothing_twice(client, open
     participant = consent(client, open_survey)
     assignment = participant.assignments.order_by("position").first()
     url = task_url(participant, assignment)
+    client.get(url)
     assert client.post(url, valid_answers(open_survey)).status_code == 303
     replay = client_factory().post(url, valid_answers(open_survey, satisfaction="2"))
     assert replay.status_code == 302
@@ -154,6 +155,7 @@ def test_draft_survey_is_not_reachable(client, draft_survey):
 def test_out_of_range_or_missing_answers_reshow_the_form(client, open_survey, match, satisfaction, message):
     participant = consent(client, open_survey)
     url = task_url(participant, participant.assignments.first())
+    client.get(url)
     response = client.post(url, valid_answers(open_survey, match=match, satisfaction=satisfaction))
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -188,6 +190,7 @@ def test_open_link_resumes_in_the_same_browser(client, open_survey):
 def test_finishing_every_task_reaches_thank_you(client, open_survey):
     participant = consent(client, open_survey)
     for assignment in participant.assignments.order_by("position"):
+        client.get(task_url(participant, assignment))
         assert client.post(task_url(participant, assignment), valid_answers(open_survey)).status_code == 303
     final = client.get(reverse("surveys:invite", args=[participant.token]), follow=True)
     assert "Thank you" in final.content.decode()
@@ -214,6 +217,7 @@ def test_attention_check_is_stored_with_the_rating(client, open_survey):
     passed = valid_answers(open_survey) | {f"q{check.pk}": "2"}
     assert client.post(task_url(participant, first), passed).status_code == 303
     failed = valid_answers(open_survey) | {f"q{check.pk}": "5"}
+    client.get(task_url(participant, second))
     assert client.post(task_url(participant, second), failed).status_code == 303
     ratings = {rating.assignment_id: rating for rating in Rating.objects.all()}
     assert ratings[first.pk].attention_passed is True
