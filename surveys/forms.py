@@ -205,10 +205,6 @@ class SurveyForm(forms.ModelForm):
                 "weight_configs",
                 "Choose at least two weight configurations to compare, or one compared in a second space.",
             )
-        return data
-
-    def clean(self):
-        data = super().clean()
         problem = blinding_problem(
             hidden=data.get("arms_hidden_from_public_search", False), configs=data.get("weight_configs") or []
         )
