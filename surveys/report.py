@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from search.models import Product
@@ -135,6 +136,8 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
             "relevance",
             "assignment__result_set__product_ids",
             "submitted_at",
+            "assignment__position",
+            "time_on_task_s",
         ).order_by("id")
     )
     columns = [
@@ -146,6 +149,8 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
         "relevance_marks",
         "shown",
         "submitted_at",
+        "position",
+        "time_on_task_s",
     ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["satisfaction"] = pd.to_numeric(frame["satisfaction"], errors="coerce").astype(float)
@@ -204,6 +209,7 @@ def build_report(
         seed=settings.REPORT_BOOTSTRAP_SEED if seed is None else seed,
         n_resamples=settings.REPORT_BOOTSTRAP_RESAMPLES if n_resamples is None else n_resamples,
     )
+    analysis["models"] = model_fits(survey, frame, codes)
     query_labels = _query_labels(survey)
     analysis["per_query"]["labels"] = [
         query_labels.get(q, f"query {q}") for q in analysis["per_query"]["queries"]
@@ -243,6 +249,27 @@ def build_report(
         "statistics": analysis,
         "retrieval": retrieval_evaluations(survey, configs),
     }
+
+
+MODEL_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def model_fits(survey: Survey, frame: pd.DataFrame, codes: list) -> dict:
+    """The mixed and ordinal models (`surveys.stats.models`), which take seconds on a large survey:
+    cached under a hash of exactly the ratings they are fitted to, so any new, removed or filtered
+    rating refits them and every other request reuses the fit."""
+    from surveys.stats.models import fit_models
+
+    columns = ["config", "participant", "query", "satisfaction"]
+    digest = (
+        int(pd.util.hash_pandas_object(frame[columns].astype(str), index=False).sum()) if len(frame) else 0
+    )
+    key = f"surveys:report-models:{survey.pk}:{','.join(map(str, codes))}:{len(frame)}:{digest}"
+    fits = cache.get(key)
+    if fits is None:
+        fits = fit_models(frame, codes)
+        cache.set(key, fits, MODEL_CACHE_SECONDS)
+    return fits
 
 
 def retrieval_evaluations(survey: Survey, configs) -> dict:
