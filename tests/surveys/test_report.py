@@ -190,8 +190,9 @@ def test_report_page_shows_summary_tables_and_inline_plots(researcher):
     assert response.status_code == 200
     html = response.content.decode()
     assert "B: " in html and "was rated" in html and "Holm" in html
-    assert html.count("<svg") == 5
-    assert "Mean satisfaction (1–5), 95% bootstrap interval" in html  # axis label drawn as text
+    assert html.count("<svg") == 6
+    # axis label drawn as text
+    assert "Mean satisfaction (1–5), 95% two-way (participant × query) bootstrap interval" in html
     assert "Wilcoxon signed-rank" in html
     assert "Krippendorff" in html
 
@@ -201,7 +202,7 @@ def test_png_download_is_a_png(researcher, settings):
         200  # each PNG builds the whole report; the figures do not matter here
     )
     survey = make_rated_survey()
-    for name in ("means", "distribution", "match", "differences", "heatmap"):
+    for name in ("means", "distribution", "match", "differences", "heatmap", "queries"):
         response = researcher.get(reverse("surveys:report-plot", args=[survey.slug, name]))
         assert response.status_code == 200, name
         assert response["Content-Type"] == "image/png"
@@ -215,7 +216,7 @@ def test_html_download_is_self_contained(researcher):
     assert response.status_code == 200
     assert "attachment" in response["Content-Disposition"]
     html = response.content.decode()
-    assert html.count("<svg") == 5
+    assert html.count("<svg") == 6
     assert "<style>" in html
     # No external references: nothing to fetch (no src/href to another resource, no @import, no url()).
     assert not re.search(r"""\ssrc=["']""", html)
