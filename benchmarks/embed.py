@@ -42,7 +42,7 @@ def load_products(n: int):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from search.models import Product
+    from catalogue.models import Product
 
     existing = list(Product.objects.filter(catalog_id__startswith="bench-").order_by("pk")[:n])
     if len(existing) >= n:

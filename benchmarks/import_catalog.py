@@ -83,7 +83,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from search.models import Product
+    from catalogue.models import Product
 
     call_command("migrate", "--noinput", verbosity=0)
     Product.objects.all().delete()

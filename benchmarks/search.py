@@ -127,9 +127,9 @@ def load_database(ids: np.ndarray, image: np.ndarray, sizes: list[int]):
     from django.core.management import call_command
     from django.db import connection
 
+    from catalogue.models import Product
     from embeddings.models import EmbeddingSpace
     from embeddings.services import create_space_indexes
-    from search.models import Product
 
     call_command("migrate", verbosity=0)
     zf = zipfile.ZipFile(DATASET)

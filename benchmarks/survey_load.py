@@ -79,8 +79,8 @@ def setup_world(products: int = 300, dimension: int = 64) -> str:
     from PIL import Image
 
     call_command("migrate", verbosity=0)
+    from catalogue.models import Product
     from embeddings.models import EmbeddingSpace, ProductEmbedding
-    from search.models import Product
     from search.services import create_weight_config
     from surveys import services
 

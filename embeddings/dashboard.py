@@ -11,7 +11,7 @@ from embeddings.models import EmbeddingFailure, EmbeddingSpace, ProductEmbedding
 
 def space_coverage() -> list[dict]:
     """Per space: products with an up-to-date embedding, stale ones (older revision), failures, total."""
-    Product = apps.get_model("search", "Product")
+    Product = apps.get_model("catalogue", "Product")
     total = Product.objects.count()
     counts = {
         row["space_id"]: row

@@ -65,7 +65,7 @@ class EmbeddingSpace(models.Model):
 class ProductEmbedding(models.Model):
     """A product's image and title vectors in one space (L2-normalised float32)."""
 
-    product = models.ForeignKey("search.Product", on_delete=models.CASCADE, related_name="embeddings")
+    product = models.ForeignKey("catalogue.Product", on_delete=models.CASCADE, related_name="embeddings")
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="embeddings")
     image_vector = VectorField(null=True, blank=True)  # null: the product has no image
     title_vector = VectorField(null=True, blank=True)
@@ -175,7 +175,7 @@ class EmbeddingBatch(models.Model):
 class EmbeddingFailure(models.Model):
     """A product that could not be embedded in a space at a revision (e.g. an undecodable image)."""
 
-    product = models.ForeignKey("search.Product", on_delete=models.CASCADE, related_name="embedding_failures")
+    product = models.ForeignKey("catalogue.Product", on_delete=models.CASCADE, related_name="embedding_failures")
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="failures")
     product_revision = models.PositiveIntegerField()
     reason = models.TextField()

@@ -51,3 +51,30 @@ def running_jobs() -> list[dict]:
         }
         for job in jobs
     ]
+
+
+def embedding_progress(product_ids) -> list[dict]:
+    """Per space: how many of these products have an up-to-date embedding, and how many failed
+    at their current revision (an older failure is superseded by the re-embedding)."""
+    from django.db.models import F
+
+    from embeddings.models import EmbeddingFailure, ProductEmbedding
+
+    ids = list(product_ids)
+    if not ids:
+        return []
+    rows = []
+    for space in EmbeddingSpace.objects.order_by("name"):
+        current = {"space": space, "product_id__in": ids, "product_revision": F("product__revision")}
+        done = ProductEmbedding.objects.filter(**current).count()
+        failed = EmbeddingFailure.objects.filter(**current).count()
+        rows.append(
+            {
+                "space": space.name,
+                "done": done,
+                "failed": failed,
+                "total": len(ids),
+                "percent": int(100 * done / len(ids)),
+            }
+        )
+    return rows

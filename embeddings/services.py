@@ -35,7 +35,7 @@ TEMPLATE_FIELDS = (
 
 
 def _product_model():
-    return apps.get_model("search", "Product")
+    return apps.get_model("catalogue", "Product")
 
 
 def encoder_for(space: EmbeddingSpace):
@@ -277,33 +277,23 @@ def cancel_job(job: EmbeddingJob) -> None:
     )
 
 
-def queue_product_embeddings(product_ids) -> None:
-    """Queue these products in every space (a "given" job per space). Call it in on_commit."""
-    ids = [int(pk) for pk in product_ids or []]
-    if not ids or not getattr(settings, "EMBEDDINGS_AUTO_QUEUE", True):
-        return
-    for space in EmbeddingSpace.objects.all():
-        start_embedding_job(space, kind=EmbeddingJob.Kind.GIVEN, product_ids=ids)
-
-
 # --------------------------------------------------------------------------- batch work
 
 
 def _decode(storage, name: str):
-    """Open and fully decode an image from storage; returns (PIL image, None) or (None, reason)."""
-    from PIL import Image, UnidentifiedImageError
+    """Read and decode a product image from storage by the site's untrusted-image rule
+    (fashionsite.uploads: JPEG/PNG/WebP, pixel limit, EXIF orientation); (RGB image, None) or (None, reason)."""
+    from fashionsite.uploads import ImageRefused, decode_untrusted_image
 
+    limit = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES  # what the catalogue accepted for one image
     try:
         with storage.open(name, "rb") as handle:
-            image = Image.open(handle)
-            image.load()
-            return image.convert("RGB"), None
+            data = handle.read(limit + 1)
+        return decode_untrusted_image(data, max_bytes=limit, name=name).rgb(), None
     except FileNotFoundError:
         return None, f"image file {name} is missing from storage"
-    except UnidentifiedImageError:
-        return None, f"image {name} cannot be decoded: not a recognised image format"
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        return None, f"image {name} cannot be decoded: {type(error).__name__}: {error}"
+    except ImageRefused as refusal:
+        return None, f"image cannot be decoded: {refusal}"
 
 
 def compute_batch_vectors(space: EmbeddingSpace, products, *, pool=None):
@@ -431,7 +421,6 @@ __all__ = [
     "encode_query",
     "ensure_space",
     "ensure_space_from_settings",
-    "queue_product_embeddings",
     "resume_job",
     "set_active_space",
     "start_embedding_job",

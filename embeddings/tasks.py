@@ -1,5 +1,5 @@
 """Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES). Thin: the work is in
-embeddings.services.run_batch. The model is loaded lazily, once per worker process, by the encoder
+embeddings.services.run_batch and embeddings.sweep. The model is loaded lazily, once per worker process, by the encoder
 registry's cache; decoding runs in a small thread pool so it overlaps the model forward."""
 
 from __future__ import annotations
@@ -27,10 +27,20 @@ def embed_batch(batch_id: int) -> str:
     return run_batch(batch_id, pool=_decode_pool())
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_changed_products() -> str:
+    """Queue embedding jobs for products changed since their vectors were computed (idempotent)."""
+    from embeddings.sweep import sweep_changed_products as sweep
+
+    jobs = sweep()
+    return f"{sum(job.total for job in jobs)} products queued in {len(jobs)} space(s)"
+
+
 @worker_ready.connect
 def resume_stalled_jobs_on_start(sender=None, **_kwargs):
     """A restarted worker resends batches of jobs idle longer than the broker's visibility timeout
-    (their messages were lost, e.g. with a Redis restart); duplicates are skipped by the task."""
+    (their messages were lost, e.g. with a Redis restart; duplicates are skipped by the task), then
+    sweeps for products changed while no worker ran."""
     queues = {
         queue.name for queue in getattr(sender, "task_consumer", None) and sender.task_consumer.queues or []
     }
@@ -41,6 +51,8 @@ def resume_stalled_jobs_on_start(sender=None, **_kwargs):
     idle = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     try:
         resume_stalled_jobs(idle_seconds=idle * 2)
+        if settings.EMBEDDINGS_AUTO_QUEUE:
+            sweep_changed_products.delay()
     except Exception:  # noqa: BLE001 - a worker must start even if the database is briefly away
         import logging
 

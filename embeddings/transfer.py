@@ -12,10 +12,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from django.apps import apps
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
-from embeddings.models import EmbeddingSpace
+from catalogue.models import Product
+from embeddings.models import EmbeddingSpace, ProductEmbedding
 from embeddings.services import upsert_vectors
 
 META_KEY = b"fashionsite.space"
@@ -33,13 +35,12 @@ def _parse(text: str | None, dim: int) -> np.ndarray | None:
 
 def read_space_vectors(space: EmbeddingSpace):
     """(catalog_ids, image matrix with NaN rows for no image, title matrix) of a space."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT p.catalog_id, e.image_vector::text, e.title_vector::text FROM embeddings_productembedding e "
-            "JOIN search_product p ON p.id = e.product_id WHERE e.space_id = %s ORDER BY p.catalog_id",
-            [space.pk],
-        )
-        rows = cursor.fetchall()
+    rows = list(
+        ProductEmbedding.objects.filter(space=space)
+        .order_by("product__catalog_id")
+        .annotate(image_text=Cast("image_vector", TextField()), title_text=Cast("title_vector", TextField()))
+        .values_list("product__catalog_id", "image_text", "title_text")
+    )
     dim = space.dimension
     ids = [row[0] for row in rows]
     image = np.full((len(rows), dim), np.nan, dtype=np.float32)
@@ -144,7 +145,6 @@ def load_space(space: EmbeddingSpace, path: str | Path) -> int:
                 f"{path}: row {i + 1} ({ids[i]}) has dimension {vec.shape[-1]}, space {space.name!r} has "
                 f"{space.dimension}; nothing loaded"
             )
-    Product = apps.get_model("search", "Product")
     products = dict(Product.objects.filter(catalog_id__in=ids).values_list("catalog_id", "pk"))
     revisions = dict(Product.objects.filter(catalog_id__in=ids).values_list("catalog_id", "revision"))
     unknown = [cid for cid in ids if cid not in products]

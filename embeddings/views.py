@@ -1,11 +1,14 @@
 """The embeddings dashboard (/embeddings/): coverage per space, stale and missing products, failures
 with a retry, running jobs with rate and ETA, Celery workers and their devices, the active-space
-switch. Staff with search.manage_catalog."""
+switch; the embedding progress of a catalogue upload. Staff with catalogue.manage_catalog."""
 
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from catalogue.models import CatalogUpload
+from catalogue.uploads import written_product_ids
 from embeddings import dashboard as reads
 from embeddings import selectors
 from embeddings.models import EmbeddingFailure, EmbeddingSpace
@@ -70,3 +73,12 @@ def retry(request):
     count = sum(len(ids) for ids in by_space.values())
     messages.success(request, f"{count} failed product(s) queued again for embedding.")
     return redirect("embeddings:dashboard")
+
+
+@catalogue_admin_required
+def upload_progress(request, pk: int):
+    """How far the embeddings of a catalogue upload's products are, per space (the upload page polls it)."""
+    upload = get_object_or_404(CatalogUpload, pk=pk)
+    rows = selectors.embedding_progress(written_product_ids(upload))
+    settled = upload.is_finished and all(row["done"] + row["failed"] >= row["total"] for row in rows)
+    return JsonResponse({"upload": upload.pk, "spaces": rows, "settled": settled})

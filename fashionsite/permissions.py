@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-CATALOGUE_PERMISSION = "search.manage_catalog"
+CATALOGUE_PERMISSION = "catalogue.manage_catalog"
 
 
 def staff_permission_required(permission: str):

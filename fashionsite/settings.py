@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "fashionsite",
+    "catalogue",
     "embeddings",
     "search",
     "surveys",
@@ -133,9 +134,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_TASK_ALWAYS_EAGER = False
-# Modules every worker imports besides the autodiscovered tasks.py: the catalogue-upload tasks and
-# the `embedding_device` remote-control command the embeddings dashboard broadcasts.
-CELERY_IMPORTS = ("search.upload_tasks", "embeddings.workers")
+# Modules every worker imports besides the autodiscovered tasks.py: the `embedding_device`
+# remote-control command the embeddings dashboard broadcasts.
+CELERY_IMPORTS = ("embeddings.workers",)
 
 # --------------------------------------------------------------------------- auth, i18n
 AUTH_PASSWORD_VALIDATORS = [
@@ -154,7 +155,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at every start when it is missing
-MEDIA_URL = "/media/"
+MEDIA_URL = env_str("MEDIA_URL", "/media/")  # another origin when media are served elsewhere
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media", base=BASE_DIR)
 # The app serves media itself unless a real web server or object storage does it.
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
@@ -175,6 +176,8 @@ FASHIONSITE_MAX_IMAGE_PIXELS = env_int("FASHIONSITE_MAX_IMAGE_PIXELS", 40_000_00
 FASHIONSITE_MAX_ZIP_BYTES = env_int("FASHIONSITE_MAX_ZIP_BYTES", 2 * 1024**3)
 FASHIONSITE_MAX_ZIP_ENTRY_BYTES = env_int("FASHIONSITE_MAX_ZIP_ENTRY_BYTES", 50 * 1024**2)
 FASHIONSITE_MAX_ZIP_RATIO = env_float("FASHIONSITE_MAX_ZIP_RATIO", 200.0)
+# Data rows one catalogue import may hold (the Kaggle catalogue has 44,446); more refuses the file.
+FASHIONSITE_MAX_IMPORT_ROWS = env_int("FASHIONSITE_MAX_IMPORT_ROWS", 200_000)
 # A previewed bulk upload keeps its zip on disk until confirmed or discarded; unconfirmed after
 # this many hours, it is discarded when the next upload arrives.
 FASHIONSITE_UPLOAD_PREVIEW_HOURS = env_int("FASHIONSITE_UPLOAD_PREVIEW_HOURS", 48)
@@ -190,6 +193,19 @@ EMBEDDINGS_TEXT_TEMPLATE = env_str("EMBEDDINGS_TEXT_TEMPLATE", "{title}")
 EMBEDDINGS_DEVICE = env_str("EMBEDDINGS_DEVICE", "")  # "", cuda, cuda:1, mps, cpu
 EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 64)
 EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
+# Changed products are re-embedded by one sweep (embeddings/sweep.py), queued after each catalogue
+# change and by Celery beat every this many seconds (0: only after changes and at worker start).
+EMBEDDINGS_SWEEP_SECONDS = env_int("EMBEDDINGS_SWEEP_SECONDS", 300)
+CELERY_BEAT_SCHEDULE = (
+    {
+        "embeddings-sweep": {
+            "task": "embeddings.tasks.sweep_changed_products",
+            "schedule": float(EMBEDDINGS_SWEEP_SECONDS),
+        }
+    }
+    if EMBEDDINGS_SWEEP_SECONDS > 0 and EMBEDDINGS_AUTO_QUEUE
+    else {}
+)
 
 # --------------------------------------------------------------------------- search
 SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)

@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from fashionsite.media import serve_media
 
 api_patterns = [
     path("", include("search.api_urls")),
@@ -17,7 +18,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    path("catalogue/", include("search.catalogue_urls")),
+    path("catalogue/", include("catalogue.urls")),
     path("embeddings/", include("embeddings.urls")),
     path("surveys/", include("surveys.urls")),
     path("", include("search.urls")),
@@ -25,5 +26,5 @@ urlpatterns = [
 
 if settings.SERVE_MEDIA:
     urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+        re_path(r"^media/(?P<path>.*)$", serve_media, name="media"),
     ]

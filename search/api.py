@@ -19,9 +19,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalogue.models import ATTRIBUTE_FIELDS, Product
 from search import selectors, services
 from search.errors import SearchError
-from search.models import ATTRIBUTE_FIELDS, K1_MAX, K_MAX, Product, SearchRun, WeightConfig
+from search.models import K1_MAX, K_MAX, SearchRun, WeightConfig
 
 
 class SearchAPIError(APIException):
@@ -175,7 +176,7 @@ class SearchRunSerializer(serializers.ModelSerializer):
 
 class SearchRequestSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=services.MAX_QUERY_TEXT_CHARS)
-    image = serializers.FileField(required=False, help_text="multipart only: a JPEG/PNG/WebP/GIF query image")
+    image = serializers.FileField(required=False, help_text="multipart only: a JPEG, PNG or WebP query image")
     filters = serializers.JSONField(
         required=False,
         help_text='e.g. {"gender": "Women", "base_colour": ["Blue", "Red"], "year_min": 2012}; '

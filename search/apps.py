@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class SearchConfig(AppConfig):
     name = "search"
-    verbose_name = "Catalogue and search"
+    verbose_name = "Search"

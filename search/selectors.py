@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import Max, Min, QuerySet
 
+from catalogue.models import ATTRIBUTE_FIELDS, Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from search.errors import SearchError
-from search.models import ATTRIBUTE_FIELDS, Product, SearchRun
+from search.models import SearchRun
 
 FILTER_FIELDS = ATTRIBUTE_FIELDS
 YEAR_FIELDS = ("year_min", "year_max")

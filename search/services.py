@@ -10,7 +10,6 @@ import hashlib
 import io
 import math
 import time
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,16 +20,17 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import connection, models, transaction
 from django.utils import timezone
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
+from fashionsite.uploads import DecodedImage, ImageRefused, decode_untrusted_image, too_large
 from search import selectors
 from search.errors import SearchError, SearchUnavailable
 from search.models import (
     DEFAULT_WEIGHT_CONFIG,
     K_MAX,
     SEED_WEIGHT_CONFIGS,
-    Product,
     QueryImage,
     SearchResult,
     SearchRun,
@@ -39,7 +39,6 @@ from search.models import (
 from search.querycache import cache_get, cache_set
 
 MAX_QUERY_TEXT_CHARS = 1000
-MB = 1024 * 1024  # sizes shown to users: the page and the errors use the same unit
 
 
 # --------------------------------------------------------------------------- weight configs
@@ -134,59 +133,36 @@ def update_weight_config(*, config: WeightConfig, **changes) -> WeightConfig:
 
 def _read_limited(upload, limit: int) -> bytes:
     if isinstance(upload, bytes | bytearray):
-        data = bytes(upload)
-    else:
-        size = getattr(upload, "size", None)
-        if size is not None and size > limit:
-            raise _too_large(size, limit)
-        if hasattr(upload, "seek"):
-            upload.seek(0)
-        data = upload.read(limit + 1)
-    if len(data) > limit:
-        raise _too_large(len(data), limit)
-    return data
+        return bytes(upload)
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
+        raise _search_error(too_large(size, max_bytes=limit))  # refused before it is read
+    if hasattr(upload, "seek"):
+        upload.seek(0)
+    return upload.read(limit + 1)
 
 
-def _too_large(size: int, limit: int) -> SearchError:
-    return SearchError(
-        f"The image is too large ({size / MB:.1f} MB); the limit is {limit / MB:.1f} MB.",
-        fields={"image": ["too large"]},
-        code="image_too_large",
-    )
+# The query image is encoded at the model's input size (224-384 px): decoding a 40-megapixel photo
+# at full size would only cost memory. JPEGs are decoded at a reduced scale directly.
+QUERY_IMAGE_MAX_SIDE = 1024
+_REFUSAL_FIELDS = {"empty": "empty", "too_large": "too large", "too_many_pixels": "too many pixels"}
 
 
-def open_query_image(data: bytes) -> Image.Image:
-    """Decode untrusted image bytes: refuses non-images and images above the pixel limit."""
-    limit = settings.FASHIONSITE_MAX_IMAGE_PIXELS
+def open_query_image(data: bytes) -> DecodedImage:
+    """Decode untrusted query-image bytes by the site's one rule (fashionsite.uploads): JPEG, PNG or
+    WebP, under the byte and pixel limits, upright (EXIF), at most QUERY_IMAGE_MAX_SIDE pixels a side."""
     try:
-        with warnings.catch_warnings():
-            # Pillow warns above its own 89 MP default; the explicit limit below decides instead.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > limit:
-            raise SearchError(
-                f"The image is {width}×{height} = {width * height / 1e6:.0f} megapixels; "
-                f"the limit is {limit / 1e6:.0f} megapixels.",
-                fields={"image": ["too many pixels"]},
-                code="image_too_many_pixels",
-            )
-        image.load()
-    except SearchError:
-        raise
-    except Image.DecompressionBombError:
-        raise SearchError(
-            f"The image has too many pixels; the limit is {limit / 1e6:.0f} megapixels.",
-            fields={"image": ["too many pixels"]},
-            code="image_too_many_pixels",
-        ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise SearchError(
-            "The file is not a readable image (use JPEG, PNG, WebP or GIF).",
-            fields={"image": ["not an image"]},
-            code="image_unreadable",
-        ) from None
-    return image.convert("RGB")
+        return decode_untrusted_image(
+            data, max_bytes=settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES, max_side=QUERY_IMAGE_MAX_SIDE
+        )
+    except ImageRefused as exc:
+        raise _search_error(exc) from None
+
+
+def _search_error(refusal: ImageRefused) -> SearchError:
+    code = "unreadable" if refusal.code == "empty" else refusal.code
+    field = _REFUSAL_FIELDS.get(refusal.code, "not an image")
+    return SearchError(str(refusal), fields={"image": [field]}, code=f"image_{code}")
 
 
 def store_query_image(upload) -> tuple[QueryImage, Image.Image]:
@@ -198,20 +174,18 @@ def store_query_image(upload) -> tuple[QueryImage, Image.Image]:
         buffer = io.BytesIO()
         upload.convert("RGB").save(buffer, format="PNG")
         data, suffix = buffer.getvalue(), "png"
-        decoded = upload.convert("RGB")
+        decoded, query = upload.convert("RGB"), None
     else:
         data = _read_limited(upload, settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)
-        if not data:
-            raise SearchError(
-                "The image file is empty.", fields={"image": ["empty"]}, code="image_unreadable"
-            )
-        decoded = open_query_image(data)
-        suffix = (Image.open(io.BytesIO(data)).format or "png").lower().replace("jpeg", "jpg")
+        query = open_query_image(data)
+        # Named by content hash and the decoded format, never the client's file name.
+        decoded, suffix = query.rgb(), query.suffix.lstrip(".")
     sha256 = hashlib.sha256(data).hexdigest()
     existing = QueryImage.objects.filter(sha256=sha256).first()
     if existing is not None:
         return existing, decoded
-    query_image = QueryImage(sha256=sha256, byte_size=len(data), width=decoded.width, height=decoded.height)
+    width, height = (query.width, query.height) if query is not None else decoded.size
+    query_image = QueryImage(sha256=sha256, byte_size=len(data), width=width, height=height)
     path = query_image.file.field.generate_filename(query_image, f"{sha256}.{suffix}")
     if query_image.file.storage.exists(path):
         query_image.file.name = path  # same bytes already on disk (e.g. a row pruned earlier)

@@ -13,9 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from catalogue.models import ATTRIBUTE_FIELDS, Product
+from fashionsite.uploads import size_label
 from search import selectors, services
 from search.errors import SearchError, SearchUnavailable
-from search.models import ATTRIBUTE_FIELDS, Product, QueryImage, WeightConfig
+from search.models import QueryImage, WeightConfig
 
 # Query parameters the search page keeps between pages (besides `page`).
 KEPT_PARAMETERS = ("q", "image", "similar", *ATTRIBUTE_FIELDS, "year_min", "year_max", "config", "exact", "k")
@@ -60,7 +62,7 @@ def _page_context(request: HttpRequest, params) -> dict:
         "configs": WeightConfig.objects.filter(is_current=True).order_by("name")
         if request.user.is_staff
         else [],
-        "max_image_mb": settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES / services.MB,
+        "max_image_size": size_label(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES),
     }
 
 

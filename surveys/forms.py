@@ -115,7 +115,9 @@ class TaskForm(forms.Form):
 
 class OwnQueryForm(forms.Form):
     text = forms.CharField(label="Describe what you have in mind", max_length=500, required=False)
-    image = forms.ImageField(label="…or upload a photo of it", required=False)
+    # A plain file field: the service decodes it by the site's one image rule (JPEG, PNG or WebP by
+    # content); Django's ImageField would let Pillow open any format first.
+    image = forms.FileField(label="…or upload a photo of it (JPEG, PNG or WebP)", required=False)
 
     def clean(self):
         data = super().clean()
@@ -190,7 +192,7 @@ QuestionFormSet = forms.modelformset_factory(Question, form=QuestionForm, extra=
 
 class QueryForm(forms.Form):
     text = forms.CharField(max_length=500, required=False)
-    image = forms.FileField(required=False, help_text="JPEG or PNG")
+    image = forms.FileField(required=False, help_text="JPEG, PNG or WebP")
 
     def clean(self):
         data = super().clean()

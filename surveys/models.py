@@ -171,7 +171,7 @@ class SurveyQuery(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.TYPED)
     # Catalogue samples: the product the query came from, left out of its own results.
     source_product = models.ForeignKey(
-        "search.Product", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "catalogue.Product", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # Own-query mode: the participant who typed it (such queries are not shown to anyone else).
     participant = models.ForeignKey(

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from search.models import Product
+from catalogue.models import Product
 from surveys import stats
 from surveys.models import Question, Rating, Survey
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import transaction
 
+from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from search.models import Product, WeightConfig
+from search.models import WeightConfig
 from search.services import encode_text_cached, rank_products
 from surveys.models import RetrievalEvaluation
 

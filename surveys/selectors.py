@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Count, Q
 
-from search.models import Product
+from catalogue.models import Product
 from surveys.models import Assignment, Participant, Rating, ResultSet, Survey
 
 RESEARCHER_PERMISSION = "surveys.conduct_survey"

@@ -6,7 +6,6 @@ Views, the API and admin actions call these; reads live in surveys/selectors.py.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import random
 import string
@@ -21,9 +20,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from search import importing
+from catalogue.models import Product
+from fashionsite.uploads import DecodedImage, UploadRefused, decode_untrusted_image, open_zip, read_zip_entry
 from search.errors import SearchError, SearchUnavailable
-from search.models import Product, SearchRun
+from search.models import SearchRun
 from search.services import run_search
 from surveys import assignment as plan_rules
 from surveys.models import (
@@ -123,15 +123,11 @@ def add_question(
     )
 
 
-def _check_image_bytes(data: bytes, *, name: str) -> None:
+def _check_image_bytes(data: bytes, *, name: str) -> DecodedImage:
     """Refuse oversized files, non-images and decompression bombs before anything is stored."""
-    if len(data) > settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES:
-        raise SurveyError(
-            f"{name}: the image is larger than {settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES} bytes."
-        )
     try:
-        importing.check_image(data, name=name)
-    except importing.ImageRefused as exc:
+        return decode_untrusted_image(data, max_bytes=settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES, name=name)
+    except UploadRefused as exc:
         raise SurveyError(str(exc)) from exc
 
 
@@ -165,14 +161,10 @@ def add_query(
     )
     if image_bytes:
         name = PurePosixPath(image_name or "query.jpg").name
-        _check_image_bytes(image_bytes, name=name)
-        digest = hashlib.sha256(image_bytes).hexdigest()
+        decoded = _check_image_bytes(image_bytes, name=name)
         query.image_name = name[:255]
-        query.image.save(
-            f"{digest[:2]}/{digest}{PurePosixPath(name).suffix.lower() or '.jpg'}",
-            ContentFile(image_bytes),
-            save=False,
-        )
+        # Stored under its content hash and decoded format, never the client's name or suffix.
+        query.image.save(decoded.stored_name(f"{decoded.sha256[:2]}/"), ContentFile(image_bytes), save=False)
     query.save()
     return query
 
@@ -181,12 +173,8 @@ def _zip_members(zip_file) -> tuple[dict[str, zipfile.ZipInfo], zipfile.ZipFile]
     """Image members of an uploaded zip by base name, after the catalogue importer's safety checks."""
     label = getattr(zip_file, "name", None) or "images zip"
     try:
-        archive = zipfile.ZipFile(zip_file)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise QueryImportError(f"{label} is not a readable zip file ({exc}).") from exc
-    try:
-        importing.check_zip(archive, label=label)
-    except importing.ImportRefused as exc:
+        archive = open_zip(zip_file, label=label)
+    except UploadRefused as exc:
         raise QueryImportError(str(exc)) from exc
     members = {PurePosixPath(info.filename).name: info for info in archive.infolist() if not info.is_dir()}
     return members, archive
@@ -220,8 +208,8 @@ def import_queries_csv(*, survey: Survey, csv_file, zip_file=None) -> list[Surve
             if info is None:
                 raise QueryImportError(f"{name}, line {line}: image {image_name!r} is not in the zip.")
             try:
-                image_bytes = importing.read_entry(archive, info)
-            except importing.ImportRefused as exc:
+                image_bytes = read_zip_entry(archive, info)
+            except UploadRefused as exc:
                 raise QueryImportError(f"{name}, line {line}: {exc}") from exc
         if not text and not image_bytes:
             raise QueryImportError(f"{name}, line {line}: the row has neither text nor image.")

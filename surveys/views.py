@@ -16,10 +16,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from catalogue.models import Product
 from embeddings.selectors import random_weights_notice
 from fashionsite.permissions import staff_permission_required
-from search.models import Product
-from search.upload_handlers import limited_upload, megabytes
+from fashionsite.upload_handlers import limited_upload
+from fashionsite.uploads import size_label
 from surveys import exports, selectors, services
 from surveys.forms import (
     ConsentForm,
@@ -326,7 +327,7 @@ def own_query(request, token):
         form.is_valid()
         form.add_error(
             "image",
-            f"The photo is larger than {megabytes(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)}; "
+            f"The photo is larger than {size_label(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)}; "
             "please choose a smaller one.",
         )
     elif request.method == "POST" and form.is_valid():
@@ -453,7 +454,7 @@ def manage_add_query(request, slug):
     if request.upload_limit_exceeded():
         messages.error(
             request,
-            f"The image is larger than {megabytes(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)} "
+            f"The image is larger than {size_label(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)} "
             "(FASHIONSITE_MAX_QUERY_IMAGE_BYTES); nothing was added.",
         )
     elif form.is_valid():
@@ -483,7 +484,7 @@ def manage_import_queries(request, slug):
     if request.upload_limit_exceeded():
         messages.error(
             request,
-            f"Nothing imported: the upload is larger than {megabytes(settings.FASHIONSITE_MAX_UPLOAD_BYTES)} "
+            f"Nothing imported: the upload is larger than {size_label(settings.FASHIONSITE_MAX_UPLOAD_BYTES)} "
             "(FASHIONSITE_MAX_UPLOAD_BYTES).",
         )
     elif form.is_valid():

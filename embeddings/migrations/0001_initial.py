@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("fashionsite", "0001_vector_extension"),
-        ('search', '0001_initial'),
+        ('catalogue', '0001_initial'),
     ]
 
     operations = [
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 ('title_vector', pgvector.django.vector.VectorField(blank=True, null=True)),
                 ('product_revision', models.PositiveIntegerField()),
                 ('computed_at', models.DateTimeField(auto_now=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='search.product')),
+                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='catalogue.product')),
                 ('space', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='embeddings.embeddingspace')),
             ],
             options={

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("embeddings", "0001_initial"),
-        ("search", "0103_seed_weight_configs"),
+        ("catalogue", "0001_initial"),
     ]
 
     operations = [
@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="embedding_failures",
-                        to="search.product",
+                        to="catalogue.product",
                     ),
                 ),
                 (

@@ -9,9 +9,12 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    # search's first migration since the catalogue (0001, 0100, 0101) moved to the catalogue app.
+    initial = True
+
     dependencies = [
         ('embeddings', '0001_initial'),
-        ('search', '0101_catalog_upload'),
+        ('catalogue', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -75,7 +78,7 @@ class Migration(migrations.Migration):
                 ('source', models.CharField(choices=[('public', 'search page'), ('api', 'REST API'), ('survey', 'survey')], default='public', max_length=16)),
                 ('pinned', models.BooleanField(default=False)),
                 ('query_image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='search.queryimage')),
-                ('similar_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='search.product')),
+                ('similar_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalogue.product')),
                 ('space', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='embeddings.embeddingspace')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('config', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='search.weightconfig')),
@@ -94,7 +97,7 @@ class Migration(migrations.Migration):
                 ('stage1_score', models.FloatField()),
                 ('stage1_rank', models.PositiveIntegerField()),
                 ('stage2_score', models.FloatField()),
-                ('product', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='search.product')),
+                ('product', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalogue.product')),
                 ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='search.searchrun')),
             ],
             options={

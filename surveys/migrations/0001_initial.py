@@ -12,6 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ('catalogue', '0001_initial'),
         ('embeddings', '0001_initial'),
         ('search', '0103_seed_weight_configs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
@@ -164,7 +165,7 @@ class Migration(migrations.Migration):
                 ('position', models.PositiveIntegerField(default=0)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('participant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='own_queries', to='surveys.participant')),
-                ('source_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='search.product')),
+                ('source_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalogue.product')),
                 ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queries', to='surveys.survey')),
             ],
             options={

@@ -11,8 +11,8 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from search.models import CatalogUpload, Product
-from tests.search import catalogue_zips as zips
+from catalogue.models import CatalogUpload, Product
+from tests.catalogue import zips
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 def catalogue_admin():
     user = User.objects.create_user("cat-admin", password="upload-journey-pw", is_staff=True)
     user.user_permissions.add(
-        Permission.objects.get(codename="manage_catalog", content_type__app_label="search")
+        Permission.objects.get(codename="manage_catalog", content_type__app_label="catalogue")
     )
     return user
 

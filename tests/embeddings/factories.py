@@ -19,7 +19,7 @@ def jpeg_bytes(colour: str, size=(60, 80)) -> bytes:
 def make_products(
     n: int, *, prefix: str = "p", corrupt: tuple[int, ...] = (), no_image: tuple[int, ...] = ()
 ):
-    from search.models import Product
+    from catalogue.models import Product
 
     products = []
     for i in range(n):

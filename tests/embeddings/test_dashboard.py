@@ -9,15 +9,15 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from search.models import Product
 
 
 @pytest.fixture
 def admin_client(client):
     user = User.objects.create_user("dash-admin", password="pw-dash-1", is_staff=True)
     user.user_permissions.add(
-        Permission.objects.get(codename="manage_catalog", content_type__app_label="search")
+        Permission.objects.get(codename="manage_catalog", content_type__app_label="catalogue")
     )
     client.force_login(user)
     return client
@@ -106,7 +106,7 @@ def test_retry_re_embeds_a_failed_product_once_its_image_is_fixed(admin_client, 
 
     from embeddings.models import EmbeddingFailure
     from embeddings.services import ensure_space
-    from tests.search.catalogue_zips import jpeg_bytes
+    from tests.catalogue.zips import jpeg_bytes
 
     space = ensure_space(name="dash-retry", model_name="fashionsite-tiny", pretrained="none", activate=True)
     product = Product(catalog_id="r-1", title="Retry shirt")

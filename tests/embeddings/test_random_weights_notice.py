@@ -44,7 +44,7 @@ def test_every_result_page_says_the_weights_are_random(client, settings, tmp_pat
     surveys.open_survey(survey=survey)
 
     researcher = staff_client("notice-researcher", "conduct_survey", "surveys")
-    admin = staff_client("notice-admin", "manage_catalog", "search")
+    admin = staff_client("notice-admin", "manage_catalog", "catalogue")
     participant = surveys.give_consent(participant=surveys.join_open_link(survey=survey))
     task = participant.assignments.order_by("position").first()
     task_url = reverse("surveys:task", args=[participant.token, task.public_id])

@@ -28,9 +28,9 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 def make_known_catalogue(*, n: int = 600, dimension: int = 8, seed: int = 7, space=None) -> KnownCatalogue:
     """n products with deterministic attributes and random unit image/title vectors."""
+    from catalogue.models import Product
     from embeddings.models import EmbeddingSpace, ProductEmbedding
     from embeddings.services import create_space_indexes
-    from search.models import Product
 
     rng = np.random.default_rng(seed)
     if space is None:

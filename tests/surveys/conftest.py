@@ -6,7 +6,5 @@ from tests.surveys.fixtures import (  # noqa: F401 - pytest fixtures
     make_survey,
     media_root,
     open_survey,
-    researcher,
-    researcher_client,
     weight_configs,
 )

@@ -36,8 +36,8 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
     """
     from django.core.files.base import ContentFile
 
+    from catalogue.models import Product
     from embeddings.models import EmbeddingSpace, ProductEmbedding
-    from search.models import Product
 
     number = next(_numbers)
     rng = np.random.default_rng(seed)
@@ -148,23 +148,6 @@ def open_survey(make_survey):
 @pytest.fixture
 def draft_survey(make_survey):
     return make_survey(queries=2, configs=2, status="draft")
-
-
-@pytest.fixture
-def researcher(db, django_user_model):
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
-    )
-    return user
-
-
-@pytest.fixture
-def researcher_client(client, researcher):
-    client.force_login(researcher)
-    return client
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ def make_rated_survey(
 ):
     """A survey with configs A, B, …, queries, participants and one rating per (participant, query).
     `rate(config_index, query_index, participant_index, rng)` → (satisfaction or None, match)."""
-    from search.models import Product, SearchRun
+    from catalogue.models import Product
+    from search.models import SearchRun
     from surveys.models import Assignment, Participant, Rating, ResultSet, Survey, SurveyConfig, SurveyQuery
 
     rng = np.random.default_rng(seed)

@@ -18,8 +18,8 @@ COLOURS = ("Black", "Blue")
 
 def known_catalogue(space, n=36, seed=4):
     """n products in 6 (article type, colour) groups, titles repeating every 9 products, unit vectors."""
+    from catalogue.models import Product
     from embeddings.models import ProductEmbedding
-    from search.models import Product
 
     rng = np.random.default_rng(seed)
     image = rng.normal(size=(n, space.dimension)).astype(np.float32)

@@ -120,10 +120,10 @@ class Command(BaseCommand):
         )
 
     def _prepare(self, no_sample: bool):
+        from catalogue import importing
+        from catalogue.models import Product
         from embeddings.encoders import WeightsUnavailable
         from embeddings.services import ensure_space_from_settings
-        from search import importing
-        from search.models import Product
 
         self.stdout.write(f"Data directory: {settings.DATA_DIR}")
         call_command("migrate", interactive=False, verbosity=0)
@@ -179,6 +179,7 @@ class Command(BaseCommand):
                 queues="embeddings,default",
                 name=f"up-{os.getpid()}@%h",
                 concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
+                beat=True,
             ),
             logs / "worker.log",
         )

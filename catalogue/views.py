@@ -7,11 +7,12 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from catalogue import services, uploads
+from catalogue.forms import ProductForm, UploadForm
+from catalogue.models import CatalogUpload, Product
 from fashionsite.permissions import catalogue_admin_required
-from search import catalogue, uploads
-from search.catalogue_forms import ProductForm, UploadForm
-from search.models import CatalogUpload, Product
-from search.upload_handlers import limited_upload, megabytes
+from fashionsite.upload_handlers import limited_upload
+from fashionsite.uploads import size_label
 
 
 @catalogue_admin_required
@@ -23,7 +24,7 @@ def catalogue_home(request):
     page = Paginator(products, 50).get_page(request.GET.get("page"))
     return render(
         request,
-        "search/catalogue/home.html",
+        "catalogue/home.html",
         {"page": page, "query": query, "uploads": CatalogUpload.objects.select_related("uploader")[:10]},
     )
 
@@ -32,12 +33,12 @@ def catalogue_home(request):
 def product_create(request):
     form = ProductForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        product = catalogue.save_product(
+        product = services.save_product(
             product=None, fields=form.product_fields(), image=form.cleaned_data["image_file"]
         )
-        messages.success(request, f"Product {product.catalog_id} created; its embeddings are queued.")
+        messages.success(request, f"Product {product.catalog_id} created; it will be embedded in every space.")
         return redirect("catalogue:product-edit", pk=product.pk)
-    return render(request, "search/catalogue/product_form.html", {"form": form, "product": None})
+    return render(request, "catalogue/product_form.html", {"form": form, "product": None})
 
 
 @catalogue_admin_required
@@ -46,7 +47,7 @@ def product_edit(request, pk: int):
     form = ProductForm(request.POST or None, request.FILES or None, instance=product)
     if request.method == "POST" and form.is_valid():
         old_revision = product.revision
-        product = catalogue.save_product(
+        product = services.save_product(
             product=product, fields=form.product_fields(), image=form.cleaned_data["image_file"]
         )
         if product.revision != old_revision:
@@ -57,7 +58,7 @@ def product_edit(request, pk: int):
         else:
             messages.success(request, f"Saved {product.catalog_id}; nothing embeddings depend on changed.")
         return redirect("catalogue:product-edit", pk=product.pk)
-    return render(request, "search/catalogue/product_form.html", {"form": form, "product": product})
+    return render(request, "catalogue/product_form.html", {"form": form, "product": product})
 
 
 @catalogue_admin_required
@@ -65,19 +66,19 @@ def product_delete(request, pk: int):
     product = get_object_or_404(Product, pk=pk)
     if request.method == "POST":
         catalog_id = product.catalog_id
-        catalogue.delete_product(product=product)
+        services.delete_product(product=product)
         messages.success(
             request,
             f"Product {catalog_id} deleted with its embeddings; past searches still list it as removed.",
         )
         return redirect("catalogue:home")
-    return render(request, "search/catalogue/product_delete.html", {"product": product})
+    return render(request, "catalogue/product_delete.html", {"product": product})
 
 
 @catalogue_admin_required
 @limited_upload("FASHIONSITE_MAX_UPLOAD_BYTES")
 def upload_new(request):
-    limit = megabytes(settings.FASHIONSITE_MAX_UPLOAD_BYTES)
+    limit = size_label(settings.FASHIONSITE_MAX_UPLOAD_BYTES)
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
         if request.upload_limit_exceeded():
@@ -94,9 +95,9 @@ def upload_new(request):
             return redirect("catalogue:upload-detail", pk=upload.pk)
         status = 413 if request.upload_limit_exceeded() else 400
         return render(
-            request, "search/catalogue/upload_new.html", {"form": form, "limit": limit}, status=status
+            request, "catalogue/upload_new.html", {"form": form, "limit": limit}, status=status
         )
-    return render(request, "search/catalogue/upload_new.html", {"form": UploadForm(), "limit": limit})
+    return render(request, "catalogue/upload_new.html", {"form": UploadForm(), "limit": limit})
 
 
 @catalogue_admin_required
@@ -104,7 +105,7 @@ def upload_detail(request, pk: int):
     upload = get_object_or_404(CatalogUpload, pk=pk)
     return render(
         request,
-        "search/catalogue/upload_detail.html",
+        "catalogue/upload_detail.html",
         {"upload": upload, "status": uploads.upload_status(upload=upload), "plan": upload.plan_summary},
     )
 

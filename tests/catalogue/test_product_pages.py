@@ -10,9 +10,10 @@ from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from catalogue.models import Product
 from embeddings.models import ProductEmbedding
-from search.models import Product, SearchResult
-from tests.search import catalogue_zips as zips
+from search.models import SearchResult
+from tests.catalogue import zips
 
 FIELDS = {
     "catalog_id": "77001",
@@ -38,7 +39,7 @@ def admin_client(client):
     # The worker reads images from the configured MEDIA_ROOT, so only in-process tests isolate it.
     user = User.objects.create_user("product-admin", password="pw-product-1", is_staff=True)
     user.user_permissions.add(
-        Permission.objects.get(codename="manage_catalog", content_type__app_label="search")
+        Permission.objects.get(codename="manage_catalog", content_type__app_label="catalogue")
     )
     client.force_login(user)
     return client

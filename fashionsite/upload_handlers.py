@@ -63,8 +63,3 @@ def limited_upload(max_bytes_setting: str):
         return wrapped
 
     return decorator
-
-
-def megabytes(size: int) -> str:
-    """A byte limit as people read it: 209715200 -> "200 MB"."""
-    return f"{size / 1024**2:g} MB"

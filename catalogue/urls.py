@@ -1,8 +1,8 @@
-"""Catalogue admin pages under /catalogue/ (staff with search.manage_catalog)."""
+"""Catalogue admin pages under /catalogue/ (staff with catalogue.manage_catalog)."""
 
 from django.urls import path
 
-from search import catalogue_views as views
+from catalogue import views
 
 app_name = "catalogue"
 urlpatterns = [

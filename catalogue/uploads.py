@@ -6,11 +6,12 @@ Life of a `CatalogUpload` (docs/catalogue-upload.md has the picture):
                                          \\-> refused (zip or CSV refused: file deleted, nothing stored)
     previewed --discard--> discarded (file deleted);  importing --error--> failed
 
-The preview is the import service's plan (search/importing.py: parse -> plan -> apply): nothing is
+The preview is the import service's plan (catalogue/importing/: parse -> plan -> apply): nothing is
 written to Product until the admin confirms. Analysis runs in a Celery task because planning the
 full catalogue (44k rows, every image opened) takes longer than a request should. The import task
 applies the plan in batches and updates `rows_done`, which the page polls; when it finishes the
-imported products' embeddings are queued in every space.
+upload keeps the ids of the products it wrote and announces them (catalogue.signals). How far their
+embeddings are is the embeddings app's to say (the page polls its endpoint for this upload).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from search import importing
-from search.models import CatalogUpload, Product
+from catalogue import importing, tasks
+from catalogue.models import CatalogUpload, Product
+from catalogue.signals import announce_changed_products
 
 log = logging.getLogger("fashionsite.uploads")
 
@@ -61,7 +62,7 @@ def receive_upload(*, uploaded_file, uploader, all_or_nothing: bool) -> CatalogU
         uploader=uploader,
         all_or_nothing=all_or_nothing,
     )
-    transaction.on_commit(lambda: _enqueue("analyse_upload", upload.pk))
+    transaction.on_commit(lambda: tasks.analyse_upload.delay(upload.pk))
     expire_unconfirmed_uploads()
     return upload
 
@@ -138,16 +139,16 @@ def confirm_upload(*, upload: CatalogUpload, all_or_nothing: bool) -> CatalogUpl
         upload.save(
             update_fields=["all_or_nothing", "status", "import_started_at", "rows_done", "updated_at"]
         )
-        transaction.on_commit(lambda: _enqueue("import_upload", upload.pk))
+        transaction.on_commit(lambda: tasks.import_upload.delay(upload.pk))
     return upload
 
 
 def import_upload(*, upload_id: int) -> CatalogUpload:
-    """Apply the upload's plan (idempotent), count progress, then queue the products' embeddings.
+    """Apply the upload's plan (idempotent), count progress, then record and announce what it wrote.
 
     Safe to run again after a worker died mid-import (the task is redelivered): the rows written
-    by the first run are then "unchanged", but they are still queued for embedding, because the
-    products to embed are the upload's rows written since the import started, not only this run's.
+    by the first run are then "unchanged", but they are still recorded as the upload's products,
+    because those are the rows written since the import started, not only this run's.
     """
     upload = CatalogUpload.objects.get(pk=upload_id)
     if upload.status != CatalogUpload.Status.IMPORTING:
@@ -164,7 +165,7 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
         result = importing.apply_plan(plan, all_or_nothing=upload.all_or_nothing, progress=progress)
     except importing.ImportRefused as exc:
         upload = _refuse(upload, str(exc))
-        _queue_written(upload, plan, [])
+        _record_written(upload, plan, [])
         return upload
     except Exception as exc:  # noqa: BLE001 - any failure must reach the admin, not only the log
         log.exception("importing upload %s failed", upload.pk)
@@ -177,7 +178,7 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
         )
         _delete_file(upload)
         # Batches committed before the failure stay imported: embed them too.
-        _queue_written(upload, plan, [])
+        _record_written(upload, plan, [])
         return upload
     upload.refresh_from_db()
     summary = dict(upload.plan_summary)
@@ -190,7 +191,7 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
             rows_done=upload.rows_total,
             finished_at=timezone.now(),
         )
-        _queue_written(upload, plan, result.product_ids)
+        _record_written(upload, plan, result.product_ids)
     _delete_file(upload)
     return upload
 
@@ -210,19 +211,22 @@ def discard_upload(*, upload: CatalogUpload) -> CatalogUpload:
 
 
 def upload_status(*, upload: CatalogUpload) -> dict:
-    """What the progress page and its JSON endpoint show: stage, analysis, import and embedding progress."""
+    """What the progress page and its JSON endpoint show: stage, analysis and import progress.
+
+    Embedding progress of the upload's products comes from the embeddings app
+    (embeddings.selectors.upload_embedding_progress), which the page polls separately.
+    """
     upload.refresh_from_db()
     total = upload.rows_total
     done = upload.rows_done
     importing_phase = upload.status in {CatalogUpload.Status.IMPORTING, CatalogUpload.Status.IMPORTED}
-    embeddings = embedding_progress(upload) if upload.status == CatalogUpload.Status.IMPORTED else []
-    embeddings_done = all(row["done"] + row["failed"] >= row["total"] for row in embeddings)
     settled = upload.status in {
         CatalogUpload.Status.PREVIEWED,
+        CatalogUpload.Status.IMPORTED,
         CatalogUpload.Status.REFUSED,
         CatalogUpload.Status.FAILED,
         CatalogUpload.Status.DISCARDED,
-    } or (upload.status == CatalogUpload.Status.IMPORTED and embeddings_done)
+    }
     analysing = upload.status in {CatalogUpload.Status.UPLOADED, CatalogUpload.Status.ANALYSING}
     return {
         "id": upload.pk,
@@ -238,43 +242,12 @@ def upload_status(*, upload: CatalogUpload) -> dict:
         # once imported, what the import did.
         "counts": upload.plan_summary.get("counts", {}),
         "result": upload.plan_summary.get("result"),
-        "embeddings": embeddings,
-        "embeddings_done": embeddings_done,
     }
 
 
-def embedding_progress(upload: CatalogUpload) -> list[dict]:
-    """Per space: how many of the upload's products have an up-to-date embedding, and how many failed."""
-    from embeddings.models import EmbeddingSpace, ProductEmbedding
-
-    product_ids = upload.plan_summary.get("embedded_product_ids") or []
-    if not product_ids:
-        return []
-    rows = []
-    for space in EmbeddingSpace.objects.order_by("name"):
-        done = ProductEmbedding.objects.filter(
-            space=space, product_id__in=product_ids, product_revision=F("product__revision")
-        ).count()
-        failed = _failed_count(space, product_ids)
-        rows.append(
-            {
-                "space": space.name,
-                "done": done,
-                "failed": failed,
-                "total": len(product_ids),
-                **_pct(done, len(product_ids)),
-            }
-        )
-    return rows
-
-
-def _failed_count(space, product_ids: list[int]) -> int:
-    from embeddings.models import EmbeddingFailure
-
-    # Only failures of the current revision: an older one is superseded by the queued re-embedding.
-    return EmbeddingFailure.objects.filter(
-        space=space, product_id__in=product_ids, product_revision=F("product__revision")
-    ).count()
+def written_product_ids(upload: CatalogUpload) -> list[int]:
+    """The products the upload's import created or changed (empty until it imported)."""
+    return list(upload.plan_summary.get("embedded_product_ids") or [])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -324,12 +297,12 @@ def result_summary(result: importing.ImportResult) -> dict:
     }
 
 
-def _queue_written(upload: CatalogUpload, plan, product_ids: list[int]) -> None:
-    """Queue, after commit, the embeddings of the upload's products written by its import (every space).
+def _record_written(upload: CatalogUpload, plan, product_ids: list[int]) -> None:
+    """Keep the ids of the upload's products written by its import and announce them after commit.
 
     `product_ids` are this run's created and updated products; a plan also names rows an earlier,
-    interrupted run of the same import wrote (updated_at since the import started). The ids are
-    kept in the summary: the upload page shows their embedding progress.
+    interrupted run of the same import wrote (updated_at since the import started). The upload page
+    shows their embedding progress.
     """
     ids = set(product_ids)
     if plan is not None and upload.import_started_at:
@@ -344,13 +317,7 @@ def _queue_written(upload: CatalogUpload, plan, product_ids: list[int]) -> None:
     summary = dict(upload.plan_summary)
     summary["embedded_product_ids"] = sorted(ids)
     _set(upload, plan_summary=summary)
-    importing.queue_embeddings(sorted(ids))
-
-
-def _enqueue(task_name: str, upload_id: int) -> None:
-    from search import upload_tasks  # the tasks module imports this one
-
-    getattr(upload_tasks, task_name).delay(upload_id)
+    announce_changed_products(ids)
 
 
 def _refuse(upload: CatalogUpload, message: str) -> CatalogUpload:
@@ -372,8 +339,4 @@ def _set(upload: CatalogUpload, **fields) -> None:
 
 
 def _progress(done: int, total: int) -> dict:
-    return {"done": done, "total": total, **_pct(done, total)}
-
-
-def _pct(done: int, total: int) -> dict:
-    return {"percent": int(100 * done / total) if total else 0}
+    return {"done": done, "total": total, "percent": int(100 * done / total) if total else 0}

@@ -3,8 +3,8 @@
 from django import forms
 from django.conf import settings
 
-from search import catalogue
-from search.models import ATTRIBUTE_FIELDS, Product
+from catalogue import services
+from catalogue.models import ATTRIBUTE_FIELDS, Product
 
 
 class ProductForm(forms.ModelForm):
@@ -24,7 +24,7 @@ class ProductForm(forms.ModelForm):
             # The natural key ties a product to its catalogue rows, imports and past searches.
             self.fields["catalog_id"].disabled = True
         else:
-            self.fields["catalog_id"].validators.append(catalogue.validate_catalog_id)
+            self.fields["catalog_id"].validators.append(services.validate_catalog_id)
             self.fields["image_file"].required = True
 
     def clean_image_file(self):
@@ -40,10 +40,10 @@ class ProductForm(forms.ModelForm):
             )
         data = upload.read()
         try:
-            catalogue.check_image(data, name=upload.name)
-        except catalogue.ImageRefused as exc:
+            decoded = services.check_image(data, name=upload.name)
+        except services.ImageRefused as exc:
             raise forms.ValidationError(str(exc)) from None
-        return catalogue.ImageUpload(name=upload.name, data=data)
+        return services.ImageUpload(data=data, decoded=decoded)
 
     def product_fields(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

@@ -7,14 +7,14 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
+from catalogue.models import Product
 from embeddings.dashboard import space_coverage
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from search.models import Product
-from tests.search import catalogue_zips as zips
+from tests.catalogue import zips
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = reverse("admin:search_product_changelist")
+CHANGELIST = reverse("admin:catalogue_product_changelist")
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_saving_a_change_in_the_admin_bumps_the_revision_and_makes_embeddings_st
         # The natural key is read-only on change: a posted value is ignored.
         "catalog_id": "9999",
     }
-    response = admin_client.post(reverse("admin:search_product_change", args=[product.pk]), form)
+    response = admin_client.post(reverse("admin:catalogue_product_change", args=[product.pk]), form)
     assert response.status_code == 302, response.content.decode()[:3000]
     product.refresh_from_db()
     assert (product.title, product.revision, product.catalog_id) == ("Red Cotton Tshirt, slim fit", 2, "5001")
@@ -100,7 +100,7 @@ def test_saving_a_change_in_the_admin_bumps_the_revision_and_makes_embeddings_st
 
 def test_adding_a_product_in_the_admin_checks_the_catalogue_id(admin_client, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    add = reverse("admin:search_product_add")
+    add = reverse("admin:catalogue_product_add")
     response = admin_client.post(add, {"catalog_id": "a/b", "title": "Slash shirt"})
     assert response.status_code == 200
     assert "is not a catalogue id" in response.content.decode()

@@ -2,7 +2,7 @@
 
     python manage.py import_catalog PATH [--dry-run] [--all-or-nothing] [--no-progress]
 
-The work is search/importing.py (plan, then apply); this command adds the progress bar and the
+The work is catalogue/importing/ (plan, then apply); this command adds the progress bar and the
 summary. A file that cannot be imported at all ends with CommandError naming it; see
 docs/catalogue-import.md.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from search import importing
+from catalogue import importing
+from catalogue.signals import announce_changed_products
 
 # Rejected lines, unreadable images and ids without an image printed in the summary; the rest are counted.
 LIST_LIMIT = 20
@@ -23,7 +24,7 @@ class Command(BaseCommand):
     help = (
         "Import products from a .zip or folder with styles.csv and images/<id>.jpg (the Kaggle layout) "
         "or a simple CSV (id, title, attributes). Idempotent: unchanged rows are left alone; changed "
-        "rows update and their embeddings are queued again. Ends with a summary."
+        "rows update and are embedded again. Ends with a summary."
     )
 
     def add_arguments(self, parser):
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                 applying = True
                 with _ProgressBar("importing", bar_stream) as bar:
                     result = importing.apply_plan(plan, all_or_nothing=all_or_nothing, progress=bar.update)
-                importing.queue_embeddings(result.product_ids)
+                announce_changed_products(result.product_ids)
         except importing.ImportRefused as exc:
             message = str(exc)
             if not message.startswith((str(source), source.name)):

@@ -1,23 +1,24 @@
 """Writes for one catalogue product from the admin pages: create, edit (image and fields), delete.
 
 A change to anything embeddings are computed from (image bytes, title, attributes) bumps
-`Product.revision`; after the transaction commits the product is queued for re-embedding in every
-space. Deleting a product cascades to its embeddings; SearchResult keeps a catalog_id/title
+`Product.revision` and, after the transaction commits, announces the change (catalogue.signals);
+the embeddings app re-embeds stale products. The image is stored under its content hash and the
+suffix of its decoded format, never the client's file name. Deleting a product cascades to its embeddings; SearchResult keeps a catalog_id/title
 snapshot (product set to NULL), so past searches stay readable and show it as removed.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from search.importing import ImageRefused, check_image, is_catalog_id, queue_embeddings
-from search.models import ATTRIBUTE_FIELDS, Product
+from catalogue.importing import ImageRefused, check_image, is_catalog_id
+from catalogue.models import ATTRIBUTE_FIELDS, Product
+from catalogue.signals import announce_changed_products
+from fashionsite.uploads import DecodedImage
 
 __all__ = [
     "ImageRefused",
@@ -43,13 +44,15 @@ def validate_catalog_id(value: str) -> None:
 
 @dataclass(frozen=True)
 class ImageUpload:
-    name: str
+    """An image for a product: the bytes as uploaded and what decoding them found."""
+
     data: bytes
+    decoded: DecodedImage
 
 
 @transaction.atomic
 def save_product(*, product: Product | None, fields: dict, image: ImageUpload | None) -> Product:
-    """Create (product=None) or update a product; re-embed it after commit when something embedded changed."""
+    """Create (product=None) or update a product; announce it after commit when something embedded changed."""
     creating = product is None
     if creating:
         product = Product(catalog_id=fields["catalog_id"])
@@ -64,12 +67,11 @@ def save_product(*, product: Product | None, fields: dict, image: ImageUpload | 
             changed = True
     old_image = product.image.name if product.image else ""
     if image is not None:
-        digest = hashlib.sha256(image.data).hexdigest()
+        digest = image.decoded.sha256
         if digest != product.image_sha256:
-            suffix = PurePath(image.name).suffix.lower() or ".jpg"
             # A new name per image content: caches never show the old photo under the new revision.
             product.image.save(
-                f"{product.catalog_id}-{digest[:12]}{suffix}", ContentFile(image.data), save=False
+                f"{product.catalog_id}-{digest[:12]}{image.decoded.suffix}", ContentFile(image.data), save=False
             )
             product.image_sha256 = digest
             changed = True
@@ -80,7 +82,7 @@ def save_product(*, product: Product | None, fields: dict, image: ImageUpload | 
         storage = product.image.storage
         transaction.on_commit(lambda: storage.delete(old_image))
     if changed:
-        queue_embeddings([product.pk])
+        announce_changed_products([product.pk])
     return product
 
 

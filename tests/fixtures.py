@@ -1,0 +1,105 @@
+"""The fixtures and helpers every test package shares (a pytest plugin: tests/conftest.py loads it).
+
+One of each: `image_bytes` / `jpeg_bytes` / `png_bytes` build test images (also the polyglot JPEG
+with a script in its comment), `catalogue_admin` / `catalogue_admin_client` are a staff user with
+catalogue.manage_catalog (pytest-django's `admin_client` is the superuser for /admin/), and
+`researcher` / `researcher_client` one with surveys.conduct_survey, and `wait_until` polls a
+condition the real worker makes true.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from PIL import Image
+
+# A valid JPEG whose comment segment is an HTML page with a script: served as text/html it would
+# run with the site's origin (issue 18's stored XSS); it must be stored and served as a JPEG.
+POLYGLOT_SCRIPT = b"<html><body><script>document.title='pwned'</script></body></html>"
+
+
+def image_bytes(
+    format: str = "JPEG",
+    *,
+    colour=(200, 30, 30),
+    size=(60, 80),
+    mode: str = "RGB",
+    exif_orientation: int | None = None,
+    comment: bytes | None = None,
+) -> bytes:
+    """A small image in `format` (any Pillow writer), optionally with an EXIF orientation or a JPEG comment."""
+    image = Image.new(mode, size, colour if mode in ("RGB", "RGBA") else 0)
+    options = {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation  # Orientation
+        options["exif"] = exif.tobytes()
+    if comment is not None:
+        options["comment"] = comment
+    if format == "JPEG":
+        options.setdefault("quality", 85)
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def jpeg_bytes(colour=(200, 30, 30), size=(60, 80)) -> bytes:
+    return image_bytes("JPEG", colour=colour, size=size)
+
+
+def png_bytes(width: int = 24, height: int = 32, colour=(200, 30, 30), mode: str = "RGB") -> bytes:
+    return image_bytes("PNG", colour=colour, size=(width, height), mode=mode)
+
+
+def polyglot_jpeg() -> bytes:
+    return image_bytes("JPEG", comment=POLYGLOT_SCRIPT)
+
+
+def wait_until(predicate, *, timeout: float = 240.0, interval: float = 0.5, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy (returned); AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def catalogue_admin(django_user_model):
+    """A staff user with catalogue.manage_catalog (what the Catalogue admins group grants)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("catalogue-admin", password="pw-catalogue-1", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="manage_catalog", content_type__app_label="catalogue")
+    )
+    return user
+
+
+@pytest.fixture
+def catalogue_admin_client(client, catalogue_admin):
+    client.force_login(catalogue_admin)
+    return client
+
+
+@pytest.fixture
+def researcher(db, django_user_model):
+    """A staff user with surveys.conduct_survey (what the Researchers group grants)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("researcher", password="pw-123456", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
+    )
+    return user
+
+
+@pytest.fixture
+def researcher_client(client, researcher):
+    client.force_login(researcher)
+    return client
