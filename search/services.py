@@ -739,3 +739,13 @@ def prune_search_runs(*, older_than_days: int | None = None) -> Pruned:
         if name:
             transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
     return Pruned(runs=per_model.get(SearchRun._meta.label, 0), query_images=len(orphans))
+
+
+def pin_runs(*, run_ids) -> int:
+    """Mark search runs as pinned (kept by retention: a survey showed them); returns how many."""
+    return SearchRun.objects.filter(pk__in=list(run_ids)).update(pinned=True)
+
+
+def unpin_runs(*, run_ids) -> int:
+    """Release pinned runs (their survey cell was dropped); retention may prune them again."""
+    return SearchRun.objects.filter(pk__in=list(run_ids)).update(pinned=False)

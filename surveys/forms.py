@@ -154,6 +154,12 @@ class SurveyForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["weight_configs"].initial = [c.weight_config_id for c in self.instance.configs.all()]
 
+    def service_arguments(self) -> dict:
+        """The cleaned form as `services.update_survey` keyword arguments."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields} | {
+            "weight_configs": list(self.cleaned_data["weight_configs"])
+        }
+
     def clean_weight_configs(self):
         configs = self.cleaned_data["weight_configs"]
         if len(configs) < 2:
@@ -188,6 +194,17 @@ class QuestionForm(forms.ModelForm):
 
 
 QuestionFormSet = forms.modelformset_factory(Question, form=QuestionForm, extra=1, can_delete=True)
+
+
+def question_changes(formset) -> dict:
+    """A valid QuestionFormSet as `services.save_questions` keyword arguments."""
+    deleted = [form for form in formset.deleted_forms if form.instance.pk]
+    changed = [
+        {"id": form.instance.pk} | {name: form.cleaned_data[name] for name in QuestionForm.Meta.fields}
+        for form in formset.forms
+        if form.has_changed() and form not in formset.deleted_forms and form.cleaned_data
+    ]
+    return {"questions": changed, "delete_ids": [form.instance.pk for form in deleted]}
 
 
 class QueryForm(forms.Form):

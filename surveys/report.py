@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from catalogue.models import Product
 from surveys import stats
 from surveys.models import Question, Rating, Survey
 
@@ -134,7 +133,7 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
             "satisfaction",
             "match",
             "relevance",
-            "assignment__result_set__product_ids",
+            "assignment__result_set__items",
             "submitted_at",
             "assignment__position",
             "time_on_task_s",
@@ -160,18 +159,13 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
 
 
 def _relevance_lists(frame: pd.DataFrame) -> list:
-    """{catalog id: bool} marks + shown product pks → [bool | None] in screen order."""
-    marked = frame["relevance_marks"].map(bool) if len(frame) else pd.Series(dtype=bool)
-    if not marked.any():
-        return [[] for _ in range(len(frame))]
-    pks = {pk for shown in frame.loc[marked, "shown"] for pk in (shown or [])}
-    catalog = dict(Product.objects.filter(pk__in=pks).values_list("pk", "catalog_id"))
+    """{catalog id: bool} marks + the result set's frozen items → [bool | None] in screen order."""
     lists = []
     for marks, shown in zip(frame["relevance_marks"], frame["shown"], strict=True):
         if not marks:
             lists.append([])
             continue
-        lists.append([marks.get(catalog.get(pk, str(pk))) for pk in (shown or [])])
+        lists.append([marks.get(item["catalog_id"]) for item in (shown or [])])
     return lists
 
 
@@ -210,6 +204,7 @@ def build_report(
         n_resamples=settings.REPORT_BOOTSTRAP_RESAMPLES if n_resamples is None else n_resamples,
     )
     analysis["models"] = model_fits(survey, frame, codes)
+    analysis["preregistration"] = mark_preregistered(survey, filters, analysis)
     query_labels = _query_labels(survey)
     analysis["per_query"]["labels"] = [
         query_labels.get(q, f"query {q}") for q in analysis["per_query"]["queries"]
@@ -249,6 +244,63 @@ def build_report(
         "statistics": analysis,
         "retrieval": retrieval_evaluations(survey, configs),
     }
+
+
+def mark_preregistered(survey: Survey, filters: ReportFilters, analysis: dict) -> dict:
+    """What the frozen preregistration fixed, and per comparison / model contrast whether it is the
+    preregistered primary analysis ("preregistered") or not ("exploratory"). The primary analysis
+    stays preregistered only when the report's filters are the preregistered exclusions and its
+    alpha is the report's 0.05."""
+    from surveys.models import StudyPlan
+
+    plan = StudyPlan.objects.filter(survey=survey, preregistered=True).first()
+    frozen = plan is not None and plan.frozen_at is not None
+    status = {
+        "preregistered": frozen,
+        "frozen_at": plan.frozen_at.isoformat(timespec="seconds") if frozen else None,
+        "note": "",
+    }
+    if not frozen:
+        status["note"] = (
+            "Nothing was preregistered (or the preregistration was not frozen by opening the survey): "
+            "every number in this report is exploratory."
+        )
+    else:
+        status.update(
+            primary_metric=plan.get_primary_metric_display(),
+            primary_test=plan.get_primary_test_display(),
+            alpha=plan.alpha,
+            planned_queries=plan.planned_queries,
+            planned_participants=plan.planned_participants,
+            exclude_failed_attention=plan.exclude_failed_attention,
+            completed_only=plan.completed_only,
+            notes=plan.notes,
+        )
+        deviations = []
+        if filters.exclude_failed_attention != plan.exclude_failed_attention:
+            deviations.append("the attention-check exclusion differs from the preregistered rule")
+        if filters.completed_only != plan.completed_only:
+            deviations.append("the completed-participants filter differs from the preregistered rule")
+        if filters.date_from or filters.date_to:
+            deviations.append("a date filter was applied")
+        if abs(plan.alpha - stats.ALPHA) > 1e-12:
+            deviations.append(f"the preregistered alpha {plan.alpha:g} is not the report's {stats.ALPHA:g}")
+        status["deviations"] = deviations
+        status["note"] = (
+            "The primary analysis follows the preregistration; everything else is exploratory."
+            if not deviations
+            else "Exploratory only: " + "; ".join(deviations) + "."
+        )
+    primary_pairs = (
+        frozen and not status.get("deviations") and plan.primary_metric == StudyPlan.Metric.SATISFACTION
+    )
+    for comparison in analysis["comparisons"]:
+        primary = primary_pairs and plan.primary_test == StudyPlan.Test.WILCOXON
+        comparison["analysis_status"] = "preregistered" if primary else "exploratory"
+    for contrast in (analysis.get("models", {}).get("mixed") or {}).get("contrasts", []):
+        primary = primary_pairs and plan.primary_test == StudyPlan.Test.MIXED
+        contrast["analysis_status"] = "preregistered" if primary else "exploratory"
+    return status
 
 
 MODEL_CACHE_SECONDS = 7 * 24 * 3600

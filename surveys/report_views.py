@@ -71,6 +71,7 @@ def presentation(data: dict) -> dict:
                 "difference": _fmt(comparison["mean_difference"]),
                 "ci": _interval(comparison["ci"]),
                 "meaning": comparison["difference_meaning"],
+                "status": comparison.get("analysis_status", "exploratory"),
                 "shift": _fmt(comparison["hodges_lehmann"]),
                 "ci_adjusted": _interval(comparison["ci_adjusted"]),
                 "adjusted_confidence": (
@@ -179,6 +180,7 @@ def _model_rows(models: dict, labels: dict) -> dict:
                 else "",
                 "p_holm": format_p(c["p_holm"]) if c["p_holm"] is not None else "–",
                 "significant": c["significant"],
+                "status": c.get("analysis_status", "exploratory"),
             }
             for c in mixed.get("contrasts", [])
         ],
