@@ -27,12 +27,17 @@ FAST_TASK_S = 3.0
 
 
 def value_counts_matrix(units, values, domain) -> np.ndarray:
-    """Units × values count matrix (krippendorff's `value_counts` input) from parallel unit/value lists."""
-    frame = pd.DataFrame({"unit": list(units), "value": list(values)}).dropna()
-    if frame.empty:
+    """Units × values count matrix (krippendorff's `value_counts` input) from parallel unit/value
+    lists; units without any value in the domain are left out."""
+    values = pd.Series(list(values), dtype=object)
+    index = values.map({value: position for position, value in enumerate(domain)})
+    keep = index.notna().to_numpy()
+    if not keep.any():
         return np.zeros((0, len(domain)))
-    table = pd.crosstab(frame["unit"], frame["value"]).reindex(columns=list(domain), fill_value=0)
-    return table.to_numpy(dtype=float)
+    codes, _ = pd.factorize(pd.Series(list(units), dtype=object)[keep], sort=True)
+    counts = np.zeros((codes.max() + 1, len(domain)))
+    np.add.at(counts, (codes, index[keep].to_numpy(dtype=int)), 1.0)
+    return counts
 
 
 def _alpha(counts: np.ndarray, domain, level: str) -> float | None:
@@ -127,56 +132,55 @@ def rater_agreement(
     }
 
 
-def _longest_run(values) -> int:
-    longest = current = 0
-    previous = object()
-    for value in values:
-        current = current + 1 if value == previous else 1
-        previous = value
-        longest = max(longest, current)
-    return longest
-
-
 def rater_diagnostics(ratings: pd.DataFrame) -> list[dict]:
     """Per participant: ratings given, mean and spread of satisfaction, longest run of the same value
     in task order (straight-lining), median time on task, and how far their mean sits from the mean
     of the others on the same cells (a lenient or strict rater). Flags are hints, not exclusions."""
-    rows = []
-    order = "position" if "position" in ratings.columns else None
     rated = ratings.dropna(subset=["satisfaction"])
-    cell_sum = rated.groupby(["query", "config"])["satisfaction"].sum()
-    cell_n = rated.groupby(["query", "config"])["satisfaction"].size()
-    for participant, own in ratings.groupby("participant", sort=True):
-        if order:
-            own = own.sort_values(order)
-        values = own["satisfaction"].dropna().to_numpy(dtype=float)
-        times = own["time_on_task_s"].dropna() if "time_on_task_s" in own.columns else pd.Series(dtype=float)
-        cells = (
-            own.dropna(subset=["satisfaction"])
-            .groupby(["query", "config"])["satisfaction"]
-            .agg(["sum", "size"])
+    if "position" in rated.columns:
+        rated = rated.sort_values(["participant", "position"], kind="stable")
+    else:
+        rated = rated.sort_values("participant", kind="stable")
+    if rated.empty:
+        return []
+    value, who = rated["satisfaction"].to_numpy(dtype=float), rated["participant"].to_numpy()
+    new_run = np.r_[True, (value[1:] != value[:-1]) | (who[1:] != who[:-1])]
+    runs = pd.DataFrame({"participant": who, "run": np.cumsum(new_run)})
+    longest = runs.groupby(["participant", "run"]).size().groupby(level=0).max()
+    summary = rated.groupby("participant")["satisfaction"].agg(["size", "mean", "std"])
+    own = rated.groupby(["participant", "query", "config"])["satisfaction"].agg(["sum", "size"])
+    cells = rated.groupby(["query", "config"])["satisfaction"].agg(["sum", "size"])
+    cell = cells.reindex(own.index.droplevel(0))
+    others_n = cell["size"].to_numpy() - own["size"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = (
+            own["sum"].to_numpy() / own["size"].to_numpy()
+            - (cell["sum"].to_numpy() - own["sum"].to_numpy()) / others_n
         )
-        others_n = cell_n.reindex(cells.index) - cells["size"]
-        shared = others_n > 0
-        others_mean = (cell_sum.reindex(cells.index) - cells["sum"])[shared] / others_n[shared]
-        own_mean = (cells["sum"] / cells["size"])[shared]
-        offset = float((own_mean - others_mean).mean()) if shared.any() else None
-        longest = _longest_run(values.tolist())
-        median_time = num(times.median()) if len(times) else None
+    gaps = pd.Series(np.where(others_n > 0, gap, np.nan), index=own.index).groupby(level=0).mean()
+    times = (
+        ratings.groupby("participant")["time_on_task_s"].median()
+        if "time_on_task_s" in ratings.columns
+        else pd.Series(dtype=float)
+    )
+    rows = []
+    for participant, entry in summary.iterrows():
+        median_time = num(times.get(participant)) if len(times) else None
+        run = int(longest[participant])
         flags = []
-        if values.size >= STRAIGHT_LINE_MIN_TASKS and longest == values.size:
+        if entry["size"] >= STRAIGHT_LINE_MIN_TASKS and run == entry["size"]:
             flags.append("same value on every task")
         if median_time is not None and median_time < FAST_TASK_S:
             flags.append(f"median time on task under {FAST_TASK_S:.0f} s")
         rows.append(
             {
                 "participant": str(participant),
-                "n_ratings": int(values.size),
-                "mean": num(values.mean()) if values.size else None,
-                "sd": num(values.std(ddof=1)) if values.size > 1 else None,
-                "longest_run": int(longest),
+                "n_ratings": int(entry["size"]),
+                "mean": num(entry["mean"]),
+                "sd": num(entry["std"]),
+                "longest_run": run,
                 "median_time_s": median_time,
-                "offset_from_others": num(offset),
+                "offset_from_others": num(gaps.get(participant)),
                 "flags": flags,
             }
         )

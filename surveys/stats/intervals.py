@@ -29,8 +29,10 @@ def _codes(labels) -> tuple[np.ndarray, int]:
 
 
 def _draws(n: int, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """n_resamples × n counts: how often each cluster is drawn in each replicate."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(float)
+    """n_resamples × n counts: how often each cluster is drawn in each replicate (n draws with
+    replacement per replicate, counted with one bincount)."""
+    picks = rng.integers(0, n, size=(n_resamples, n)) + n * np.arange(n_resamples)[:, None]
+    return np.bincount(picks.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(float)
 
 
 class TwoWayResampler:

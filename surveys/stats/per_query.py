@@ -42,35 +42,32 @@ def query_differences(ratings: pd.DataFrame, a, b) -> dict:
     fewer than two ratings or no spread give no interval and are left out of Q."""
     rated = ratings.dropna(subset=["satisfaction"])
     rated = rated[rated["config"].isin([a, b])]
+    cells = rated.groupby(["query", "config"])["satisfaction"].agg(["mean", "var", "size"]).unstack("config")
     rows = []
-    for query, cell in rated.groupby("query", sort=True):
-        values_a = cell.loc[cell["config"] == a, "satisfaction"].to_numpy(dtype=float)
-        values_b = cell.loc[cell["config"] == b, "satisfaction"].to_numpy(dtype=float)
-        if values_a.size == 0 or values_b.size == 0:
-            continue
-        difference = float(rounded(values_a.mean() - values_b.mean()))
-        variance = (values_a.var(ddof=1) / values_a.size if values_a.size > 1 else np.nan) + (
-            values_b.var(ddof=1) / values_b.size if values_b.size > 1 else np.nan
-        )
-        low = high = None
-        if np.isfinite(variance) and variance > 0:
-            df = variance**2 / (
-                (values_a.var(ddof=1) / values_a.size) ** 2 / (values_a.size - 1)
-                + (values_b.var(ddof=1) / values_b.size) ** 2 / (values_b.size - 1)
+    if not cells.empty and a in cells["mean"].columns and b in cells["mean"].columns:
+        both = cells[cells["mean"][a].notna() & cells["mean"][b].notna()]
+        n_a, n_b = both[("size", a)].to_numpy(dtype=float), both[("size", b)].to_numpy(dtype=float)
+        var_a, var_b = both[("var", a)].to_numpy() / n_a, both[("var", b)].to_numpy() / n_b
+        difference = rounded(both[("mean", a)].to_numpy() - both[("mean", b)].to_numpy())
+        variance = var_a + var_b
+        usable = np.isfinite(variance) & (variance > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df = variance**2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
+            half = np.where(
+                usable, stats.t.ppf(0.5 + CONFIDENCE / 2, np.where(usable, df, 1.0)), np.nan
+            ) * np.sqrt(variance)
+        for index, query in enumerate(both.index):
+            rows.append(
+                {
+                    "query": query,
+                    "difference": float(difference[index]),
+                    "low": num(difference[index] - half[index]) if usable[index] else None,
+                    "high": num(difference[index] + half[index]) if usable[index] else None,
+                    "n_a": int(n_a[index]),
+                    "n_b": int(n_b[index]),
+                    "variance": num(variance[index]),
+                }
             )
-            half = stats.t.ppf(0.5 + CONFIDENCE / 2, df) * np.sqrt(variance)
-            low, high = difference - half, difference + half
-        rows.append(
-            {
-                "query": query,
-                "difference": difference,
-                "low": num(low),
-                "high": num(high),
-                "n_a": int(values_a.size),
-                "n_b": int(values_b.size),
-                "variance": num(variance),
-            }
-        )
     return {"a": a, "b": b, "queries": rows, "heterogeneity": heterogeneity(rows)}
 
 

@@ -66,7 +66,11 @@ def test_a_header_maps_to_model_fields(header, layout, columns):
     [
         (["This catalogue is in the PDF"], "kaggle", "x.csv line 1 has no commas"),
         (KAGGLE[:-1], "kaggle", "missing column(s) productDisplayName"),
-        (["sku", "name", "price"], "simple", "missing column(s) id, title; unknown column(s) sku, name, price"),
+        (
+            ["sku", "name", "price"],
+            "simple",
+            "missing column(s) id, title; unknown column(s) sku, name, price",
+        ),
         (["id", "title", "colour"], "simple", "unknown column(s) colour"),
         (["id", "title", "title"], "simple", "a column appears twice"),
         (["id", "title", "baseColour", "base_colour"], "simple", "a column appears twice"),
@@ -86,7 +90,10 @@ def test_a_wrong_header_refuses_the_file_naming_the_columns(header, layout, word
     ("line", "title"),
     [
         (kaggle_line("Plain title"), "Plain title"),
-        (kaggle_line("Peter England Men Party Blue, Black Shirt"), "Peter England Men Party Blue, Black Shirt"),
+        (
+            kaggle_line("Peter England Men Party Blue, Black Shirt"),
+            "Peter England Men Party Blue, Black Shirt",
+        ),
         (kaggle_line('Skagen Women "Slim", Silver, Dial'), 'Skagen Women "Slim", Silver, Dial'),
         (kaggle_line('"Quoted, properly"'), "Quoted, properly"),
         (kaggle_line("Trailing spaces   ").replace("\n", "\r\n"), "Trailing spaces"),
@@ -109,7 +116,11 @@ def test_unquoted_commas_in_the_last_column_stay_in_the_title(line, title):
     ("line", "columns", "words"),
     [
         ("1004,Men,Apparel,Topwear,Shirts\n", KAGGLE_COLUMNS, "has 5 fields, the header has 10"),
-        ("A-1,Red dress, long,Red\n", ["catalog_id", "title", "base_colour"], "has 4 fields, the header has 3"),
+        (
+            "A-1,Red dress, long,Red\n",
+            ["catalog_id", "title", "base_colour"],
+            "has 4 fields, the header has 3",
+        ),
         (kaggle_line("x", year="last year"), KAGGLE_COLUMNS, "year 'last year' is not a whole number"),
         (kaggle_line("x", year="99999"), KAGGLE_COLUMNS, "year '99999' is out of range"),
         (",title only\n", ["catalog_id", "title"], "has an empty id"),
@@ -173,7 +184,9 @@ def test_the_row_limit_is_checked_before_parsing(settings, rows, refused):
     settings.FASHIONSITE_MAX_IMPORT_ROWS = 3
     text = "id,title\n" + "".join(f"{i},t\n" for i in range(rows))
     if refused:
-        with pytest.raises(ImportRefused, match=r"x.csv has 4 rows, more than the limit of 3 rows per import"):
+        with pytest.raises(
+            ImportRefused, match=r"x.csv has 4 rows, more than the limit of 3 rows per import"
+        ):
             check_row_count(text, "x.csv")
     else:
         check_row_count(text, "x.csv")

@@ -100,8 +100,12 @@ def table_digests(url: str) -> dict[str, tuple[int, str]]:
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
             )
         ]
-        digest = sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t")
-        return {table: connection.execute(digest.format(sql.Identifier(table))).fetchone() for table in tables}
+        digest = sql.SQL(
+            "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
+        )
+        return {
+            table: connection.execute(digest.format(sql.Identifier(table))).fetchone() for table in tables
+        }
 
 
 @pytest.fixture
@@ -125,7 +129,9 @@ def old_tree(tmp_path) -> Path:
     return target
 
 
-def test_a_database_of_the_search_layout_migrates_forward_with_every_row(tmp_path, scratch_database, old_tree):
+def test_a_database_of_the_search_layout_migrates_forward_with_every_row(
+    tmp_path, scratch_database, old_tree
+):
     env = {
         **os.environ,
         "DATABASE_URL": scratch_database,

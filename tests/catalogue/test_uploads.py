@@ -193,11 +193,16 @@ def duplicated_entry_zip() -> bytes:
         (lambda: b"this is not a zip at all" * 100, ["zip"]),
         (lambda: zips.zip_with_raw_name("images/../../evil.jpg"), ["images/../../evil.jpg"]),
         (duplicated_entry_zip, ["'styles.csv' appears twice"]),
-        (lambda: zips.zip_bomb_entry(8 * 1024 * 1024), ["images/zeros.jpg", "FASHIONSITE_MAX_ZIP_ENTRY_BYTES"]),
+        (
+            lambda: zips.zip_bomb_entry(8 * 1024 * 1024),
+            ["images/zeros.jpg", "FASHIONSITE_MAX_ZIP_ENTRY_BYTES"],
+        ),
     ],
     ids=["not-a-zip", "dotdot", "duplicate-entry", "bomb"],
 )
-def test_an_unsafe_zip_is_refused_whole_and_nothing_is_stored(admin_client, settings, media_root, build, words):
+def test_an_unsafe_zip_is_refused_whole_and_nothing_is_stored(
+    admin_client, settings, media_root, build, words
+):
     settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES = 5 * 1024 * 1024
     upload = analysed(admin_client, build())
     assert_refused_and_nothing_stored(upload, settings, media_root, *words)

@@ -112,6 +112,8 @@ def test_report_numbers_equal_stats_on_the_stored_ratings(report_researcher):
     assert dict(frame["config"].value_counts()) == dict(by_code.value_counts())
     direct = stats.analyse(frame, configs=["A", "B", "C"], seed=5, n_resamples=300)
     assert statistics["per_config"] == direct["per_config"]
+    # The report adds only whether each comparison was preregistered (here: nothing was).
+    assert [c.pop("analysis_status") for c in statistics["comparisons"]] == ["exploratory"] * 3
     assert statistics["comparisons"] == direct["comparisons"]
     means = frame.groupby("config")["satisfaction"].mean()
     for code in "ABC":
@@ -254,3 +256,21 @@ def test_one_configuration_is_explained(researcher):
     assert response.status_code == 200
     assert "Only one configuration" in response.content.decode()
     assert response.context["report"]["statistics"]["comparisons"] == []
+
+
+def test_models_of_a_large_survey_are_fitted_in_the_background_and_then_shown(researcher, settings):
+    settings.REPORT_MODEL_INLINE_MAX_RATINGS = 20  # this survey's 48 ratings count as large
+    settings.REPORT_BOOTSTRAP_RESAMPLES = 200
+    survey = make_rated_survey(n_queries=8, n_participants=6, rate=better_b)
+    url = reverse("api-survey-report", args=[survey.slug])
+    pending = researcher.get(url).json()["statistics"]["models"]["mixed"]
+    assert pending["available"] is False and pending["pending"] is True
+    assert "being fitted in the background" in pending["explanation"]
+
+    from surveys.tasks import fit_report_models
+
+    assert fit_report_models(survey.pk, report.ReportFilters().as_dict()) == "fitted"  # what the worker runs
+    fitted = researcher.get(url).json()["statistics"]["models"]["mixed"]
+    assert fitted["available"] is True
+    assert {(c["a"], c["b"]) for c in fitted["contrasts"]} == {("A", "B")}
+    assert fitted["contrasts"][0]["estimate"] < 0  # B is rated higher
