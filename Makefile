@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench install system-deps
+.PHONY: run test test-fast lint bench install system-deps
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The fast lane: no Celery worker, no browser, no slow migration replay (under a minute on a quiet
+# 2-core machine). `make test` runs everything and is what CI runs.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not worker and not browser and not slow"
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from catalogue import services
 from catalogue.models import ATTRIBUTE_FIELDS, Product
+from fashionsite.uploads import too_large
 
 
 class ProductForm(forms.ModelForm):
@@ -34,9 +35,10 @@ class ProductForm(forms.ModelForm):
         # Django streams a large file to disk; refuse it by size before reading it into memory.
         limit = settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES
         if upload.size > limit:
+            refusal = too_large(upload.size, max_bytes=limit, name=upload.name)
             raise forms.ValidationError(
-                f"{upload.name} is {upload.size:,} bytes, more than the limit of {limit:,} bytes for one "
-                "catalogue image (FASHIONSITE_MAX_ZIP_ENTRY_BYTES, as for an image inside a zip)."
+                f"{refusal} That is the limit for one catalogue image "
+                "(FASHIONSITE_MAX_ZIP_ENTRY_BYTES, as for an image inside a zip)."
             )
         data = upload.read()
         try:

@@ -71,7 +71,9 @@ def save_product(*, product: Product | None, fields: dict, image: ImageUpload | 
         if digest != product.image_sha256:
             # A new name per image content: caches never show the old photo under the new revision.
             product.image.save(
-                f"{product.catalog_id}-{digest[:12]}{image.decoded.suffix}", ContentFile(image.data), save=False
+                f"{product.catalog_id}-{digest[:12]}{image.decoded.suffix}",
+                ContentFile(image.data),
+                save=False,
             )
             product.image_sha256 = digest
             changed = True

@@ -76,13 +76,11 @@ def expire_unconfirmed_uploads() -> int:
     stale = CatalogUpload.objects.filter(status=CatalogUpload.Status.PREVIEWED, updated_at__lt=cutoff)
     expired = 0
     for upload in stale:
-        _set(
+        _end(
             upload,
-            status=CatalogUpload.Status.DISCARDED,
-            error=f"Not confirmed within {hours} hours (FASHIONSITE_UPLOAD_PREVIEW_HOURS): discarded.",
-            finished_at=timezone.now(),
+            CatalogUpload.Status.DISCARDED,
+            f"Not confirmed within {hours} hours (FASHIONSITE_UPLOAD_PREVIEW_HOURS): discarded.",
         )
-        _delete_file(upload)
         expired += 1
     return expired
 
@@ -94,13 +92,8 @@ def analyse_upload(*, upload_id: int) -> CatalogUpload:
         return upload
     _set(upload, status=CatalogUpload.Status.ANALYSING, rows_done=0, rows_total=0)
 
-    def progress(done: int, total: int) -> None:
-        CatalogUpload.objects.filter(pk=upload.pk).update(
-            rows_done=done, rows_total=total, updated_at=timezone.now()
-        )
-
     try:
-        plan = importing.plan_import(Path(upload.file_path), progress=progress)
+        plan = importing.plan_import(Path(upload.file_path), progress=_progress_writer(upload))
     except importing.ImportRefused as exc:
         return _refuse(upload, str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure must reach the admin, not only the log
@@ -154,15 +147,12 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
     if upload.status != CatalogUpload.Status.IMPORTING:
         return upload
 
-    def progress(done: int, total: int) -> None:
-        CatalogUpload.objects.filter(pk=upload.pk).update(
-            rows_done=done, rows_total=total, updated_at=timezone.now()
-        )
-
     plan = None
     try:
         plan = importing.plan_import(Path(upload.file_path))
-        result = importing.apply_plan(plan, all_or_nothing=upload.all_or_nothing, progress=progress)
+        result = importing.apply_plan(
+            plan, all_or_nothing=upload.all_or_nothing, progress=_progress_writer(upload)
+        )
     except importing.ImportRefused as exc:
         upload = _refuse(upload, str(exc))
         _record_written(upload, plan, [])
@@ -170,13 +160,7 @@ def import_upload(*, upload_id: int) -> CatalogUpload:
     except Exception as exc:  # noqa: BLE001 - any failure must reach the admin, not only the log
         log.exception("importing upload %s failed", upload.pk)
         upload.refresh_from_db()
-        _set(
-            upload,
-            status=CatalogUpload.Status.FAILED,
-            error=f"The import stopped: {exc}",
-            finished_at=timezone.now(),
-        )
-        _delete_file(upload)
+        _end(upload, CatalogUpload.Status.FAILED, f"The import stopped: {exc}")
         # Batches committed before the failure stay imported: embed them too.
         _record_written(upload, plan, [])
         return upload
@@ -320,8 +304,24 @@ def _record_written(upload: CatalogUpload, plan, product_ids: list[int]) -> None
     announce_changed_products(ids)
 
 
+def _progress_writer(upload: CatalogUpload):
+    """The (done, total) callback of the import service: writes the counters the page polls."""
+
+    def progress(done: int, total: int) -> None:
+        CatalogUpload.objects.filter(pk=upload.pk).update(
+            rows_done=done, rows_total=total, updated_at=timezone.now()
+        )
+
+    return progress
+
+
 def _refuse(upload: CatalogUpload, message: str) -> CatalogUpload:
-    _set(upload, status=CatalogUpload.Status.REFUSED, error=message, finished_at=timezone.now())
+    return _end(upload, CatalogUpload.Status.REFUSED, message)
+
+
+def _end(upload: CatalogUpload, status: str, message: str) -> CatalogUpload:
+    """Finish the upload with `status` and the message the page shows, and delete its zip."""
+    _set(upload, status=status, error=message, finished_at=timezone.now())
     _delete_file(upload)
     return upload
 

@@ -36,7 +36,9 @@ def product_create(request):
         product = services.save_product(
             product=None, fields=form.product_fields(), image=form.cleaned_data["image_file"]
         )
-        messages.success(request, f"Product {product.catalog_id} created; it will be embedded in every space.")
+        messages.success(
+            request, f"Product {product.catalog_id} created; it will be embedded in every space."
+        )
         return redirect("catalogue:product-edit", pk=product.pk)
     return render(request, "catalogue/product_form.html", {"form": form, "product": None})
 
@@ -94,9 +96,7 @@ def upload_new(request):
             )
             return redirect("catalogue:upload-detail", pk=upload.pk)
         status = 413 if request.upload_limit_exceeded() else 400
-        return render(
-            request, "catalogue/upload_new.html", {"form": form, "limit": limit}, status=status
-        )
+        return render(request, "catalogue/upload_new.html", {"form": form, "limit": limit}, status=status)
     return render(request, "catalogue/upload_new.html", {"form": UploadForm(), "limit": limit})
 
 

@@ -175,7 +175,9 @@ class EmbeddingBatch(models.Model):
 class EmbeddingFailure(models.Model):
     """A product that could not be embedded in a space at a revision (e.g. an undecodable image)."""
 
-    product = models.ForeignKey("catalogue.Product", on_delete=models.CASCADE, related_name="embedding_failures")
+    product = models.ForeignKey(
+        "catalogue.Product", on_delete=models.CASCADE, related_name="embedding_failures"
+    )
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="failures")
     product_revision = models.PositiveIntegerField()
     reason = models.TextField()

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from embeddings import tasks
 from embeddings.models import EmbeddingBatch, EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding
 
 HNSW_M = 16
@@ -240,10 +241,8 @@ def _create_job(space: EmbeddingSpace, kind: str, ids: list[int]) -> EmbeddingJo
 
 
 def _send(batch_ids: list[int]) -> None:
-    from embeddings.tasks import embed_batch
-
     for batch_id in batch_ids:
-        embed_batch.delay(batch_id)
+        tasks.embed_batch.delay(batch_id)
 
 
 def resume_job(job: EmbeddingJob) -> int:

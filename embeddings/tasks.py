@@ -1,6 +1,7 @@
 """Celery tasks for embeddings (queue "embeddings" via CELERY_TASK_ROUTES). Thin: the work is in
-embeddings.services.run_batch and embeddings.sweep. The model is loaded lazily, once per worker process, by the encoder
-registry's cache; decoding runs in a small thread pool so it overlaps the model forward."""
+embeddings.services.run_batch and embeddings.sweep, which import this module at the top; the tasks
+import them inside their bodies. The model is loaded lazily, once per worker process, by the
+encoder registry's cache; decoding runs in a small thread pool so it overlaps the model forward."""
 
 from __future__ import annotations
 

@@ -301,7 +301,7 @@ def stage1_sql(plan: _Plan, *, filter_sql: str, exact: bool) -> str:
     the union of the candidates is then scored exactly with the stage-1 formula.
     Exact: the formula over every row (sequential scan); its ORDER BY is the score, never an index
     expression, so a prepared plan of one can never be reused for the other (psycopg prepares
-    statements after 5 executions: see /work/shared/notes/pgvector-measured.md).
+    statements after 5 executions: see docs/search-scoring.md, "Exact mode").
     """
     join = "JOIN search_product p ON p.id = e.product_id" if "p." in filter_sql else ""
     where = f"e.space_id = {int(plan.space_id)} {filter_sql}"

@@ -201,8 +201,9 @@ class ResultSet(models.Model):
     query = models.ForeignKey(SurveyQuery, on_delete=models.CASCADE, related_name="result_sets")
     survey_config = models.ForeignKey(SurveyConfig, on_delete=models.CASCADE, related_name="result_sets")
     search_run = models.ForeignKey("search.SearchRun", on_delete=models.PROTECT, related_name="+")
-    # Product primary keys shown, in order (the source product left out, cut to results_per_task);
-    # live keys, kept for joins only: readers use `items`.
+    # Primary keys of the products shown (catalogue.Product.pk, not catalogue ids), in order (the
+    # source product left out, cut to results_per_task); live keys, kept for joins only: readers
+    # use `items`.
     product_ids = models.JSONField(default=list)
     items = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -69,16 +69,29 @@ def wait_until(predicate, *, timeout: float = 240.0, interval: float = 0.5, what
         time.sleep(interval)
 
 
-@pytest.fixture
-def catalogue_admin(django_user_model):
-    """A staff user with catalogue.manage_catalog (what the Catalogue admins group grants)."""
-    from django.contrib.auth.models import Permission
+def staff_user(username: str, permission: str):
+    """A staff user holding one permission ("app_label.codename"), as its group would grant it."""
+    from django.contrib.auth.models import Permission, User
 
-    user = django_user_model.objects.create_user("catalogue-admin", password="pw-catalogue-1", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="manage_catalog", content_type__app_label="catalogue")
-    )
+    app_label, codename = permission.split(".")
+    user = User.objects.create_user(username, password=f"pw-{username}-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
     return user
+
+
+def logged_in(user):
+    """A new test client logged in as `user`."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def catalogue_admin(db):
+    """A staff user with catalogue.manage_catalog (what the Catalogue admins group grants)."""
+    return staff_user("catalogue-admin", "catalogue.manage_catalog")
 
 
 @pytest.fixture
@@ -88,15 +101,9 @@ def catalogue_admin_client(client, catalogue_admin):
 
 
 @pytest.fixture
-def researcher(db, django_user_model):
+def researcher(db):
     """A staff user with surveys.conduct_survey (what the Researchers group grants)."""
-    from django.contrib.auth.models import Permission
-
-    user = django_user_model.objects.create_user("researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
-    )
-    return user
+    return staff_user("researcher", "surveys.conduct_survey")
 
 
 @pytest.fixture

@@ -188,5 +188,3 @@ def differs(current: dict, row: PlannedRow) -> bool:
         return True
     # A row without an image keeps the product's current image.
     return bool(row.image_sha256) and row.image_sha256 != current["image_sha256"]
-
-

@@ -196,5 +196,3 @@ def image_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
             found.setdefault(path.stem, info)
     return found
-
-

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Permission
-from django.test import Client
 
+from tests.fixtures import logged_in, staff_user
 from tests.surveys.report_factories import make_rated_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,12 +15,7 @@ def better_b(config, query, participant, rng):
 
 
 def sign_in(page, live_server, django_user_model):
-    user = django_user_model.objects.create_user("browser-researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
-    )
-    client = Client()
-    client.force_login(user)
+    client = logged_in(staff_user("browser-researcher", "surveys.conduct_survey"))
     page.context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
     )

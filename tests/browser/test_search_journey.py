@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.search.conftest import make_known_catalogue, png_bytes
+from tests.fixtures import png_bytes
+from tests.search.conftest import make_known_catalogue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

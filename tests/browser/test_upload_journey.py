@@ -9,21 +9,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Permission, User
 
 from catalogue.models import CatalogUpload, Product
 from tests.catalogue import zips
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def catalogue_admin():
-    user = User.objects.create_user("cat-admin", password="upload-journey-pw", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="manage_catalog", content_type__app_label="catalogue")
-    )
-    return user
 
 
 @pytest.fixture
@@ -49,7 +39,7 @@ def log_in(page, live_server, username, password):
 def test_admin_uploads_a_zip_previews_confirms_and_finds_the_products(
     live_server, page, celery_worker, catalogue_admin, embedding_space
 ):
-    log_in(page, live_server, "cat-admin", "upload-journey-pw")
+    log_in(page, live_server, "catalogue-admin", "pw-catalogue-admin-1")
     page.get_by_role("link", name="Bulk upload (zip)").click()
     page.get_by_label("Catalogue zip").set_input_files(
         {"name": "twenty.zip", "mimeType": "application/zip", "buffer": zips.kaggle_zip(20)}
@@ -113,7 +103,7 @@ def test_upload_progress_works_without_javascript(live_server, browser, celery_w
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
-        log_in(page, live_server, "cat-admin", "upload-journey-pw")
+        log_in(page, live_server, "catalogue-admin", "pw-catalogue-admin-1")
         page.goto(f"{live_server.url}/catalogue/upload/")
         page.get_by_label("Catalogue zip").set_input_files(
             {"name": "five.zip", "mimeType": "application/zip", "buffer": zips.kaggle_zip(5)}

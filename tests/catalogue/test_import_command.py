@@ -22,6 +22,7 @@ from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from embeddings.selectors import space_coverage
 from tests.catalogue import zips
+from tests.fixtures import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +144,7 @@ def test_importing_the_same_catalogue_twice_changes_nothing(media_root):
 
 def test_a_changed_row_updates_and_only_its_embeddings_become_stale(tmp_path, media_root):
     rows = zips.kaggle_rows(5)
-    images = {f"images/{row['id']}.jpg": zips.jpeg_bytes((10 * i, 80, 90)) for i, row in enumerate(rows)}
+    images = {f"images/{row['id']}.jpg": jpeg_bytes((10 * i, 80, 90)) for i, row in enumerate(rows)}
     import_catalog(
         write_zip(tmp_path, zips.make_zip({"styles.csv": zips.kaggle_csv(rows).encode(), **images}))
     )
@@ -166,7 +167,7 @@ def test_a_changed_row_updates_and_only_its_embeddings_become_stale(tmp_path, me
     old_image = Product.objects.get(catalog_id=rows[2]["id"]).image.name
 
     rows[1]["productDisplayName"] = "Renamed shirt"
-    images[f"images/{rows[2]['id']}.jpg"] = zips.jpeg_bytes((250, 250, 0))
+    images[f"images/{rows[2]['id']}.jpg"] = jpeg_bytes((250, 250, 0))
     data = zips.make_zip({"styles.csv": zips.kaggle_csv(rows).encode(), **images})
     summary = counts(import_catalog(write_zip(tmp_path, data, "changed.zip")))
 
@@ -205,7 +206,7 @@ def test_unquoted_commas_in_kaggle_titles_stay_in_the_title(tmp_path):
 
 
 def test_missing_images_and_images_without_a_row_are_reported(tmp_path, media_root):
-    data = zips.kaggle_zip(3, images={"images/55555.jpg": zips.jpeg_bytes()})
+    data = zips.kaggle_zip(3, images={"images/55555.jpg": jpeg_bytes()})
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         entries = {name: archive.read(name) for name in archive.namelist() if name != "images/90002.jpg"}
     output = import_catalog(write_zip(tmp_path, zips.make_zip(entries)))
@@ -234,7 +235,7 @@ def test_missing_images_and_images_without_a_row_are_reported(tmp_path, media_ro
             b"GIF89a" + b"\0" * 40,
             "is not a readable image (by its content it is not a JPEG, PNG or WebP file)",
         ),
-        (zips.jpeg_bytes()[:-120], "is not a readable image ("),
+        (jpeg_bytes()[:-120], "is not a readable image ("),
     ],
     ids=["text", "gif-content", "truncated-jpeg"],
 )
@@ -279,7 +280,7 @@ def corrupt_entry_zip() -> bytes:
 def duplicate_entry_zip() -> bytes:
     buffer = io.BytesIO(zips.kaggle_zip(2))
     with zipfile.ZipFile(buffer, "a") as archive, pytest.warns(UserWarning, match="Duplicate name"):
-        archive.writestr("images/90001.jpg", zips.jpeg_bytes((0, 200, 0)))
+        archive.writestr("images/90001.jpg", jpeg_bytes((0, 200, 0)))
     return buffer.getvalue()
 
 
@@ -313,7 +314,7 @@ def test_a_folder_with_a_symbolic_link_is_refused(tmp_path, media_root):
     folder = tmp_path / "catalogue"
     (folder / "images").mkdir(parents=True)
     (folder / "styles.csv").write_text(zips.kaggle_csv(zips.kaggle_rows(2)))
-    (folder / "images" / "90001.jpg").write_bytes(zips.jpeg_bytes())
+    (folder / "images" / "90001.jpg").write_bytes(jpeg_bytes())
     os.symlink("/etc/passwd", folder / "images" / "90002.jpg")
 
     with pytest.raises(CommandError, match=r"images/90002\.jpg is a symbolic link; the folder is refused"):
@@ -355,7 +356,7 @@ def test_a_broken_csv_stops_with_its_name_and_leaves_the_catalogue_unchanged(
     import_catalog(write_zip(tmp_path, zips.kaggle_zip(3), "first.zip"))
     before = catalogue_state()
     files = media_files(media_root)
-    images = {f"images/{90001 + i}.jpg": zips.jpeg_bytes((0, 0, 60 * i)) for i in range(3)}
+    images = {f"images/{90001 + i}.jpg": jpeg_bytes((0, 0, 60 * i)) for i in range(3)}
     broken = write_zip(tmp_path, zips.make_zip({"styles.csv": styles, **images}), "broken.zip")
 
     with pytest.raises(CommandError) as refused:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from catalogue.models import Product
 from embeddings.dashboard import space_coverage
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from tests.catalogue import zips
+from tests.fixtures import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def products(settings, tmp_path):
             season="Summer",
             usage="Casual",
         )
-        product.image.save(f"{catalog_id}.jpg", ContentFile(zips.jpeg_bytes()), save=False)
+        product.image.save(f"{catalog_id}.jpg", ContentFile(jpeg_bytes()), save=False)
         product.save()
         made.append(product)
     return made

@@ -3,10 +3,7 @@ space, after commit, by the real worker), delete (embeddings gone, past searches
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -14,6 +11,7 @@ from catalogue.models import Product
 from embeddings.models import ProductEmbedding
 from search.models import SearchResult
 from tests.catalogue import zips
+from tests.fixtures import jpeg_bytes, wait_until
 
 FIELDS = {
     "catalog_id": "77001",
@@ -35,17 +33,6 @@ def isolated_media(settings, tmp_path):
 
 
 @pytest.fixture
-def admin_client(client):
-    # The worker reads images from the configured MEDIA_ROOT, so only in-process tests isolate it.
-    user = User.objects.create_user("product-admin", password="pw-product-1", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="manage_catalog", content_type__app_label="catalogue")
-    )
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def embedding_spaces():
     """Two spaces of randomly initialised open_clip models (no weights can be downloaded), of
     different dimensions; the first is active."""
@@ -58,21 +45,12 @@ def embedding_spaces():
 
 
 def image_upload(colour=(200, 20, 20), name="shirt.jpg"):
-    return SimpleUploadedFile(name, zips.jpeg_bytes(colour), content_type="image/jpeg")
-
-
-def wait_until(predicate, timeout=240.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError("condition not reached in time")
+    return SimpleUploadedFile(name, jpeg_bytes(colour), content_type="image/jpeg")
 
 
 @pytest.mark.django_db
-def test_a_product_needs_a_readable_image(admin_client, isolated_media):
-    response = admin_client.post(
+def test_a_product_needs_a_readable_image(catalogue_admin_client, isolated_media):
+    response = catalogue_admin_client.post(
         reverse("catalogue:product-create"),
         {
             **FIELDS,
@@ -85,19 +63,23 @@ def test_a_product_needs_a_readable_image(admin_client, isolated_media):
 
 
 @pytest.mark.django_db
-def test_decompression_bomb_is_refused_on_the_product_form(admin_client, isolated_media, settings):
+def test_decompression_bomb_is_refused_on_the_product_form(catalogue_admin_client, isolated_media, settings):
     settings.FASHIONSITE_MAX_IMAGE_PIXELS = 1_000_000
     bomb = SimpleUploadedFile("bomb.png", zips.png_bomb_bytes(2000, 2000), content_type="image/png")
-    response = admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": bomb})
+    response = catalogue_admin_client.post(
+        reverse("catalogue:product-create"), {**FIELDS, "image_file": bomb}
+    )
     assert response.status_code == 200
     assert "pixels" in response.content.decode()
     assert not Product.objects.exists()
 
 
 @pytest.mark.django_db
-def test_an_image_over_the_size_limit_is_refused_before_it_is_read(admin_client, isolated_media, settings):
+def test_an_image_over_the_size_limit_is_refused_before_it_is_read(
+    catalogue_admin_client, isolated_media, settings
+):
     settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES = 300  # the test JPEG is about 700 bytes
-    response = admin_client.post(
+    response = catalogue_admin_client.post(
         reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload(name="big.jpg")}
     )
     assert response.status_code == 200
@@ -108,9 +90,9 @@ def test_an_image_over_the_size_limit_is_refused_before_it_is_read(admin_client,
 @pytest.mark.django_db
 @pytest.mark.parametrize("catalog_id", ["a/b", "../up", "has space", "x" * 65, ".."])
 def test_a_catalogue_id_that_would_break_urls_or_file_names_is_refused(
-    admin_client, isolated_media, catalog_id
+    catalogue_admin_client, isolated_media, catalog_id
 ):
-    response = admin_client.post(
+    response = catalogue_admin_client.post(
         reverse("catalogue:product-create"),
         {**FIELDS, "catalog_id": catalog_id, "image_file": image_upload()},
     )
@@ -120,13 +102,13 @@ def test_a_catalogue_id_that_would_break_urls_or_file_names_is_refused(
 
 
 @pytest.mark.django_db
-def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client, isolated_media):
-    admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()})
+def test_editing_only_unembedded_nothing_keeps_the_revision(catalogue_admin_client, isolated_media):
+    catalogue_admin_client.post(reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()})
     product = Product.objects.get()
-    admin_client.post(reverse("catalogue:product-edit", args=[product.pk]), {**FIELDS})
+    catalogue_admin_client.post(reverse("catalogue:product-edit", args=[product.pk]), {**FIELDS})
     product.refresh_from_db()
     assert product.revision == 1
-    admin_client.post(
+    catalogue_admin_client.post(
         reverse("catalogue:product-edit", args=[product.pk]), {**FIELDS, "title": "Navy Linen Shirt"}
     )
     product.refresh_from_db()
@@ -136,9 +118,9 @@ def test_editing_only_unembedded_nothing_keeps_the_revision(admin_client, isolat
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
-    admin_client, celery_worker, embedding_spaces
+    catalogue_admin_client, celery_worker, embedding_spaces
 ):
-    response = admin_client.post(
+    response = catalogue_admin_client.post(
         reverse("catalogue:product-create"), {**FIELDS, "image_file": image_upload()}
     )
     assert response.status_code == 302
@@ -158,7 +140,7 @@ def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
     wait_until(lambda: embedded_everywhere_at(1))
     before = image_vectors()
 
-    admin_client.post(
+    catalogue_admin_client.post(
         reverse("catalogue:product-edit", args=[product.pk]),
         {**FIELDS, "image_file": image_upload((10, 200, 10), "green.png")},
     )
@@ -175,10 +157,10 @@ def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
 
     run = run_search(space=embedding_spaces[0], text="navy linen shirt", k=5)
     assert SearchResult.objects.filter(run=run, catalog_id="77001").exists()
-    admin_client.post(reverse("catalogue:product-delete", args=[product.pk]))
+    catalogue_admin_client.post(reverse("catalogue:product-delete", args=[product.pk]))
     assert not Product.objects.filter(catalog_id="77001").exists()
     assert not ProductEmbedding.objects.filter(product_id=product.pk).exists()
     result = SearchResult.objects.get(run=run, catalog_id="77001")
     assert result.product_id is None and result.title == "Navy Blue Linen Shirt"
-    shown = admin_client.get(f"/api/search-runs/{run.uuid}/").json()
+    shown = catalogue_admin_client.get(f"/api/search-runs/{run.uuid}/").json()
     assert shown["results"][0]["catalog_id"] == "77001" and shown["results"][0]["product"] is None

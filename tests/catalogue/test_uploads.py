@@ -22,6 +22,7 @@ from django.utils import timezone
 from catalogue import importing, uploads
 from catalogue.models import CatalogUpload, Product
 from tests.catalogue import zips
+from tests.fixtures import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +34,6 @@ def media_root(settings, tmp_path):
     Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir()
     settings.DATA_DIR = tmp_path / "data"
     return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def admin_client(client):
-    user = User.objects.create_user("catalogue-admin", password="pw-upload-1", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="manage_catalog"))
-    client.force_login(user)
-    return client
 
 
 def media_files(media_root: Path) -> list[Path]:
@@ -80,12 +73,12 @@ def assert_refused_and_nothing_stored(upload: CatalogUpload, settings, media_roo
 # --------------------------------------------------------------------------- a good upload, for contrast
 
 
-def test_good_zip_previews_without_writing_then_imports(admin_client, settings, media_root):
-    upload = analysed(admin_client, zips.kaggle_zip(5))
+def test_good_zip_previews_without_writing_then_imports(catalogue_admin_client, settings, media_root):
+    upload = analysed(catalogue_admin_client, zips.kaggle_zip(5))
     assert upload.status == CatalogUpload.Status.PREVIEWED
     assert upload.plan_summary["counts"]["created"] == 5
     assert Product.objects.count() == 0 and media_files(media_root) == []
-    page = admin_client.get(reverse("catalogue:upload-detail", args=[upload.pk])).content.decode()
+    page = catalogue_admin_client.get(reverse("catalogue:upload-detail", args=[upload.pk])).content.decode()
     assert "Confirm and import" in page
 
     uploads.confirm_upload(upload=upload, all_or_nothing=False)
@@ -94,21 +87,21 @@ def test_good_zip_previews_without_writing_then_imports(admin_client, settings, 
     assert Product.objects.count() == 5
     assert len(media_files(media_root)) == 5
     assert upload_files(settings) == []  # the zip is deleted once imported
-    status = admin_client.get(reverse("catalogue:upload-status", args=[upload.pk])).json()
+    status = catalogue_admin_client.get(reverse("catalogue:upload-status", args=[upload.pk])).json()
     assert status["import"]["percent"] == 100
 
 
 def test_a_preview_nobody_confirms_expires_with_its_zip_when_the_next_upload_arrives(
-    admin_client, settings, media_root
+    catalogue_admin_client, settings, media_root
 ):
     settings.FASHIONSITE_UPLOAD_PREVIEW_HOURS = 48
-    old = analysed(admin_client, zips.kaggle_zip(2))
-    recent = analysed(admin_client, zips.kaggle_zip(3))
+    old = analysed(catalogue_admin_client, zips.kaggle_zip(2))
+    recent = analysed(catalogue_admin_client, zips.kaggle_zip(3))
     CatalogUpload.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(hours=49))
     CatalogUpload.objects.filter(pk=recent.pk).update(updated_at=timezone.now() - timedelta(hours=47))
     assert len(upload_files(settings)) == 2
 
-    analysed(admin_client, zips.kaggle_zip(1))
+    analysed(catalogue_admin_client, zips.kaggle_zip(1))
     old.refresh_from_db()
     recent.refresh_from_db()
     assert old.status == CatalogUpload.Status.DISCARDED and old.file_path == ""
@@ -119,7 +112,7 @@ def test_a_preview_nobody_confirms_expires_with_its_zip_when_the_next_upload_arr
 
 
 def test_an_import_run_again_after_its_worker_died_still_announces_every_written_product(
-    admin_client, settings, media_root, django_capture_on_commit_callbacks
+    catalogue_admin_client, settings, media_root, django_capture_on_commit_callbacks
 ):
     from catalogue.signals import products_changed
     from embeddings.models import EmbeddingSpace
@@ -129,7 +122,7 @@ def test_an_import_run_again_after_its_worker_died_still_announces_every_written
     EmbeddingSpace.objects.create(
         name="upload-resume", model_name="known-resume", pretrained="none", dimension=4, is_active=True
     )
-    upload = analysed(admin_client, zips.kaggle_zip(4))
+    upload = analysed(catalogue_admin_client, zips.kaggle_zip(4))
     upload = uploads.confirm_upload(upload=upload, all_or_nothing=False)
     # The first run wrote every row, then its worker died before marking the upload imported;
     # Celery redelivers the task (acks_late), and the second run finds the rows unchanged.
@@ -152,7 +145,7 @@ def test_an_import_run_again_after_its_worker_died_still_announces_every_written
     assert announced == [product_ids]
     [job] = sweep_changed_products()
     assert job.total == 4
-    progress = admin_client.get(reverse("embeddings:upload-progress", args=[upload.pk])).json()
+    progress = catalogue_admin_client.get(reverse("embeddings:upload-progress", args=[upload.pk])).json()
     assert progress == {
         "upload": upload.pk,
         "spaces": [{"space": "upload-resume", "done": 0, "failed": 0, "total": 4, "percent": 0}],
@@ -163,10 +156,10 @@ def test_an_import_run_again_after_its_worker_died_still_announces_every_written
 # --------------------------------------------------------------------------- whole-file refusals
 
 
-def test_upload_over_the_size_limit_is_refused_while_streaming(admin_client, settings, media_root):
+def test_upload_over_the_size_limit_is_refused_while_streaming(catalogue_admin_client, settings, media_root):
     data = zips.kaggle_zip(20)
     settings.FASHIONSITE_MAX_UPLOAD_BYTES = len(data) // 2
-    response = post_zip(admin_client, data)
+    response = post_zip(catalogue_admin_client, data)
     assert response.status_code == 413
     assert "larger than the limit" in response.content.decode()
     assert CatalogUpload.objects.count() == 0
@@ -201,16 +194,16 @@ def duplicated_entry_zip() -> bytes:
     ids=["not-a-zip", "dotdot", "duplicate-entry", "bomb"],
 )
 def test_an_unsafe_zip_is_refused_whole_and_nothing_is_stored(
-    admin_client, settings, media_root, build, words
+    catalogue_admin_client, settings, media_root, build, words
 ):
     settings.FASHIONSITE_MAX_ZIP_ENTRY_BYTES = 5 * 1024 * 1024
-    upload = analysed(admin_client, build())
+    upload = analysed(catalogue_admin_client, build())
     assert_refused_and_nothing_stored(upload, settings, media_root, *words)
 
 
-def test_csv_with_the_wrong_columns_is_refused(admin_client, settings, media_root):
-    data = zips.make_zip({"styles.csv": b"sku,name,price\n1,Shirt,10\n", "images/1.jpg": zips.jpeg_bytes()})
-    upload = analysed(admin_client, data)
+def test_csv_with_the_wrong_columns_is_refused(catalogue_admin_client, settings, media_root):
+    data = zips.make_zip({"styles.csv": b"sku,name,price\n1,Shirt,10\n", "images/1.jpg": jpeg_bytes()})
+    upload = analysed(catalogue_admin_client, data)
     assert_refused_and_nothing_stored(upload, settings, media_root, "styles.csv")
 
 
@@ -230,10 +223,10 @@ def rejected_reasons(upload: CatalogUpload) -> list[str]:
 
 
 def test_non_image_content_with_an_image_name_is_refused_and_its_row_imports_without_it(
-    admin_client, settings, media_root
+    catalogue_admin_client, settings, media_root
 ):
     data = zips.kaggle_zip(3, images={"images/90002.jpg": b"<?php system($_GET['c']); ?>"})
-    upload = analysed(admin_client, data)
+    upload = analysed(catalogue_admin_client, data)
     assert upload.status == CatalogUpload.Status.PREVIEWED
     assert upload.plan_summary["counts"]["created"] == 3
     unreadable = upload.plan_summary["unreadable_images"]
@@ -246,10 +239,10 @@ def test_non_image_content_with_an_image_name_is_refused_and_its_row_imports_wit
     assert not any("90002" in path.name for path in media_files(media_root))
 
 
-def test_decompression_bomb_image_is_rejected(admin_client, settings, media_root):
+def test_decompression_bomb_image_is_rejected(catalogue_admin_client, settings, media_root):
     settings.FASHIONSITE_MAX_IMAGE_PIXELS = 1_000_000
     data = zips.kaggle_zip(2, images={"images/90002.jpg": zips.png_bomb_bytes(2000, 2000)})
-    upload = analysed(admin_client, data)
+    upload = analysed(catalogue_admin_client, data)
     text = " ".join(
         rejected_reasons(upload) + [i["reason"] for i in upload.plan_summary["unreadable_images"]]
     )
@@ -260,16 +253,16 @@ def test_decompression_bomb_image_is_rejected(admin_client, settings, media_root
     assert not any("90002" in path.name for path in media_files(media_root))
 
 
-def test_duplicate_ids_are_rejected_by_line(admin_client, settings, media_root):
+def test_duplicate_ids_are_rejected_by_line(catalogue_admin_client, settings, media_root):
     rows = zips.kaggle_rows(3)
     rows.append(dict(rows[0], productDisplayName="A second row with the same id"))
     data = zips.make_zip(
         {
             "styles.csv": zips.kaggle_csv(rows).encode(),
-            **{f"images/{r['id']}.jpg": zips.jpeg_bytes() for r in rows},
+            **{f"images/{r['id']}.jpg": jpeg_bytes() for r in rows},
         }
     )
-    upload = analysed(admin_client, data)
+    upload = analysed(catalogue_admin_client, data)
     reasons = rejected_reasons(upload)
     assert any(reason.startswith("5 90001") and "duplicate" in reason.lower() for reason in reasons), reasons
     # The rejected line does not stop the good ones; the first row with the id wins.
@@ -279,11 +272,13 @@ def test_duplicate_ids_are_rejected_by_line(admin_client, settings, media_root):
     assert Product.objects.get(catalog_id="90001").title == rows[0]["productDisplayName"]
 
 
-def test_all_or_nothing_refuses_the_whole_upload_when_a_row_is_rejected(admin_client, settings, media_root):
+def test_all_or_nothing_refuses_the_whole_upload_when_a_row_is_rejected(
+    catalogue_admin_client, settings, media_root
+):
     rows = zips.kaggle_rows(3)
     rows[1]["year"] = "last year"
     data = zips.make_zip({"styles.csv": zips.kaggle_csv(rows).encode()})
-    upload = analysed(admin_client, data, all_or_nothing=True)
+    upload = analysed(catalogue_admin_client, data, all_or_nothing=True)
     upload = run_import(upload, all_or_nothing=True)
     assert_refused_and_nothing_stored(upload, settings, media_root, "All or nothing")
 
@@ -366,13 +361,13 @@ def test_the_catalogue_admins_group_holds_the_permission():
 
 
 def test_re_uploading_the_same_zip_changes_nothing_and_an_edit_updates_one_row(
-    admin_client, settings, media_root
+    catalogue_admin_client, settings, media_root
 ):
     data = zips.kaggle_zip(4)
-    run_import(analysed(admin_client, data))
+    run_import(analysed(catalogue_admin_client, data))
     revisions = dict(Product.objects.values_list("catalog_id", "revision"))
 
-    again = analysed(admin_client, data)
+    again = analysed(catalogue_admin_client, data)
     assert again.plan_summary["counts"] == {
         **again.plan_summary["counts"],
         "created": 0,
@@ -386,7 +381,7 @@ def test_re_uploading_the_same_zip_changes_nothing_and_an_edit_updates_one_row(
     rows = zips.kaggle_rows(4)
     rows[1]["productDisplayName"] = "Renamed shirt"
     edited = zips.make_zip({"styles.csv": zips.kaggle_csv(rows).encode()})  # no images: keep the current ones
-    upload = analysed(admin_client, edited)
+    upload = analysed(catalogue_admin_client, edited)
     assert upload.plan_summary["counts"]["updated"] == 1 and upload.plan_summary["counts"]["unchanged"] == 3
     run_import(upload)
     product = Product.objects.get(catalog_id="90002")
@@ -394,15 +389,15 @@ def test_re_uploading_the_same_zip_changes_nothing_and_an_edit_updates_one_row(
     assert product.image  # a row without an image keeps the product's image
 
 
-def test_a_simple_csv_with_id_title_and_some_attributes(admin_client, settings, media_root):
+def test_a_simple_csv_with_id_title_and_some_attributes(catalogue_admin_client, settings, media_root):
     data = zips.make_zip(
         {
             "products.csv": b"id,title,base_colour,gender\nA-1,Red dress,Red,Women\nA-2,Blue jeans,Blue,Men\n",
-            "A-1.jpg": zips.jpeg_bytes(),
-            "photos/A-2.png": zips.jpeg_bytes(),
+            "A-1.jpg": jpeg_bytes(),
+            "photos/A-2.png": jpeg_bytes(),
         }
     )
-    upload = run_import(analysed(admin_client, data))
+    upload = run_import(analysed(catalogue_admin_client, data))
     assert upload.status == CatalogUpload.Status.IMPORTED, upload.error
     dress = Product.objects.get(catalog_id="A-1")
     assert (dress.title, dress.base_colour, dress.gender) == ("Red dress", "Red", "Women")

@@ -8,16 +8,12 @@ import zipfile
 
 from PIL import Image
 
+from tests.fixtures import jpeg_bytes
+
 KAGGLE_HEADER = (
     "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName"
 )
 COLOURS = ["Red", "Navy Blue", "Black", "White", "Green"]
-
-
-def jpeg_bytes(colour=(200, 30, 30), size=(60, 80)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
 
 
 def png_bomb_bytes(width=12000, height=12000) -> bytes:

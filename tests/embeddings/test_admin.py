@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -15,12 +14,6 @@ from django.utils import timezone
 from embeddings.models import EmbeddingJob, EmbeddingSpace
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(User.objects.create_superuser("emb-admin", password="pw-admin-1"))
-    return client
 
 
 def space_indexes(space_pk: int) -> list[str]:

@@ -5,25 +5,17 @@ its preview (for the space the task's results came from); with trained weights n
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
 from embeddings.models import EmbeddingSpace
 from embeddings.services import compute_batch_vectors, ensure_space, set_active_space, upsert_vectors
 from surveys import services as surveys
-from tests.embeddings.factories import make_products
+from tests.factories import make_products
+from tests.fixtures import logged_in, staff_user
 from tests.surveys.fixtures import make_weight_configs
 
 BANNER = 'data-testid="random-weights"'
-
-
-def staff_client(username: str, codename: str, app_label: str) -> Client:
-    user = User.objects.create_user(username, password="pw-notice-1", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db
@@ -43,8 +35,8 @@ def test_every_result_page_says_the_weights_are_random(client, settings, tmp_pat
     surveys.sample_catalogue_queries(survey=survey, count=2, categories=[])
     surveys.open_survey(survey=survey)
 
-    researcher = staff_client("notice-researcher", "conduct_survey", "surveys")
-    admin = staff_client("notice-admin", "manage_catalog", "catalogue")
+    researcher = logged_in(staff_user("notice-researcher", "surveys.conduct_survey"))
+    admin = logged_in(staff_user("notice-admin", "catalogue.manage_catalog"))
     participant = surveys.give_consent(participant=surveys.join_open_link(survey=survey))
     task = participant.assignments.order_by("position").first()
     task_url = reverse("surveys:task", args=[participant.token, task.public_id])

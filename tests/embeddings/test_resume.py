@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from embeddings.models import EmbeddingJob, ProductEmbedding
 from embeddings.services import ensure_space, start_embedding_job
 from fashionsite import embedded
 from fashionsite.celery import app
-from tests.embeddings.factories import make_products
+from tests.factories import make_products
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -63,5 +63,5 @@ def test_embed_command_waits_with_progress_and_reruns_do_only_what_is_missing(
     assert ": 1 products of space tiny queued" in out and "done: 1 embedded" in out
     assert ProductEmbedding.objects.get(product=products[1]).product_revision == products[1].revision
     assert EmbeddingJob.objects.count() == 2
-    with pytest.raises(Exception, match="no embedding space named 'nope'"):
+    with pytest.raises(CommandError, match="no embedding space named 'nope'"):
         call_command("embed", "--space", "nope")

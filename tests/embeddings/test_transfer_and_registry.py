@@ -13,7 +13,7 @@ from embeddings.models import ProductEmbedding
 from embeddings.services import compute_batch_vectors, ensure_space, upsert_vectors
 from embeddings.transfer import EmbeddingFileError, load_space, read_space_vectors
 from embeddings.workers import describe_device
-from tests.embeddings.factories import make_products
+from tests.factories import make_products
 
 
 def _embed_in_process(space, products):

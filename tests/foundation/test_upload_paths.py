@@ -127,20 +127,10 @@ def test_survey_query_csv_refuses_a_zip_with_a_duplicated_entry_and_stores_nothi
 
 
 def test_survey_participant_own_query(client, settings):
-    from embeddings.services import ensure_space
-    from tests.surveys.fixtures import make_catalogue, make_weight_configs
+    from tests.surveys.fixtures import join_through_open_link, make_own_query_survey
 
-    space = ensure_space(
-        name="own-poc", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
-    )
-    make_catalogue(n=8, space=space)
-    survey = survey_services.create_survey(
-        title="Own", slug="own-poc", weight_configs=make_weight_configs(2), exact=True, results_per_task=4,
-        own_query_tasks=1,
-    )  # fmt: skip
-    survey_services.open_survey(survey=survey)
-    token = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})["Location"]
-    url = reverse("surveys:own-query", args=[token.rstrip("/").rsplit("/", 1)[-1]])
+    survey = make_own_query_survey(slug="own-poc", own_query_tasks=1, products=8)
+    url = reverse("surveys:own-query", args=[join_through_open_link(client, survey)])
 
     eps = SimpleUploadedFile("photo.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n")
     refused = client.post(url, {"image": eps})

@@ -144,16 +144,6 @@ def weight_config(db):
     return make
 
 
-def png_bytes(width: int = 24, height: int = 32, colour=(200, 30, 30), mode: str = "RGB") -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new(mode, (width, height), colour if mode == "RGB" else 0).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def tiny_catalogue(db, settings):
     """A catalogue with known product vectors in an active space of the tiny random-init model.

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from embeddings.models import ProductEmbedding
 from search.models import SearchRun, WeightConfig
-from tests.search.conftest import png_bytes
+from tests.fixtures import png_bytes
 
 
 @pytest.fixture

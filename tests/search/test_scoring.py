@@ -9,11 +9,14 @@ from search.errors import SearchError
 from search.services import _Plan, explain_stage1, rank_products, stage1_sql
 from tests.search.conftest import brute_force, unit_rows
 
-RNG = np.random.default_rng(2024)
+
+def _rng() -> np.random.Generator:
+    """A fresh generator per use: a test's vectors do not depend on which tests ran before it."""
+    return np.random.default_rng(2024)
 
 
 def _queries(dimension):
-    text, image = unit_rows(RNG, 2, dimension)
+    text, image = unit_rows(_rng(), 2, dimension)
     return {"text": (text, None), "image": (None, image), "combined": (text, image)}
 
 
@@ -117,7 +120,7 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
     cat = known_catalogue
     indexes = _hnsw_index_names()
     assert len(indexes) >= 2, "create_space_indexes made no HNSW indexes"
-    query = unit_rows(RNG, 1, cat.space.dimension)[0]
+    query = unit_rows(_rng(), 1, cat.space.dimension)[0]
     plan = _Plan(
         space_id=cat.space.pk,
         dimension=cat.space.dimension,
@@ -200,7 +203,7 @@ def test_selective_filter_is_answered_exactly_and_fills_the_page(known_catalogue
 def test_filter_matching_nothing_says_so(known_catalogue, weight_config):
     cat = known_catalogue
     filters = selectors.validate_filters({"gender": "Men", "article_type": "Kurtas"})
-    ranking, rows = _ranked(cat, weight_config(), text=unit_rows(RNG, 1, 8)[0], filters=filters)
+    ranking, rows = _ranked(cat, weight_config(), text=unit_rows(_rng(), 1, 8)[0], filters=filters)
     assert ranking.matched == 0 and rows == []
 
 

@@ -2,7 +2,6 @@ from tests.surveys.fixtures import (  # noqa: F401 - pytest fixtures
     catalogue,
     client_factory,
     draft_survey,
-    jpeg_bytes,
     make_survey,
     media_root,
     open_survey,

@@ -6,27 +6,16 @@ created in the test itself: transactional tests truncate seeded rows.
 
 from __future__ import annotations
 
-import io
 import itertools
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from tests.fixtures import jpeg_bytes
 
 _numbers = itertools.count(1)
 COLOURS = [(200, 30, 30), (30, 30, 200), (30, 160, 60), (230, 200, 40), (20, 20, 20), (240, 240, 240)]
 ARTICLES = ["Tshirts", "Shirts", "Jeans", "Dresses", "Watches", "Sandals"]
-
-
-def jpeg(colour, size=(60, 80)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def jpeg_bytes() -> bytes:
-    return jpeg((120, 40, 160))
 
 
 def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
@@ -60,7 +49,9 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
             base_colour=str(i % 6),
             title=f"Colour {i % 6} {ARTICLES[i % 6]} no {i}",
         )
-        product.image.save(f"survey-test/{number}-{i}.jpg", ContentFile(jpeg(COLOURS[i % 6])), save=False)
+        product.image.save(
+            f"survey-test/{number}-{i}.jpg", ContentFile(jpeg_bytes(COLOURS[i % 6])), save=False
+        )
         products.append(product)
     Product.objects.bulk_create(products)
     vectors = rng.normal(size=(n, 2, dimension)).astype(np.float32)
@@ -91,6 +82,34 @@ def make_weight_configs(n: int = 3):
         )
         for i in range(n)
     ]
+
+
+def make_own_query_survey(*, slug: str, own_query_tasks: int = 2, products: int = 20):
+    """An open survey in own-query mode over products with vectors in a real tiny-model space (the
+    participant's query is encoded for real)."""
+    from django.conf import settings
+
+    from embeddings.services import ensure_space
+    from surveys import services
+
+    space = ensure_space(
+        name=f"{slug}-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
+    )
+    make_catalogue(n=products, space=space)
+    survey = services.create_survey(
+        title="Own", slug=slug, weight_configs=make_weight_configs(2), exact=True, results_per_task=5,
+        own_query_tasks=own_query_tasks,
+    )  # fmt: skip
+    services.open_survey(survey=survey)
+    return survey
+
+
+def join_through_open_link(client, survey) -> str:
+    """Consent through the survey's open link; returns the participant's token."""
+    from django.urls import reverse
+
+    location = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})["Location"]
+    return location.rstrip("/").rsplit("/", 1)[-1]
 
 
 @pytest.fixture

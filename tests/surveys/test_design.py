@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from surveys import services
 from surveys.models import Question, Rating, Survey, SurveyQuery
+from tests.fixtures import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +60,9 @@ def test_one_configuration_is_refused(researcher_client, weight_configs):
     assert not Survey.objects.exists()
 
 
-def test_typed_query_with_image(researcher_client, draft_survey, jpeg_bytes):
+def test_typed_query_with_image(researcher_client, draft_survey):
     url = reverse("surveys:manage-add-query", args=[draft_survey.slug])
-    image = SimpleUploadedFile("dress.jpg", jpeg_bytes, content_type="image/jpeg")
+    image = SimpleUploadedFile("dress.jpg", jpeg_bytes(), content_type="image/jpeg")
     researcher_client.post(url, {"text": "red floral dress", "image": image})
     query = draft_survey.queries.get(text="red floral dress")
     assert query.image and query.image_name == "dress.jpg"
@@ -84,12 +85,12 @@ def make_zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def test_csv_upload_with_images_zip(draft_survey, jpeg_bytes):
+def test_csv_upload_with_images_zip(draft_survey):
     rows = "text,image\nblue denim jacket,\n,shoe.jpg\nstriped shirt,shirt.jpg\n"
     created = services.import_queries_csv(
         survey=draft_survey,
         csv_file=SimpleUploadedFile("q.csv", rows.encode()),
-        zip_file=io.BytesIO(make_zip({"imgs/shoe.jpg": jpeg_bytes, "shirt.jpg": jpeg_bytes})),
+        zip_file=io.BytesIO(make_zip({"imgs/shoe.jpg": jpeg_bytes(), "shirt.jpg": jpeg_bytes()})),
     )
     assert [(q.text, bool(q.image)) for q in created] == [
         ("blue denim jacket", False),
@@ -99,14 +100,14 @@ def test_csv_upload_with_images_zip(draft_survey, jpeg_bytes):
     assert {q.source for q in created} == {SurveyQuery.Source.CSV}
 
 
-def test_csv_errors_name_the_line_and_store_nothing(researcher_client, draft_survey, jpeg_bytes):
+def test_csv_errors_name_the_line_and_store_nothing(researcher_client, draft_survey):
     before = draft_survey.queries.count()
     rows = "text,image\nfine,\nmissing image,nothere.jpg\n"
     response = researcher_client.post(
         reverse("surveys:manage-import-queries", args=[draft_survey.slug]),
         {
             "csv_file": SimpleUploadedFile("q.csv", rows.encode()),
-            "zip_file": SimpleUploadedFile("i.zip", make_zip({"a.jpg": jpeg_bytes})),
+            "zip_file": SimpleUploadedFile("i.zip", make_zip({"a.jpg": jpeg_bytes()})),
         },
         follow=True,
     )
@@ -114,12 +115,12 @@ def test_csv_errors_name_the_line_and_store_nothing(researcher_client, draft_sur
     assert draft_survey.queries.count() == before
 
 
-def test_zip_with_unsafe_path_is_refused(draft_survey, jpeg_bytes):
+def test_zip_with_unsafe_path_is_refused(draft_survey):
     with pytest.raises(services.QueryImportError, match="outside the zip"):
         services.import_queries_csv(
             survey=draft_survey,
             csv_file=SimpleUploadedFile("q.csv", b"text,image\nx,a.jpg\n"),
-            zip_file=io.BytesIO(make_zip({"../a.jpg": jpeg_bytes})),
+            zip_file=io.BytesIO(make_zip({"../a.jpg": jpeg_bytes()})),
         )
 
 
@@ -187,20 +188,10 @@ def test_reworded_question_is_stored_with_each_answer(make_survey):
 
 def test_own_query_mode(client, db, media_root, settings):
     """The participant's own text is encoded for real (tiny random-weights model) and rated."""
-    from embeddings.services import ensure_space
-    from tests.surveys.fixtures import make_catalogue, make_weight_configs
+    from tests.surveys.fixtures import join_through_open_link, make_own_query_survey
 
-    space = ensure_space(
-        name="survey-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
-    )
-    make_catalogue(n=20, space=space)
-    survey = services.create_survey(
-        title="Own", slug="own", weight_configs=make_weight_configs(2), exact=True, results_per_task=5,
-        own_query_tasks=2,
-    )  # fmt: skip
-    services.open_survey(survey=survey)
-    response = client.post(reverse("surveys:open", args=[survey.slug]), {"consent": "on"})
-    token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    survey = make_own_query_survey(slug="own", own_query_tasks=2)
+    token = join_through_open_link(client, survey)
     participant = survey.participants.get(token=token)
     answers = {f"q{q.pk}": ("yes" if q.kind == "match" else "5") for q in survey.questions.all()}
     assert client.get(reverse("surveys:invite", args=[token]))["Location"].endswith("/own-query/")

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from surveys import retrieval
 from surveys.models import RetrievalEvaluation
+from tests.fixtures import staff_user
 from tests.surveys.report_factories import make_space, make_weight_configs
 
 pytestmark = pytest.mark.django_db
@@ -169,7 +170,6 @@ def test_command_stores_rows_and_explains_bad_input():
 
 
 def test_report_shows_evaluations_with_the_random_weights_warning(client, django_user_model):
-    from django.contrib.auth.models import Permission
     from django.urls import reverse
 
     from tests.surveys.report_factories import make_rated_survey
@@ -181,11 +181,7 @@ def test_report_shows_evaluations_with_the_random_weights_warning(client, django
     retrieval.evaluate_retrieval(
         space=space, configs=configs, tasks=[RetrievalEvaluation.Task.IMAGE_TO_IMAGE], n_queries=6, seed=0
     )
-    user = django_user_model.objects.create_user("retrieval-researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
-    )
-    client.force_login(user)
+    client.force_login(staff_user("retrieval-researcher", "surveys.conduct_survey"))
     response = client.get(reverse("surveys:report", args=[survey.slug]))
     html = response.content.decode()
     assert 'data-testid="retrieval"' in html

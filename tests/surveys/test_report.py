@@ -7,7 +7,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
@@ -15,21 +14,6 @@ from surveys import report, stats
 from tests.surveys.report_factories import make_rated_survey
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def report_researcher(django_user_model):
-    user = django_user_model.objects.create_user("report-researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
-    )
-    return user
-
-
-@pytest.fixture
-def researcher(client, report_researcher):
-    client.force_login(report_researcher)
-    return client
 
 
 def better_b(config, query, participant, rng):
@@ -59,14 +43,14 @@ def test_report_pages_are_for_researchers_only(client, django_user_model):
         assert client.get(url).status_code == 403, url
 
 
-def test_report_json_needs_a_researcher_token(client, django_user_model, report_researcher):
+def test_report_json_needs_a_researcher_token(client, django_user_model, researcher):
     survey = make_rated_survey(n_queries=8, n_participants=6, rate=better_b)
     url = reverse("api-survey-report", args=[survey.slug])
     assert client.get(url).status_code in (401, 403)
     staff = django_user_model.objects.create_user("staff-token", password="pw-123456", is_staff=True)
     staff_token = Token.objects.create(user=staff)
     assert client.get(url, HTTP_AUTHORIZATION=f"Token {staff_token.key}").status_code == 403
-    token = Token.objects.create(user=report_researcher)
+    token = Token.objects.create(user=researcher)
     response = client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 200
     body = response.json()
@@ -78,14 +62,14 @@ def test_report_json_needs_a_researcher_token(client, django_user_model, report_
     assert body["statistics"]["summary"]
 
 
-def test_bad_filters_are_a_clear_400(client, report_researcher):
+def test_bad_filters_are_a_clear_400(client, researcher):
     survey = make_rated_survey()
-    token = Token.objects.create(user=report_researcher)
+    token = Token.objects.create(user=researcher)
     url = reverse("api-survey-report", args=[survey.slug])
     response = client.get(url, {"date_from": "yesterday"}, HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 400
     assert "date_from" in json.dumps(response.json())
-    client.force_login(report_researcher)
+    client.force_login(researcher)
     page = client.get(
         reverse("surveys:report", args=[survey.slug]), {"date_from": "2026-02-01", "date_to": "2026-01-01"}
     )
@@ -96,7 +80,7 @@ def test_bad_filters_are_a_clear_400(client, report_researcher):
 # --------------------------------------------------------------------------- numbers
 
 
-def test_report_numbers_equal_stats_on_the_stored_ratings(report_researcher):
+def test_report_numbers_equal_stats_on_the_stored_ratings(researcher_client):
     survey = make_rated_survey(n_configs=3, n_queries=9, n_participants=9, rate=better_b, seed=3)
     data = report.build_report(survey, seed=5, n_resamples=300)
     statistics = data["statistics"]
@@ -142,7 +126,7 @@ def test_filters_narrow_the_ratings():
     assert not data["attention_checks"]
 
 
-def test_attention_filter_leaves_out_every_rating_of_participants_who_failed(researcher):
+def test_attention_filter_leaves_out_every_rating_of_participants_who_failed(researcher_client):
     from surveys.models import Question, Rating
 
     survey = make_rated_survey(n_queries=6, n_participants=4)
@@ -160,7 +144,7 @@ def test_attention_filter_leaves_out_every_rating_of_participants_who_failed(res
     kept = report.ratings_frame(survey, report.ReportFilters(exclude_failed_attention=True))
     assert len(everyone) == 24 and len(kept) == 18
     assert failed.pk not in set(kept["participant"])
-    page = researcher.get(reverse("surveys:report", args=[survey.slug]), {"attention": "1"})
+    page = researcher_client.get(reverse("surveys:report", args=[survey.slug]), {"attention": "1"})
     html = page.content.decode()
     assert page.status_code == 200
     assert "1 participant who failed an attention check was left out" in html
@@ -186,9 +170,9 @@ def test_relevance_marks_give_precision_and_ndcg():
 # --------------------------------------------------------------------------- pages
 
 
-def test_report_page_shows_summary_tables_and_inline_plots(researcher):
+def test_report_page_shows_summary_tables_and_inline_plots(researcher_client):
     survey = make_rated_survey(n_queries=8, n_participants=6, rate=better_b)
-    response = researcher.get(reverse("surveys:report", args=[survey.slug]))
+    response = researcher_client.get(reverse("surveys:report", args=[survey.slug]))
     assert response.status_code == 200
     html = response.content.decode()
     assert "B: " in html and "was rated" in html and "Holm" in html
@@ -199,22 +183,24 @@ def test_report_page_shows_summary_tables_and_inline_plots(researcher):
     assert "Krippendorff" in html
 
 
-def test_png_download_is_a_png(researcher, settings):
+def test_png_download_is_a_png(researcher_client, settings):
     settings.REPORT_BOOTSTRAP_RESAMPLES = (
         200  # each PNG builds the whole report; the figures do not matter here
     )
     survey = make_rated_survey()
     for name in ("means", "distribution", "match", "differences", "heatmap", "queries"):
-        response = researcher.get(reverse("surveys:report-plot", args=[survey.slug, name]))
+        response = researcher_client.get(reverse("surveys:report-plot", args=[survey.slug, name]))
         assert response.status_code == 200, name
         assert response["Content-Type"] == "image/png"
         assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
-    assert researcher.get(reverse("surveys:report-plot", args=[survey.slug, "nope"])).status_code == 404
+    assert (
+        researcher_client.get(reverse("surveys:report-plot", args=[survey.slug, "nope"])).status_code == 404
+    )
 
 
-def test_html_download_is_self_contained(researcher):
+def test_html_download_is_self_contained(researcher_client):
     survey = make_rated_survey(n_queries=8, n_participants=6, rate=better_b)
-    response = researcher.get(reverse("surveys:report-download", args=[survey.slug]))
+    response = researcher_client.get(reverse("surveys:report-download", args=[survey.slug]))
     assert response.status_code == 200
     assert "attachment" in response["Content-Disposition"]
     html = response.content.decode()
@@ -231,9 +217,9 @@ def test_html_download_is_self_contained(researcher):
 # --------------------------------------------------------------------------- thin data
 
 
-def test_survey_without_ratings_explains_itself(researcher):
+def test_survey_without_ratings_explains_itself(researcher_client):
     survey = make_rated_survey(n_participants=0)
-    response = researcher.get(reverse("surveys:report", args=[survey.slug]))
+    response = researcher_client.get(reverse("surveys:report", args=[survey.slug]))
     assert response.status_code == 200
     html = response.content.decode()
     assert "No ratings yet" in html
@@ -241,36 +227,36 @@ def test_survey_without_ratings_explains_itself(researcher):
     assert response.context["report"]["statistics"]["comparisons"][0]["p_value"] is None
 
 
-def test_one_rater_and_all_ties_are_explained(researcher):
+def test_one_rater_and_all_ties_are_explained(researcher_client):
     survey = make_rated_survey(n_participants=1, rate=lambda c, q, p, rng: (3, "partly"))
-    response = researcher.get(reverse("surveys:report", args=[survey.slug]))
+    response = researcher_client.get(reverse("surveys:report", args=[survey.slug]))
     assert response.status_code == 200
     html = response.content.decode()
     assert "Only one rater" in html
     assert "same value" in html
 
 
-def test_one_configuration_is_explained(researcher):
+def test_one_configuration_is_explained(researcher_client):
     survey = make_rated_survey(n_configs=1, n_participants=3)
-    response = researcher.get(reverse("surveys:report", args=[survey.slug]))
+    response = researcher_client.get(reverse("surveys:report", args=[survey.slug]))
     assert response.status_code == 200
     assert "Only one configuration" in response.content.decode()
     assert response.context["report"]["statistics"]["comparisons"] == []
 
 
-def test_models_of_a_large_survey_are_fitted_in_the_background_and_then_shown(researcher, settings):
+def test_models_of_a_large_survey_are_fitted_in_the_background_and_then_shown(researcher_client, settings):
     settings.REPORT_MODEL_INLINE_MAX_RATINGS = 20  # this survey's 48 ratings count as large
     settings.REPORT_BOOTSTRAP_RESAMPLES = 200
     survey = make_rated_survey(n_queries=8, n_participants=6, rate=better_b)
     url = reverse("api-survey-report", args=[survey.slug])
-    pending = researcher.get(url).json()["statistics"]["models"]["mixed"]
+    pending = researcher_client.get(url).json()["statistics"]["models"]["mixed"]
     assert pending["available"] is False and pending["pending"] is True
     assert "being fitted in the background" in pending["explanation"]
 
     from surveys.tasks import fit_report_models
 
     assert fit_report_models(survey.pk, report.ReportFilters().as_dict()) == "fitted"  # what the worker runs
-    fitted = researcher.get(url).json()["statistics"]["models"]["mixed"]
+    fitted = researcher_client.get(url).json()["statistics"]["models"]["mixed"]
     assert fitted["available"] is True
     assert {(c["a"], c["b"]) for c in fitted["contrasts"]} == {("A", "B")}
     assert fitted["contrasts"][0]["estimate"] < 0  # B is rated higher

@@ -5,7 +5,6 @@ and every report format, and each answers 200 with the label shown as typed."""
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from search.models import WeightConfig
@@ -29,16 +28,6 @@ HOSTILE = [
 
 
 @pytest.fixture
-def researcher(client, django_user_model):
-    user = django_user_model.objects.create_user("hostile-researcher", password="pw-123456", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="conduct_survey", content_type__app_label="surveys")
-    )
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def hostile_survey(settings):
     settings.REPORT_BOOTSTRAP_RESAMPLES = 200
     survey = make_rated_survey(n_configs=3, n_queries=len(HOSTILE), n_participants=6)
@@ -49,9 +38,9 @@ def hostile_survey(settings):
     return survey
 
 
-def test_every_plot_and_report_format_answers_200_with_hostile_labels(researcher, hostile_survey):
+def test_every_plot_and_report_format_answers_200_with_hostile_labels(researcher_client, hostile_survey):
     slug = hostile_survey.slug
-    page = researcher.get(reverse("surveys:report", args=[slug]))
+    page = researcher_client.get(reverse("surveys:report", args=[slug]))
     assert page.status_code == 200
     html = page.content.decode()
     assert html.count("<svg") == len(plots.PLOTS)
@@ -59,16 +48,16 @@ def test_every_plot_and_report_format_answers_200_with_hostile_labels(researcher
     assert "bag for $$ cheap" in html
     assert "$\\foo$ my own query" in html
 
-    download = researcher.get(reverse("surveys:report-download", args=[slug]))
+    download = researcher_client.get(reverse("surveys:report-download", args=[slug]))
     assert download.status_code == 200
     assert "bag for $$ cheap" in download.content.decode()
 
     for name in plots.PLOTS:
-        response = researcher.get(reverse("surveys:report-plot", args=[slug, name]))
+        response = researcher_client.get(reverse("surveys:report-plot", args=[slug, name]))
         assert response.status_code == 200, name
         assert response.content[:8] == b"\x89PNG\r\n\x1a\n", name
 
-    api = researcher.get(reverse("api-survey-report", args=[slug]))
+    api = researcher_client.get(reverse("api-survey-report", args=[slug]))
     assert api.status_code == 200
     labels = json.loads(api.content)["statistics"]["per_query"]["labels"]
     assert "bag for $$ cheap" in labels
