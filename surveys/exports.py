@@ -131,7 +131,7 @@ def _answer_text(value) -> str | None:
 
 
 class _ShownScores:
-    """Shown products and their scores per result set, loaded once per result set (bounded cache)."""
+    """Shown catalogue ids and their stored scores per result set, from its frozen items (bounded cache)."""
 
     def __init__(self, limit: int = 10_000):
         self.cache: dict[int, tuple[str, str, str]] = {}
@@ -140,19 +140,11 @@ class _ShownScores:
     def get(self, result_set) -> tuple[str, str, str]:
         cached = self.cache.get(result_set.pk)
         if cached is None:
-            from search.models import SearchResult
-
-            rows = {
-                row.product_id: row
-                for row in SearchResult.objects.filter(run_id=result_set.search_run_id).select_related(
-                    "product"
-                )
-            }
-            shown = [rows[pk] for pk in result_set.product_ids if pk in rows]
+            items = result_set.items
             cached = (
-                json.dumps([row.product.catalog_id for row in shown]),
-                json.dumps([row.stage1_score for row in shown]),
-                json.dumps([row.stage2_score for row in shown]),
+                json.dumps([item["catalog_id"] for item in items]),
+                json.dumps([item["stage1_score"] for item in items]),
+                json.dumps([item["stage2_score"] for item in items]),
             )
             if len(self.cache) >= self.limit:
                 self.cache.clear()

@@ -212,6 +212,10 @@ class SurveyForm(forms.ModelForm):
             self.add_error("weight_configs", problem)
         return data
 
+    def service_arguments(self) -> dict:
+        """The cleaned form as `services.update_survey` keyword arguments (arms included)."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields} | {"weight_configs": self.arms()}
+
     def clean_results_per_task(self):
         value = self.cleaned_data["results_per_task"]
         if not 1 <= value <= 100:
@@ -240,6 +244,17 @@ class QuestionForm(forms.ModelForm):
 
 
 QuestionFormSet = forms.modelformset_factory(Question, form=QuestionForm, extra=1, can_delete=True)
+
+
+def question_changes(formset) -> dict:
+    """A valid QuestionFormSet as `services.save_questions` keyword arguments."""
+    deleted = [form for form in formset.deleted_forms if form.instance.pk]
+    changed = [
+        {"id": form.instance.pk} | {name: form.cleaned_data[name] for name in QuestionForm.Meta.fields}
+        for form in formset.forms
+        if form.has_changed() and form not in formset.deleted_forms and form.cleaned_data
+    ]
+    return {"questions": changed, "delete_ids": [form.instance.pk for form in deleted]}
 
 
 class QueryForm(forms.Form):

@@ -210,14 +210,23 @@ class SurveyQuery(models.Model):
 
 
 class ResultSet(models.Model):
-    """The results of one (query, configuration) cell: a pinned SearchRun, computed once."""
+    """The results of one (query, configuration) cell: a pinned SearchRun, computed once, and frozen.
+
+    `items` cites the run's stored result rows as they were shown: per product, in screen order,
+    {"rank", "result_id", "product_id", "catalog_id", "title", "image", "stage1_score",
+    "stage2_score"}, with `image` a copy of the product's image kept under surveys/shown/ (named by
+    its content hash). The participant page, the export and the report read only `items`, so
+    editing or deleting a product never changes what a past participant saw or what a report
+    computed."""
 
     query = models.ForeignKey(SurveyQuery, on_delete=models.CASCADE, related_name="result_sets")
     survey_config = models.ForeignKey(SurveyConfig, on_delete=models.CASCADE, related_name="result_sets")
     search_run = models.ForeignKey("search.SearchRun", on_delete=models.PROTECT, related_name="+")
     # Primary keys of the products shown (catalogue.Product.pk, not catalogue ids), in order (the
-    # source product left out, cut to results_per_task).
+    # source product left out, cut to results_per_task); live keys, kept for joins only: readers
+    # use `items`.
     product_ids = models.JSONField(default=list)
+    items = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -360,3 +369,40 @@ class RetrievalEvaluation(models.Model):
             "random_weights": self.random_weights,
             "created_at": self.created_at.isoformat(timespec="seconds"),
         }
+
+
+# --------------------------------------------------------------------------- plan and preregistration
+
+
+class StudyPlan(models.Model):
+    """What the researcher fixed before fielding: the sample-size plan (simulated power of this
+    survey's design and analysis) and the preregistered analysis. The preregistration is frozen
+    when the survey opens (`frozen_at`); the report then marks what was preregistered and what is
+    exploratory."""
+
+    class Metric(models.TextChoices):
+        SATISFACTION = "satisfaction", "Mean satisfaction (1–5)"
+        MATCH_YES = "match_yes", "Share of “matches the style: yes”"
+
+    class Test(models.TextChoices):
+        WILCOXON = "wilcoxon", "Wilcoxon signed-rank over per-query means, Holm across pairs"
+        MIXED = "mixed", "Mixed model (participant, query, configuration × query), Holm-adjusted contrasts"
+
+    survey = models.OneToOneField(Survey, on_delete=models.CASCADE, related_name="study_plan")
+    power_plan = models.JSONField(default=dict, blank=True, help_text="the planner's last result")
+    preregistered = models.BooleanField(default=False)
+    primary_metric = models.CharField(max_length=16, choices=Metric.choices, default=Metric.SATISFACTION)
+    primary_test = models.CharField(max_length=16, choices=Test.choices, default=Test.WILCOXON)
+    alpha = models.FloatField(default=0.05)
+    planned_queries = models.PositiveIntegerField(null=True, blank=True)
+    planned_participants = models.PositiveIntegerField(null=True, blank=True)
+    exclude_failed_attention = models.BooleanField(
+        default=False, help_text="leave out every rating of participants who failed an attention check"
+    )
+    completed_only = models.BooleanField(default=False, help_text="analyse completed participants only")
+    notes = models.TextField(blank=True, help_text="hypotheses, other exclusions, stopping rule")
+    updated_at = models.DateTimeField(auto_now=True)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"plan of {self.survey_id}"

@@ -4,6 +4,10 @@ Each plot function takes the report dict of `surveys.report.build_report` and re
 Figure (None when there is nothing to draw); `render_svg` gives inline SVG markup (text kept as
 text, deterministic ids), `render_png` bytes for the download. Intervals are always drawn and
 axes always labelled.
+
+Labels come from user data (configuration names, participants' own queries): mathtext is off
+(`text.parse_math`), so "$", "\\", "_" or "^" in a label are drawn as typed and can never make a
+plot raise; control characters are replaced and very long labels shortened by `plain`.
 """
 
 from __future__ import annotations
@@ -24,18 +28,38 @@ matplotlib.rcParams.update(
         "font.size": 9,
         "axes.spines.top": False,
         "axes.spines.right": False,
+        # User text is text, never TeX: "bag for $$ cheap" must not reach the mathtext parser.
+        "text.parse_math": False,
+        "text.usetex": False,
     }
 )
+LABEL_MAX = 60
 
 SATISFACTION_COLOURS = ("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac")
 ANNOTATE_MAX_CELLS = 120
 MATCH_COLOURS = {"yes": "#2166ac", "partly": "#92c5de", "no": "#d6604d"}
+SIGNIFICANT = "#2166ac"
+NOT_SIGNIFICANT = "#777777"
+
+
+def plain(text, limit: int = LABEL_MAX) -> str:
+    """A user-supplied label made safe to draw: control characters become spaces, length is capped."""
+    cleaned = "".join(" " if not character.isprintable() else character for character in str(text))
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def comparison_colour(comparison: dict) -> str:
+    """Blue when the Holm-adjusted interval excludes 0 (then Holm calls the difference significant)."""
+    interval = comparison["ci_adjusted"]
+    low, high = interval["low"], interval["high"]
+    excludes = low is not None and high is not None and (low > 0 or high < 0)
+    return SIGNIFICANT if excludes else NOT_SIGNIFICANT
 
 
 def _labels(report: dict) -> tuple[list, list[str]]:
     statistics = report["statistics"]
     keys = statistics["configs"]
-    return keys, [f"{key}: {statistics['labels'][key]}" for key in keys]
+    return keys, [plain(f"{key}: {statistics['labels'][key]}") for key in keys]
 
 
 def _error(centre, interval) -> tuple[float, float]:
@@ -70,7 +94,7 @@ def mean_satisfaction(report: dict) -> Figure | None:
     ax.set_ylim(-0.7, len(keys) - 0.3)
     ax.invert_yaxis()
     ax.set_xlim(1, 5)
-    ax.set_xlabel("Mean satisfaction (1–5), 95% bootstrap interval")
+    ax.set_xlabel("Mean satisfaction (1–5), 95% two-way (participant × query) bootstrap interval")
     ax.set_title("Satisfaction per configuration")
     fig.tight_layout()
     return fig
@@ -121,25 +145,69 @@ def match_shares(report: dict) -> Figure | None:
 
 
 def differences(report: dict) -> Figure | None:
-    """Mean difference per pair with its 95% interval (forest plot), zero marked."""
+    """Per pair, the Hodges–Lehmann shift with its Holm-adjusted interval (forest plot), zero marked:
+    blue exactly when the interval excludes 0, which is exactly when Holm calls it significant."""
     statistics = report["statistics"]
-    comparisons = [c for c in statistics["comparisons"] if c["mean_difference"] is not None]
+    comparisons = [
+        c
+        for c in statistics["comparisons"]
+        if c["hodges_lehmann"] is not None and c["ci_adjusted"]["low"] is not None
+    ]
     if not comparisons:
         return None
     fig = Figure(figsize=(6.4, 0.55 * len(comparisons) + 1.3))
     ax = fig.subplots()
     y = np.arange(len(comparisons))
-    centres = [c["mean_difference"] for c in comparisons]
-    errors = np.array([_error(c["mean_difference"], c["ci"]) for c in comparisons]).T
-    colours = ["#2166ac" if c["significant"] else "#777777" for c in comparisons]
-    for index in range(len(comparisons)):
-        ax.errorbar(centres[index], index, xerr=errors[:, [index]], fmt="o", color=colours[index], capsize=4)
+    for index, comparison in enumerate(comparisons):
+        error = np.array(_error(comparison["hodges_lehmann"], comparison["ci_adjusted"])).reshape(2, 1)
+        colour = comparison_colour(comparison)
+        ax.errorbar(comparison["hodges_lehmann"], index, xerr=error, fmt="o", color=colour, capsize=4)
     ax.axvline(0, color="black", linewidth=0.8, linestyle="--")
-    ax.set_yticks(y, [f"{c['a']} − {c['b']}" for c in comparisons])
+    ax.set_yticks(y, [plain(f"{c['a']} − {c['b']}") for c in comparisons])
     ax.set_ylim(-0.7, len(comparisons) - 0.3)
     ax.invert_yaxis()
-    ax.set_xlabel("Difference in mean satisfaction (points), 95% interval; blue = significant (Holm)")
+    ax.set_xlabel("Shift in satisfaction (Hodges–Lehmann), Holm-adjusted interval; blue = significant")
     ax.set_title("Pairwise differences")
+    fig.tight_layout()
+    return fig
+
+
+QUERY_FOREST_MAX_ROWS = 60
+
+
+def query_forest(report: dict) -> Figure | None:
+    """Per query, the difference of cell means (first − second configuration) with its 95% interval,
+    one panel per pair, with the heterogeneity test in the panel title."""
+    statistics = report["statistics"]
+    pairs = [pair for pair in statistics.get("query_differences", []) if pair["queries"]]
+    if not pairs:
+        return None
+    labels = dict(
+        zip(statistics["per_query"]["queries"], statistics["per_query"].get("labels", []), strict=False)
+    )
+    rows = min(max(len(pair["queries"]) for pair in pairs), QUERY_FOREST_MAX_ROWS)
+    fig = Figure(figsize=(4.2 * len(pairs) + 2.4, 0.24 * rows + 1.6))
+    axes = np.atleast_1d(fig.subplots(1, len(pairs), sharey=False))
+    for ax, pair in zip(axes, pairs, strict=True):
+        shown = pair["queries"][:QUERY_FOREST_MAX_ROWS]
+        y = np.arange(len(shown))
+        centres = [row["difference"] for row in shown]
+        errors = np.array([_error(row["difference"], row) for row in shown]).T
+        ax.errorbar(centres, y, xerr=errors, fmt="o", color=SIGNIFICANT, markersize=3, capsize=2)
+        ax.axvline(0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_yticks(
+            y, [plain(labels.get(row["query"], f"query {row['query']}"), 40) for row in shown], fontsize=7
+        )
+        ax.invert_yaxis()
+        test = pair["heterogeneity"]
+        detail = (
+            ""
+            if test["p_value"] is None
+            else f"\nheterogeneity Q = {test['q']:.1f}, df = {test['df']}, "
+            + (f"p = {test['p_value']:#.3g}, I² = {100 * test['i2']:.0f}%")
+        )
+        ax.set_title(plain(f"{pair['a']} − {pair['b']}") + detail, fontsize=8)
+        ax.set_xlabel("Difference of cell means, 95% interval")
     fig.tight_layout()
     return fig
 
@@ -158,8 +226,10 @@ def heat_map(report: dict) -> Figure | None:
     image = ax.imshow(
         np.ma.masked_invalid(means), cmap="RdBu", vmin=1, vmax=5, aspect="auto", interpolation="none"
     )
-    ax.set_xticks(np.arange(len(keys)), keys)
-    ax.set_yticks(np.arange(rows), per_query["labels"], fontsize=7 if rows > 25 else 8)
+    ax.set_xticks(np.arange(len(keys)), [plain(key) for key in keys])
+    ax.set_yticks(
+        np.arange(rows), [plain(label) for label in per_query["labels"]], fontsize=7 if rows > 25 else 8
+    )
     # Values written in the cells while they stay legible; larger maps rely on the colour bar (and the JSON).
     if rows * len(keys) <= ANNOTATE_MAX_CELLS:
         for (i, j), value in np.ndenumerate(means):
@@ -188,6 +258,7 @@ PLOTS = {
     "match": match_shares,
     "differences": differences,
     "heatmap": heat_map,
+    "queries": query_forest,
 }
 
 TITLES = {
@@ -196,6 +267,7 @@ TITLES = {
     "match": "Matches the style",
     "differences": "Pairwise differences",
     "heatmap": "Per-query heat map",
+    "queries": "Per-query differences",
 }
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
-from catalogue.models import Product
 from surveys import stats
 from surveys.models import Question, Rating, Survey
 
@@ -34,6 +34,16 @@ class ReportFilters:
             "completed_only": self.completed_only,
             "exclude_failed_attention": self.exclude_failed_attention,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ReportFilters:
+        """The inverse of `as_dict` (for tasks)."""
+        return cls(
+            date_from=dt.date.fromisoformat(data["date_from"]) if data.get("date_from") else None,
+            date_to=dt.date.fromisoformat(data["date_to"]) if data.get("date_to") else None,
+            completed_only=bool(data.get("completed_only")),
+            exclude_failed_attention=bool(data.get("exclude_failed_attention")),
+        )
 
     def as_query(self) -> str:
         parts = []
@@ -133,8 +143,10 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
             "satisfaction",
             "match",
             "relevance",
-            "assignment__result_set__product_ids",
+            "assignment__result_set__items",
             "submitted_at",
+            "assignment__position",
+            "time_on_task_s",
         ).order_by("id")
     )
     columns = [
@@ -146,6 +158,8 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
         "relevance_marks",
         "shown",
         "submitted_at",
+        "position",
+        "time_on_task_s",
     ]
     frame = pd.DataFrame(rows, columns=columns)
     frame["satisfaction"] = pd.to_numeric(frame["satisfaction"], errors="coerce").astype(float)
@@ -155,18 +169,13 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
 
 
 def _relevance_lists(frame: pd.DataFrame) -> list:
-    """{catalog id: bool} marks + shown product pks → [bool | None] in screen order."""
-    marked = frame["relevance_marks"].map(bool) if len(frame) else pd.Series(dtype=bool)
-    if not marked.any():
-        return [[] for _ in range(len(frame))]
-    pks = {pk for shown in frame.loc[marked, "shown"] for pk in (shown or [])}
-    catalog = dict(Product.objects.filter(pk__in=pks).values_list("pk", "catalog_id"))
+    """{catalog id: bool} marks + the result set's frozen items → [bool | None] in screen order."""
     lists = []
     for marks, shown in zip(frame["relevance_marks"], frame["shown"], strict=True):
         if not marks:
             lists.append([])
             continue
-        lists.append([marks.get(catalog.get(pk, str(pk))) for pk in (shown or [])])
+        lists.append([marks.get(item["catalog_id"]) for item in (shown or [])])
     return lists
 
 
@@ -204,6 +213,8 @@ def build_report(
         seed=settings.REPORT_BOOTSTRAP_SEED if seed is None else seed,
         n_resamples=settings.REPORT_BOOTSTRAP_RESAMPLES if n_resamples is None else n_resamples,
     )
+    analysis["models"] = model_fits(survey, frame, codes, filters)
+    analysis["preregistration"] = mark_preregistered(survey, filters, analysis)
     query_labels = _query_labels(survey)
     analysis["per_query"]["labels"] = [
         query_labels.get(q, f"query {q}") for q in analysis["per_query"]["queries"]
@@ -257,6 +268,115 @@ def arm_labels(configs) -> dict[str, str]:
     if len(set(spaces.values())) > 1:
         return {code: f"{name} · {spaces[code]}" for code, name in names.items()}
     return names
+def mark_preregistered(survey: Survey, filters: ReportFilters, analysis: dict) -> dict:
+    """What the frozen preregistration fixed, and per comparison / model contrast whether it is the
+    preregistered primary analysis ("preregistered") or not ("exploratory"). The primary analysis
+    stays preregistered only when the report's filters are the preregistered exclusions and its
+    alpha is the report's 0.05."""
+    from surveys.models import StudyPlan
+
+    plan = StudyPlan.objects.filter(survey=survey, preregistered=True).first()
+    frozen = plan is not None and plan.frozen_at is not None
+    status = {
+        "preregistered": frozen,
+        "frozen_at": plan.frozen_at.isoformat(timespec="seconds") if frozen else None,
+        "note": "",
+    }
+    if not frozen:
+        status["note"] = (
+            "Nothing was preregistered (or the preregistration was not frozen by opening the survey): "
+            "every number in this report is exploratory."
+        )
+    else:
+        status.update(
+            primary_metric=plan.get_primary_metric_display(),
+            primary_test=plan.get_primary_test_display(),
+            alpha=plan.alpha,
+            planned_queries=plan.planned_queries,
+            planned_participants=plan.planned_participants,
+            exclude_failed_attention=plan.exclude_failed_attention,
+            completed_only=plan.completed_only,
+            notes=plan.notes,
+        )
+        deviations = []
+        if filters.exclude_failed_attention != plan.exclude_failed_attention:
+            deviations.append("the attention-check exclusion differs from the preregistered rule")
+        if filters.completed_only != plan.completed_only:
+            deviations.append("the completed-participants filter differs from the preregistered rule")
+        if filters.date_from or filters.date_to:
+            deviations.append("a date filter was applied")
+        if abs(plan.alpha - stats.ALPHA) > 1e-12:
+            deviations.append(f"the preregistered alpha {plan.alpha:g} is not the report's {stats.ALPHA:g}")
+        status["deviations"] = deviations
+        status["note"] = (
+            "The primary analysis follows the preregistration; everything else is exploratory."
+            if not deviations
+            else "Exploratory only: " + "; ".join(deviations) + "."
+        )
+    primary_pairs = (
+        frozen and not status.get("deviations") and plan.primary_metric == StudyPlan.Metric.SATISFACTION
+    )
+    for comparison in analysis["comparisons"]:
+        primary = primary_pairs and plan.primary_test == StudyPlan.Test.WILCOXON
+        comparison["analysis_status"] = "preregistered" if primary else "exploratory"
+    for contrast in (analysis.get("models", {}).get("mixed") or {}).get("contrasts", []):
+        primary = primary_pairs and plan.primary_test == StudyPlan.Test.MIXED
+        contrast["analysis_status"] = "preregistered" if primary else "exploratory"
+    return status
+
+
+MODEL_CACHE_SECONDS = 7 * 24 * 3600
+# Above this many ratings the mixed model (a minute for 10,000 ratings on a busy 2-core machine) is
+# fitted by a Celery task and the report says it is pending until the fit is cached.
+MODEL_INLINE_MAX_RATINGS = 3000
+
+
+def _models_key(survey: Survey, frame: pd.DataFrame, codes: list) -> str:
+    columns = ["config", "participant", "query", "satisfaction"]
+    digest = (
+        int(pd.util.hash_pandas_object(frame[columns].astype(str), index=False).sum()) if len(frame) else 0
+    )
+    return f"surveys:report-models:{survey.pk}:{','.join(map(str, codes))}:{len(frame)}:{digest}"
+
+
+def _codes(survey: Survey) -> list:
+    return list(survey.configs.order_by("position", "id").values_list("code", flat=True))
+
+
+def fit_and_cache_models(survey: Survey, filters: ReportFilters) -> dict:
+    """Fit the mixed and ordinal models (`surveys.stats.models`) to the filtered ratings and cache
+    them under a hash of exactly those ratings."""
+    from surveys.stats.models import fit_models
+
+    frame, codes = ratings_frame(survey, filters), _codes(survey)
+    fits = fit_models(frame, codes)
+    cache.set(_models_key(survey, frame, codes), fits, MODEL_CACHE_SECONDS)
+    return fits
+
+
+def model_fits(survey: Survey, frame: pd.DataFrame, codes: list, filters: ReportFilters) -> dict:
+    """The cached model fits of exactly these ratings (any new, removed or filtered rating refits).
+    Small surveys are fitted here; larger ones by the `fit_report_models` task, meanwhile the
+    report says the models are pending."""
+    from surveys import tasks
+
+    key = _models_key(survey, frame, codes)
+    fits = cache.get(key)
+    if fits is not None:
+        return fits
+    limit = getattr(settings, "REPORT_MODEL_INLINE_MAX_RATINGS", MODEL_INLINE_MAX_RATINGS)
+    if len(frame) <= limit:
+        return fit_and_cache_models(survey, filters)
+    if cache.add(f"{key}:queued", True, 600):
+        tasks.fit_report_models.delay(survey.pk, filters.as_dict())
+    pending = (
+        f"The models of these {len(frame)} ratings are being fitted in the background (about a minute "
+        "per 10,000 ratings); reload the report to see them."
+    )
+    return {
+        "mixed": {"available": False, "pending": True, "explanation": pending},
+        "ordinal": {"available": False, "pending": True, "explanation": pending},
+    }
 
 
 def retrieval_evaluations(survey: Survey, configs) -> dict:

@@ -70,6 +70,18 @@ def presentation(data: dict) -> dict:
                 "names": f"{labels[comparison['a']]} vs {labels[comparison['b']]}",
                 "difference": _fmt(comparison["mean_difference"]),
                 "ci": _interval(comparison["ci"]),
+                "meaning": comparison["difference_meaning"],
+                "status": comparison.get("analysis_status", "exploratory"),
+                "shift": _fmt(comparison["hodges_lehmann"]),
+                "ci_adjusted": _interval(comparison["ci_adjusted"]),
+                "adjusted_confidence": (
+                    f"{100 * comparison['adjusted_confidence']:.1f}%"
+                    if comparison["adjusted_confidence"]
+                    else ""
+                ),
+                "other_tests": "; ".join(
+                    f"{test['test']} {format_p(test['p_value'])}" for test in comparison["other_tests"]
+                ),
                 "design": comparison["design"] or "–",
                 "reason": comparison["reason"],
                 "test": comparison["test"] or "none",
@@ -105,6 +117,21 @@ def presentation(data: dict) -> dict:
     relevance_headers = [f"{name}@{k}" for k in relevance["ks"] for name in ("precision", "nDCG")]
     agreement = statistics["agreement"]
     return {
+        "model_rows": _model_rows(statistics.get("models", {}), labels),
+        "heterogeneity_rows": [
+            {
+                "pair": f"{pair['a']} vs {pair['b']}",
+                "q": _fmt(pair["heterogeneity"]["q"]),
+                "df": pair["heterogeneity"]["df"],
+                "p": format_p(pair["heterogeneity"]["p_value"])
+                if pair["heterogeneity"]["p_value"] is not None
+                else pair["heterogeneity"]["explanation"],
+                "i2": _share(pair["heterogeneity"]["i2"]),
+            }
+            for pair in statistics.get("query_differences", [])
+        ],
+        "flagged_raters": [row for row in statistics.get("raters", []) if row["flags"]],
+        "n_raters_checked": len(statistics.get("raters", [])),
         "config_rows": config_rows,
         "comparison_rows": comparison_rows,
         "relevance_rows": relevance_rows,
@@ -113,6 +140,7 @@ def presentation(data: dict) -> dict:
             {
                 "name": name,
                 "alpha": _fmt(agreement[key]["alpha"], 3),
+                "ci": _interval(agreement[key]["ci"], 3),
                 "n_units": agreement[key]["n_units"],
                 "n_values": agreement[key]["n_values"],
                 "explanation": agreement[key]["explanation"],
@@ -132,6 +160,44 @@ def presentation(data: dict) -> dict:
             }
             for evaluation in data["retrieval"]["evaluations"]
         ],
+    }
+
+
+def _model_rows(models: dict, labels: dict) -> dict:
+    mixed = models.get("mixed") or {}
+    ordinal = models.get("ordinal") or {}
+    return {
+        "available": bool(mixed.get("available")),
+        "explanation": mixed.get("explanation", ""),
+        "formula": mixed.get("formula", ""),
+        "contrasts": [
+            {
+                "pair": f"{c['a']} vs {c['b']}",
+                "estimate": _fmt(c["estimate"]),
+                "ci": _interval(c["ci_adjusted"]) if c.get("ci_adjusted") else "–",
+                "confidence": f"{100 * c['adjusted_confidence']:.1f}%"
+                if c.get("adjusted_confidence")
+                else "",
+                "p_holm": format_p(c["p_holm"]) if c["p_holm"] is not None else "–",
+                "significant": c["significant"],
+                "status": c.get("analysis_status", "exploratory"),
+            }
+            for c in mixed.get("contrasts", [])
+        ],
+        "variances": [
+            {"name": name.replace("_", " "), "value": _fmt(value, 3)}
+            for name, value in mixed.get("variance_components", {}).items()
+        ],
+        "ordinal": [
+            {
+                "code": code,
+                "reference": ordinal["reference"],
+                "log_odds": _fmt(entry["estimate"]),
+                "p": format_p(entry["p_value"]),
+            }
+            for code, entry in ordinal.get("log_odds", {}).items()
+        ],  # fmt: skip
+        "ordinal_limits": ordinal.get("limits", ""),
     }
 
 

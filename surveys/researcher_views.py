@@ -28,6 +28,7 @@ from surveys.forms import (
     SampleForm,
     SurveyForm,
     TaskForm,
+    question_changes,
 )
 from surveys.models import Question, Survey, SurveyConfig, SurveyQuery
 from surveys.participant_views import form_data, task_context
@@ -67,7 +68,7 @@ def manage_edit(request, slug):
     form = SurveyForm(form_data(request), instance=survey)
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_survey(survey=survey, form=form)
+            services.update_survey(survey=survey, **form.service_arguments())
         except services.SurveyError as exc:
             form.add_error(None, str(exc))
         else:
@@ -101,7 +102,7 @@ def manage_questions(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
     formset = QuestionFormSet(form_data(request), queryset=survey.questions.all())
     if request.method == "POST" and formset.is_valid():
-        services.save_questions(survey=survey, formset=formset)
+        services.save_questions(survey=survey, **question_changes(formset))
         messages.success(request, "Questions saved. New answers store the new wording.")
         return redirect(survey)
     return render(request, "surveys/manage/questions.html", {"survey": survey, "formset": formset})
@@ -215,11 +216,15 @@ def manage_status(request, slug):
             )
             if problem:
                 raise services.SurveyError(problem)
-            services.open_survey(survey=survey)
+            confirm = request.POST.get("confirm_identical", "")
+            services.open_survey(survey=survey, confirm_identical=int(confirm) if confirm.isdigit() else None)
             messages.success(request, "The survey is open.")
         elif request.POST.get("action") == "close":
             services.close_survey(survey=survey)
             messages.success(request, "The survey is closed.")
+    except services.IdenticalArms as exc:
+        messages.error(request, str(exc))
+        return redirect("surveys:manage-arms", slug=survey.slug)
     except services.SurveyError as exc:
         messages.error(request, str(exc))
     return redirect(survey)

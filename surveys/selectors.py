@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Count, Q
 
-from catalogue.models import Product
 from surveys.models import Assignment, Participant, Rating, ResultSet, Survey
 
 RESEARCHER_PERMISSION = "surveys.conduct_survey"
@@ -24,10 +24,44 @@ def researcher_can_manage(user) -> bool:
     )
 
 
-def shown_products(result_set: ResultSet) -> list[Product]:
-    """The products of a result set in the order shown (the stored order, never re-ranked)."""
-    by_id = {product.pk: product for product in Product.objects.filter(pk__in=result_set.product_ids)}
-    return [by_id[pk] for pk in result_set.product_ids if pk in by_id]
+@dataclass(frozen=True)
+class ShownImage:
+    """The kept copy of a shown product's image (storage name); falsy when there is none."""
+
+    name: str
+
+    def __bool__(self) -> bool:
+        return bool(self.name)
+
+    @property
+    def url(self) -> str:
+        return default_storage.url(self.name)
+
+
+@dataclass(frozen=True)
+class ShownProduct:
+    """One product as a result set froze it: what the participant saw, whatever the catalogue does."""
+
+    catalog_id: str
+    title: str
+    image: ShownImage
+    stage1_score: float | None = None
+    stage2_score: float | None = None
+
+
+def shown_products(result_set: ResultSet) -> list[ShownProduct]:
+    """The products of a result set in the order shown, from its frozen items (never re-ranked,
+    never re-read from the catalogue)."""
+    return [
+        ShownProduct(
+            catalog_id=item["catalog_id"],
+            title=item["title"],
+            image=ShownImage(item.get("image") or ""),
+            stage1_score=item.get("stage1_score"),
+            stage2_score=item.get("stage2_score"),
+        )
+        for item in result_set.items
+    ]
 
 
 def next_assignment(participant: Participant) -> Assignment | None:

@@ -48,3 +48,13 @@ urlpatterns += [
     path("manage/<slug:slug>/report/download/", report_views.report_download, name="report-download"),
     path("manage/<slug:slug>/report/plot/<str:name>.png", report_views.report_plot_png, name="report-plot"),
 ]
+
+# Design checks before fielding (surveys/design_views.py): arms that can differ, result diffs,
+# sample-size plan and preregistration.
+from surveys import design_views  # noqa: E402
+
+urlpatterns += [
+    path("manage/<slug:slug>/arms/", design_views.arms_page, name="manage-arms"),
+    path("manage/<slug:slug>/arms/diff/", design_views.result_diff_page, name="manage-result-diff"),
+    path("manage/<slug:slug>/plan/", design_views.plan_page, name="manage-plan"),
+]

@@ -36,7 +36,12 @@ def test_report_page_and_plots_render_without_console_errors(page, live_server, 
         box = svg.bounding_box()
         assert box and box["width"] > 200 and box["height"] > 80, name
     # Axis labels are real text in the SVG, readable in the page.
-    assert page.get_by_text("Mean satisfaction (1–5), 95% bootstrap interval").count() == 1
+    assert (
+        page.get_by_text(
+            "Mean satisfaction (1–5), 95% two-way (participant × query) bootstrap interval"
+        ).count()
+        == 1
+    )
     # The PNG link downloads an image.
     png = page.request.get(f"{live_server.url}/surveys/manage/{survey.slug}/report/plot/heatmap.png")
     assert png.status == 200 and png.headers["content-type"] == "image/png"
@@ -58,7 +63,7 @@ def test_downloaded_report_renders_offline(page, live_server, django_user_model,
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     page.goto(path.as_uri())
-    assert page.locator("svg").count() == 5
+    assert page.locator("svg").count() == 6
     assert "was rated" in page.get_by_test_id("summary").inner_text()
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     assert page.console_errors == []

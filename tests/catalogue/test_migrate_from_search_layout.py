@@ -119,6 +119,11 @@ def table_digests(url: str, *, up_to: dict[str, int] | None = None) -> dict[str,
         }
 
 
+def permission_rows(url: str) -> set[tuple]:
+    with psycopg.connect(url) as connection:
+        return set(connection.execute("SELECT id, content_type_id, codename, name FROM auth_permission"))
+
+
 @pytest.fixture
 def scratch_database():
     """An empty database on the test server, dropped afterwards."""
@@ -153,6 +158,7 @@ def test_a_database_of_the_search_layout_migrates_forward_with_every_row(
     run(["migrate", "--no-input"], cwd=old_tree, env=env)
     run(["shell", "-c", WRITE_OLD_ROWS], cwd=old_tree, env=env)
     before = table_digests(scratch_database)
+    permissions_before = permission_rows(scratch_database)
 
     with psycopg.connect(scratch_database) as connection:
         last_permission = connection.execute("SELECT max(id) FROM auth_permission").fetchone()[0]
@@ -169,6 +175,7 @@ def test_a_database_of_the_search_layout_migrates_forward_with_every_row(
     }
     assert after["django_content_type"][0] >= before["django_content_type"][0]
     assert all(after[t][0] == 0 for t in set(after) - set(before)), "a new table got rows from old data"
+    assert permissions_before <= permission_rows(scratch_database)
     with psycopg.connect(scratch_database) as connection:
         labels = connection.execute(
             "SELECT app_label FROM django_content_type WHERE model IN ('product', 'catalogupload')"

@@ -67,7 +67,7 @@ def make_rated_survey(
     """A survey with configs A, B, …, queries, participants and one rating per (participant, query).
     `rate(config_index, query_index, participant_index, rng)` → (satisfaction or None, match)."""
     from catalogue.models import Product
-    from search.models import SearchRun
+    from search.models import SearchResult, SearchRun
     from surveys.models import Assignment, Participant, Rating, ResultSet, Survey, SurveyConfig, SurveyQuery
 
     rng = np.random.default_rng(seed)
@@ -111,19 +111,53 @@ def make_rated_survey(
             for config in configs
         ]
     )
-    run_iter = iter(runs)
-    result_sets = ResultSet.objects.bulk_create(
+    results = SearchResult.objects.bulk_create(
         [
-            ResultSet(
-                query=query,
-                survey_config=config,
-                search_run=next(run_iter),
-                product_ids=[product.pk for product in products],
+            SearchResult(
+                run=run,
+                rank=rank,
+                product=product,
+                catalog_id=product.catalog_id,
+                title=product.title,
+                stage1_score=0.9 - 0.1 * rank,
+                stage1_rank=rank,
+                stage2_score=0.8 - 0.1 * rank,
             )
-            for query in queries
-            for config in configs
+            for run in runs
+            for rank, product in enumerate(products, start=1)
         ]
     )
+    by_run: dict[int, list] = {}
+    for result in results:
+        by_run.setdefault(result.run_id, []).append(result)
+    run_iter = iter(runs)
+    result_sets = []
+    for query in queries:
+        for config in configs:
+            run = next(run_iter)
+            items = [
+                {
+                    "rank": result.rank,
+                    "result_id": result.pk,
+                    "product_id": result.product_id,
+                    "catalog_id": result.catalog_id,
+                    "title": result.title,
+                    "image": "",
+                    "stage1_score": result.stage1_score,
+                    "stage2_score": result.stage2_score,
+                }
+                for result in by_run[run.pk]
+            ]
+            result_sets.append(
+                ResultSet(
+                    query=query,
+                    survey_config=config,
+                    search_run=run,
+                    product_ids=[item["product_id"] for item in items],
+                    items=items,
+                )
+            )
+    result_sets = ResultSet.objects.bulk_create(result_sets)
     cell = {(rs.query_id, rs.survey_config_id): rs for rs in result_sets}
     now = timezone.now()
     participants = Participant.objects.bulk_create(

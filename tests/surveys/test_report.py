@@ -96,6 +96,8 @@ def test_report_numbers_equal_stats_on_the_stored_ratings(researcher_client):
     assert dict(frame["config"].value_counts()) == dict(by_code.value_counts())
     direct = stats.analyse(frame, configs=["A", "B", "C"], seed=5, n_resamples=300)
     assert statistics["per_config"] == direct["per_config"]
+    # The report adds only whether each comparison was preregistered (here: nothing was).
+    assert [c.pop("analysis_status") for c in statistics["comparisons"]] == ["exploratory"] * 3
     assert statistics["comparisons"] == direct["comparisons"]
     means = frame.groupby("config")["satisfaction"].mean()
     for code in "ABC":
@@ -174,8 +176,9 @@ def test_report_page_shows_summary_tables_and_inline_plots(researcher_client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "B: " in html and "was rated" in html and "Holm" in html
-    assert html.count("<svg") == 5
-    assert "Mean satisfaction (1–5), 95% bootstrap interval" in html  # axis label drawn as text
+    assert html.count("<svg") == 6
+    # axis label drawn as text
+    assert "Mean satisfaction (1–5), 95% two-way (participant × query) bootstrap interval" in html
     assert "Wilcoxon signed-rank" in html
     assert "Krippendorff" in html
 
@@ -185,7 +188,7 @@ def test_png_download_is_a_png(researcher_client, settings):
         200  # each PNG builds the whole report; the figures do not matter here
     )
     survey = make_rated_survey()
-    for name in ("means", "distribution", "match", "differences", "heatmap"):
+    for name in ("means", "distribution", "match", "differences", "heatmap", "queries"):
         response = researcher_client.get(reverse("surveys:report-plot", args=[survey.slug, name]))
         assert response.status_code == 200, name
         assert response["Content-Type"] == "image/png"
@@ -201,7 +204,7 @@ def test_html_download_is_self_contained(researcher_client):
     assert response.status_code == 200
     assert "attachment" in response["Content-Disposition"]
     html = response.content.decode()
-    assert html.count("<svg") == 5
+    assert html.count("<svg") == 6
     assert "<style>" in html
     # No external references: nothing to fetch (no src/href to another resource, no @import, no url()).
     assert not re.search(r"""\ssrc=["']""", html)
@@ -239,3 +242,21 @@ def test_one_configuration_is_explained(researcher_client):
     assert response.status_code == 200
     assert "Only one configuration" in response.content.decode()
     assert response.context["report"]["statistics"]["comparisons"] == []
+
+
+def test_models_of_a_large_survey_are_fitted_in_the_background_and_then_shown(researcher_client, settings):
+    settings.REPORT_MODEL_INLINE_MAX_RATINGS = 20  # this survey's 48 ratings count as large
+    settings.REPORT_BOOTSTRAP_RESAMPLES = 200
+    survey = make_rated_survey(n_queries=8, n_participants=6, rate=better_b)
+    url = reverse("api-survey-report", args=[survey.slug])
+    pending = researcher_client.get(url).json()["statistics"]["models"]["mixed"]
+    assert pending["available"] is False and pending["pending"] is True
+    assert "being fitted in the background" in pending["explanation"]
+
+    from surveys.tasks import fit_report_models
+
+    assert fit_report_models(survey.pk, report.ReportFilters().as_dict()) == "fitted"  # what the worker runs
+    fitted = researcher_client.get(url).json()["statistics"]["models"]["mixed"]
+    assert fitted["available"] is True
+    assert {(c["a"], c["b"]) for c in fitted["contrasts"]} == {("A", "B")}
+    assert fitted["contrasts"][0]["estimate"] < 0  # B is rated higher

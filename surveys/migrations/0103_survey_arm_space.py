@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('embeddings', '0002_jobs_batches_failures'),
-        ('surveys', '0101_attention_checks'),
+        ('surveys', '0102_blinding'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('embeddings', '0002_jobs_batches_failures'),
+        ('embeddings', '0003_space_vector_storage'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
