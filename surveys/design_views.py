@@ -13,7 +13,7 @@ from surveys.design_forms import PlannerForm, PreregistrationForm
 from surveys.models import StudyPlan, Survey, SurveyConfig, SurveyQuery
 from surveys.overlap import jaccard_at_k, rank_biased_overlap, result_diff
 from surveys.selectors import shown_products
-from surveys.views import researcher_required
+from surveys.researcher_views import researcher_required
 
 
 @researcher_required
