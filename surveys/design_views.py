@@ -12,8 +12,8 @@ from surveys import services
 from surveys.design_forms import PlannerForm, PreregistrationForm
 from surveys.models import StudyPlan, Survey, SurveyConfig, SurveyQuery
 from surveys.overlap import jaccard_at_k, rank_biased_overlap, result_diff
-from surveys.selectors import shown_products
 from surveys.researcher_views import researcher_required
+from surveys.selectors import shown_products
 
 
 @researcher_required
