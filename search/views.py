@@ -6,6 +6,7 @@ naming the image by its hash, so results pages can be bookmarked, reloaded and p
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from catalogue.models import ATTRIBUTE_FIELDS, Product
+from fashionsite.throttling import ImageSearchThrottle
 from fashionsite.uploads import size_label
 from search import selectors, services
 from search.errors import SearchError, SearchUnavailable
@@ -149,6 +151,17 @@ def _upload_then_redirect(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("image")
     kept = _kept(params)
     if upload is not None:
+        throttle = ImageSearchThrottle()
+        if not throttle.allow_request(request, None):
+            # The same budget as image searches through the API: each one runs the image encoder.
+            wait = math.ceil(throttle.wait() or 60)
+            context = _page_context(request, params)
+            context["error"] = (
+                f"Too many searches with a photo from your address; try again in {wait} seconds."
+            )
+            response = render(request, "search/search.html", context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
         try:
             stored, _ = services.store_query_image(upload)
         except SearchError as error:

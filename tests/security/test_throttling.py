@@ -79,3 +79,23 @@ def test_anonymous_api_use_has_a_rate(client, settings):
         "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "2/min"},
     }
     assert [client.get("/api/products/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_photo_searches_on_the_search_page_share_the_image_budget(client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "image_search": "2/min",
+        },
+    }
+    for _ in range(2):
+        upload = SimpleUploadedFile("q.png", b"not an image", content_type="image/png")
+        assert client.post("/", {"image": upload}).status_code == 400  # counted, then refused as unreadable
+    upload = SimpleUploadedFile("q.png", b"not an image", content_type="image/png")
+    throttled = client.post("/", {"image": upload})
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    assert "Too many searches with a photo from your address; try again in" in throttled.content.decode()
+    # Text searches on the page are not part of that budget.
+    assert client.post("/", {"q": "red shirt"}).status_code == 302
