@@ -146,14 +146,14 @@ def test_survey_participant_own_query(client, settings):
 
 
 def test_worker_decodes_by_content_and_upright(settings):
-    from embeddings.services import _decode
+    from embeddings.services import decode_image
 
     default_storage.save("products/rotated.html", ContentFile(image_bytes("JPEG", exif_orientation=6)))
-    image, reason = _decode(default_storage, "products/rotated.html")
+    image, reason = decode_image(default_storage, "products/rotated.html")
     assert reason is None and image.mode == "RGB" and image.size == (80, 60)
 
     default_storage.save("products/legacy.gif", ContentFile(image_bytes("GIF")))
-    image, reason = _decode(default_storage, "products/legacy.gif")
+    image, reason = decode_image(default_storage, "products/legacy.gif")
     assert image is None
     assert reason == (
         "image cannot be decoded: products/legacy.gif is not a readable image "
