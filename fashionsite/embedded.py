@@ -167,7 +167,7 @@ def _start_postgres(pgdata: Path) -> None:
         start_new_session=True,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=90,
     )
     if result.returncode != 0:
         log = pgdata / "log"

@@ -143,7 +143,7 @@ def test_postgres_restart_loses_no_acknowledged_rating_nor_a_running_batch_and_t
     assert ratings == assignments
     assert ratings - before >= len(participants.acked)
     assert stack.process.poll() is None, "the launcher stopped"
-    assert "the database answers again" in stack.text()
+    stack.wait_for("the database answers again", timeout=60)
     # The batch that met the outage was retried (or re-sent by the sweep): the job completes once.
     wait_until(
         lambda: stack.sql("SELECT status FROM embeddings_embeddingjob WHERE id = %s", [job])[0][0] == "done",
@@ -289,7 +289,7 @@ def test_after_the_launcher_is_killed_the_next_start_leaves_no_orphans(stack):
 def test_stop_from_another_terminal_stops_every_process(stack):
     wait_until(stack.ready, timeout=120, what="not ready")
     tree = stack.tree()
-    stopped = stack.manage("up", "--stop", timeout=200)
+    stopped = stack.manage("up", "--stop", timeout=300)
     assert stopped.returncode == 0 and "fashionsite stopped." in stopped.stdout, (
         stopped.stdout + stopped.stderr
     )

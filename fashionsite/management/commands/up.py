@@ -102,7 +102,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"\n{stop_signal}: stopping the web server and the worker ...")
             finally:
                 with _signals_ignored():
-                    self.supervisor.stop_all()
+                    # 30 s each: gunicorn's graceful timeout; a batch cut short is redelivered (acks_late).
+                    self.supervisor.stop_all(timeout=30)
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
         self.stdout.write("fashionsite stopped.")
@@ -383,10 +384,10 @@ class Command(BaseCommand):
             self.stdout.write(f"stopping the launcher (pid {launcher}) ...")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(launcher, signal.SIGTERM)
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 240
             while _lock_holder(self.lock_path) is not None:
                 if time.monotonic() > deadline:
-                    raise CommandError(f"the launcher (pid {launcher}) did not stop within 120 s")
+                    raise CommandError(f"the launcher (pid {launcher}) did not stop within 240 s")
                 time.sleep(0.5)
             self.stdout.write("fashionsite stopped.")
             return
