@@ -320,6 +320,11 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sweep-queries", type=int, default=60)
     parser.add_argument("--reuse-sweep", action="store_true", help="take the sweep from the last search.json")
+    parser.add_argument(
+        "--defaults-only",
+        action="store_true",
+        help="with --reuse-sweep: rerun only the per-kind defaults section",
+    )
     args = parser.parse_args()
     if args.compute_vectors:
         compute_vectors(args.limit)
@@ -412,6 +417,18 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         metrics[f"{name}_median_paired_ratio_to_bare"] = paired["median_paired_ratio"]
         metrics[f"{name}_p10_ratio_to_bare"] = round(paired["site_p10"] / paired["bare_p10"], 2)
         print(name, result, paired, flush=True)
+
+    if args.defaults_only:
+        # Section 2 again at the current defaults; the rest of the last full run is kept.
+        path = REPO / "benchmarks" / "results" / "search.json"
+        payload = json.loads(path.read_text())
+        payload["metrics"].update(metrics)
+        payload["notes"] += (
+            f" Per-kind defaults and site/bare ratios rerun {time.strftime('%Y-%m-%d %H:%M')} UTC."
+        )
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"updated {path}")
+        return
 
     # 3. Filters keeping 1-10 %: the site's plan, and each plan forced, against the unfiltered p50.
     _, rows = styles()
