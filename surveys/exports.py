@@ -160,7 +160,6 @@ def iter_rows(survey: Survey) -> Iterator[dict]:
         Rating.objects.filter(assignment__participant__survey=survey)
         .select_related(
             "assignment__participant",
-            "assignment__query__source_product",
             "assignment__survey_config__weight_config",
             "assignment__result_set",
             "assignment__search_run__space",
@@ -190,7 +189,7 @@ def iter_rows(survey: Survey) -> Iterator[dict]:
             "query_text": query.text,
             "query_image": query.image.name if query.image else "",
             "query_image_name": query.image_name,
-            "query_source_product": query.source_product.catalog_id if query.source_product else "",
+            "query_source_product": query.source_catalog_id,
             "config_code": config.code,
             "config_name": config.weight_config.name,
             "config_version": config.weight_config.version,

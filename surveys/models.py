@@ -194,6 +194,8 @@ class SurveyQuery(models.Model):
     source_product = models.ForeignKey(
         "catalogue.Product", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Its catalogue id as it was when sampled: exports keep it after the product is deleted.
+    source_catalog_id = models.CharField(max_length=64, blank=True)
     # Own-query mode: the participant who typed it (such queries are not shown to anyone else).
     participant = models.ForeignKey(
         "Participant", on_delete=models.CASCADE, null=True, blank=True, related_name="own_queries"

@@ -91,6 +91,7 @@ SURVEY_FIELDS = (
     "exact",
     "own_query_tasks",
     "allow_open_link",
+    "arms_hidden_from_public_search",
 )
 
 

@@ -52,6 +52,7 @@ def add_query(
         text=text[:500],
         source=source,
         source_product=source_product,
+        source_catalog_id=source_product.catalog_id if source_product else "",
         participant=participant,
         position=_next_query_position(survey),
     )

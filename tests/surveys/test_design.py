@@ -272,7 +272,7 @@ def test_researcher_rewords_a_question_and_edits_settings(researcher_client, dra
         {"title": "Renamed", "slug": draft_survey.slug, "consent_text": "ok", "results_per_task": 5,
          "target_ratings_per_cell": 3, "seed": 9, "own_query_tasks": 0, "weight_configs": configs},
     )  # fmt: skip
-    assert edit.status_code == 302
+    assert edit.status_code == 302, edit.context["form"].errors
     draft_survey.refresh_from_db()
     assert (draft_survey.title, draft_survey.results_per_task) == ("Renamed", 5)
 
