@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from surveys.models import StudyPlan, Survey
+from surveys.services.planning import PREREGISTRATION_FIELDS
 
 
 def _integers(text: str, name: str) -> list[int]:
@@ -44,13 +45,4 @@ class PlannerForm(forms.Form):
 class PreregistrationForm(forms.ModelForm):
     class Meta:
         model = StudyPlan
-        fields = [
-            "primary_metric",
-            "primary_test",
-            "alpha",
-            "planned_queries",
-            "planned_participants",
-            "exclude_failed_attention",
-            "completed_only",
-            "notes",
-        ]
+        fields = list(PREREGISTRATION_FIELDS)

@@ -11,6 +11,7 @@ from embeddings.selectors import space_coverage
 from search.models import WeightConfig
 from surveys.blinding import blinding_problem
 from surveys.models import Question, Survey
+from surveys.services.design import SURVEY_FIELDS
 
 
 class ConsentForm(forms.Form):
@@ -138,20 +139,7 @@ class SurveyForm(forms.ModelForm):
 
     class Meta:
         model = Survey
-        fields = [
-            "title",
-            "slug",
-            "instructions",
-            "consent_text",
-            "results_per_task",
-            "target_ratings_per_cell",
-            "seed",
-            "space",
-            "exact",
-            "own_query_tasks",
-            "allow_open_link",
-            "arms_hidden_from_public_search",
-        ]
+        fields = list(SURVEY_FIELDS)
 
     second_space = forms.ModelChoiceField(
         queryset=EmbeddingSpace.objects.all(),
