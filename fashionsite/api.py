@@ -1,6 +1,7 @@
 """REST API plumbing shared by the apps: one error body shape for every 4xx/5xx."""
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -45,6 +46,7 @@ class JSONParser(parsers.JSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
+@csrf_exempt  # a POST to an unknown address gets the API's 404, not Django's CSRF page
 def not_found(request, *args, **kwargs):
     """Any /api/ address that names no endpoint (or an id of the wrong shape): the API's 404 body."""
     body = {
