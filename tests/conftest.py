@@ -148,6 +148,8 @@ def cache_down(settings, frozen_redis):
     cache_breaker.close()
     yield location
     cache_breaker.close()
+
+
 @pytest.fixture(autouse=True)
 def fresh_throttles():
     """Every test starts with no API throttle counts (kept per address, and every test client comes
