@@ -24,10 +24,11 @@ test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# The fast lane: no Celery worker, no browser, no slow migration replay (under a minute on a quiet
+# The fast lane: unit and thin database tests only, no Celery worker, no browser, no slow
+# simulations or migration replay, no end-to-end `integration` tests (under a minute on a
 # 2-core machine). `make test` runs everything and is what CI runs.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not worker and not browser and not slow"
+	$(BIN)/python -m pytest -q -m "not worker and not browser and not slow and not integration"
 
 lint: install
 	$(BIN)/ruff check .

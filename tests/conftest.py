@@ -36,6 +36,9 @@ def pytest_configure(config):
         embedded.ensure_postgres(settings.DATA_DIR, settings.DATABASES["default"]["NAME"])
     if not os.environ.get("REDIS_URL"):
         embedded.ensure_redis(settings.DATA_DIR)
+    # Every fixture user gets a password; PBKDF2's many rounds cost most of a second each on a busy
+    # 2-core machine. Tests check who may sign in, not the hash's strength (Django's own advice).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def fresh_broker_connections(app) -> None:
@@ -148,6 +151,8 @@ def cache_down(settings, frozen_redis):
     cache_breaker.close()
     yield location
     cache_breaker.close()
+
+
 @pytest.fixture(autouse=True)
 def fresh_throttles():
     """Every test starts with no API throttle counts (kept per address, and every test client comes

@@ -15,6 +15,9 @@ from django.db import connection
 
 from tests.conftest import REPO
 
+# Each test starts Python processes that set Django up: the integration lane.
+pytestmark = pytest.mark.integration
+
 PRINT_SETTINGS = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['NAME'], "

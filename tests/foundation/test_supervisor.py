@@ -8,9 +8,13 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from fashionsite.supervisor import Program, Supervisor, process_matches
 from tests.fixtures import wait_until
 from tests.foundation.stack import alive
+
+pytestmark = pytest.mark.integration  # real child processes, restarts with backoff
 
 
 def supervisor(tmp_path, lines):

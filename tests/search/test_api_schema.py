@@ -37,6 +37,7 @@ def test_schema_is_served_with_the_search_operations(client):
     } <= set(paths)
 
 
+@pytest.mark.integration
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))

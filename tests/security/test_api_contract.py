@@ -12,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
@@ -29,9 +29,12 @@ def survey(tiny_catalogue):
         results_per_task=5,
     )
     services.sample_catalogue_queries(survey=survey, count=2, categories=[], use_image=False)
-    # The tiny catalogue's arms may show identical cells; the contract test needs an open survey anyway.
-    identical = services.arm_overlaps(survey=survey)["n_identical"]
-    return services.open_survey(survey=survey, confirm_identical=identical)
+    # Text-only queries can show identical arms (whether they do depends on which titles were
+    # sampled); the API contract does not care, so open as a researcher who confirmed the count.
+    try:
+        return services.open_survey(survey=survey)
+    except services.IdenticalArms as identical:
+        return services.open_survey(survey=survey, confirm_identical=identical.count)
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ def assert_strict_csp(pages: dict) -> None:
         assert not EVENT_HANDLER.search(html), (path, EVENT_HANDLER.search(html).group(0))
 
 
+@pytest.mark.integration  # walks every page
 @pytest.mark.django_db
 def test_every_page_an_anonymous_visitor_and_a_participant_reach_has_the_csp(client, open_survey):
     participant = consent(client, open_survey)
@@ -84,6 +85,7 @@ def test_every_page_an_anonymous_visitor_and_a_participant_reach_has_the_csp(cli
     assert_strict_csp(pages)
 
 
+@pytest.mark.integration  # walks every page
 @pytest.mark.django_db
 def test_every_page_staff_reach_has_the_csp(client, open_survey, django_user_model):
     admin = django_user_model.objects.create_superuser("root", password="pw-root-123456")
@@ -103,6 +105,7 @@ def test_every_page_staff_reach_has_the_csp(client, open_survey, django_user_mod
     assert_strict_csp(pages)
 
 
+@pytest.mark.integration  # a manage.py subprocess
 def test_https_mode_passes_check_deploy():
     unset = ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")  # the latter is for the test process only
     env = {k: v for k, v in os.environ.items() if k not in unset}

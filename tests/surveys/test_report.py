@@ -183,6 +183,7 @@ def test_report_page_shows_summary_tables_and_inline_plots(researcher_client):
     assert "Krippendorff" in html
 
 
+@pytest.mark.integration  # renders every plot of the report as a PNG
 def test_png_download_is_a_png(researcher_client, settings):
     settings.REPORT_BOOTSTRAP_RESAMPLES = (
         200  # each PNG builds the whole report; the figures do not matter here

@@ -38,6 +38,7 @@ def hostile_survey(settings):
     return survey
 
 
+@pytest.mark.integration  # renders every plot and every report format
 def test_every_plot_and_report_format_answers_200_with_hostile_labels(researcher_client, hostile_survey):
     slug = hostile_survey.slug
     page = researcher_client.get(reverse("surveys:report", args=[slug]))
