@@ -41,7 +41,7 @@ def test_search_reads_go_to_a_replica_and_writes_to_the_primary(replica):
     assert router.db_for_read(ProductEmbedding) is None
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_search_outside_a_transaction_reads_through_the_replica(replica):
     catalogue = make_known_catalogue(n=200)
     assert search_database() == replica
