@@ -1,4 +1,4 @@
-""""Save and continue later" mid-task: a draft (not a rating), restored when the participant comes back."""
+"""Save and continue later mid-task: a draft (not a rating), restored when the participant comes back."""
 
 import pytest
 from django.urls import reverse
@@ -47,7 +47,8 @@ def test_a_draft_keeps_only_offered_choices_and_goes_when_the_rating_is_stored(c
     client.post(url, {match: "maybe", satisfaction: "9", "q999": "x", "later": "1"})
     assert TaskDraft.objects.get(assignment=assignment).values == {}
     client.post(url, {satisfaction: "2", "later": "1"})
-    assert TaskDraft.objects.get(assignment=assignment).values == {satisfaction: "2"}  # replaced, one per task
+    # Replaced: one draft per task.
+    assert TaskDraft.objects.get(assignment=assignment).values == {satisfaction: "2"}
 
     stored = client.post(url, valid_answers(open_survey))
     assert stored.status_code == 303
