@@ -34,3 +34,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# Screenshots of every page at phone (390×844) and desktop (1366×900) size into docs/screenshots/
+# (the committed set a reviewer looks at); a plain test run writes them to var/screenshots/ instead.
+.PHONY: screenshots
+screenshots: install system-deps
+	FASHIONSITE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:randomly tests/browser/test_screenshots.py

@@ -10,11 +10,13 @@ import math
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from catalogue.models import ATTRIBUTE_FIELDS, Product
+from embeddings.warmup import query_encoder_loaded
 from fashionsite.throttling import ImageSearchThrottle
 from fashionsite.uploads import size_label
 from search import selectors, services
@@ -58,8 +60,15 @@ def _staff_choices(request: HttpRequest, params) -> tuple[WeightConfig | None, b
 
 
 def _page_context(request: HttpRequest, params) -> dict:
+    kept = _kept(params)
     return {
         "params": params,
+        "active_filters": len(_filters(params)),
+        # "More like this" keeps the active filters (and a staff member's configuration choices).
+        "similar_query": urlencode({k: v for k, v in kept.items() if k not in ("q", "image", "similar")}),
+        # The first search after a restart loads the model when warming it failed or was skipped
+        # (WARM_MODELS=0, runserver): the page says so instead of hanging silently.
+        "model_loading": not _encoder_ready(),
         "filter_fields": [
             (field, field.replace("_", " ").capitalize(), values, params.get(field, ""))
             for field, values in selectors.filter_options().items()
@@ -70,6 +79,13 @@ def _page_context(request: HttpRequest, params) -> dict:
         else [],
         "max_image_size": size_label(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES),
     }
+
+
+def _encoder_ready() -> bool:
+    try:
+        return query_encoder_loaded()[0]
+    except DatabaseError:
+        return True  # the search itself will say what is wrong
 
 
 # Results of a POSTed search are shown at a GET address (bookmarkable) when it stays this short;

@@ -85,7 +85,7 @@ class TaskForm(forms.Form):
         """Each question with its choices pre-computed, so the page renders plain inputs (fast,
         no widget template per radio button): {"field", "input_type", "choices": [{id, value, label, checked}]}."""
         rows = []
-        for bound in self:
+        for question, bound in zip(self.questions, self, strict=True):
             input_type = getattr(bound.field.widget, "input_type", "")
             choices = []
             if input_type in ("radio", "checkbox"):
@@ -102,8 +102,39 @@ class TaskForm(forms.Form):
                     }
                     for index, (value, label) in enumerate(bound.field.choices)
                 ]
-            rows.append({"field": bound, "input_type": input_type, "choices": choices})
+            rows.append(
+                {
+                    "field": bound,
+                    "input_type": input_type,
+                    "choices": choices,
+                    "kind": question.kind,
+                    # Where the error summary's link for this question points (its first input).
+                    "anchor": choices[0]["id"] if choices else bound.auto_id,
+                    # 1–5 questions take the number keys (aria-keyshortcuts on each radio button).
+                    "scale": question.kind in (Question.Kind.SATISFACTION, Question.Kind.ATTENTION),
+                }
+            )
         return rows
+
+    def draft_values(self) -> dict:
+        """The answers given so far, unchecked for completeness (a draft may lack required ones):
+        {field name: value or [values]}, keeping only offered choices and at most the comment length."""
+        values = {}
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ChoiceField):
+                offered = {str(value) for value, _ in field.choices}
+                raw = (
+                    self.data.getlist(name)
+                    if isinstance(field, forms.MultipleChoiceField)
+                    else [self.data.get(name)]
+                )
+                chosen = [value for value in raw if value in offered]
+                value = chosen if isinstance(field, forms.MultipleChoiceField) else next(iter(chosen), "")
+            else:
+                value = (self.data.get(name) or "")[: field.max_length]
+            if value:
+                values[name] = value
+        return values
 
     def answers(self) -> dict:
         """{Question: value}; relevance becomes {catalog id: bool} over every shown product."""

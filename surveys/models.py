@@ -318,6 +318,20 @@ class Rating(models.Model):
         return f"rating of {self.assignment_id}"
 
 
+class TaskDraft(models.Model):
+    """What a participant answered so far on a task they paused ("Save and continue later"): the
+    raw form values, restored into the form when they come back. Not a rating: reports and
+    exports never read it, and it is deleted when the task's rating is stored."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="draft")
+    # {"q<question id>": value or [values]}: the task form's own field names and raw values.
+    values = models.JSONField(default=dict, blank=True)
+    saved_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"draft of {self.assignment_id}"
+
+
 # --------------------------------------------------------------------------- offline retrieval benchmark
 # Owned by the weight-comparison report (surveys/retrieval.py, docs/report.md). One row per run of
 # `manage.py evaluate_retrieval` for one configuration and task; the report shows the latest row

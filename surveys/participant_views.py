@@ -187,7 +187,7 @@ def _task_or_problem(token: str, assignment) -> Assignment:
     """The participant's task in one query (the common case); otherwise the page that says why not."""
     found = (
         Assignment.objects.select_related(
-            "participant__survey", "query", "result_set", "rating", "search_run__space"
+            "participant__survey", "query", "result_set", "rating", "draft", "search_run__space"
         )
         .filter(public_id=assignment, participant__token=token)
         .first()
@@ -237,7 +237,9 @@ def task(request, token, assignment):
     products = (
         selectors.shown_products(found.result_set) if request.method == "GET" or asks_relevance else None
     )
-    form = TaskForm(form_data(request), questions=questions, products=products or [])
+    # A paused task opens with the answers given so far (its draft) filled in.
+    draft = found.draft.values if hasattr(found, "draft") else None
+    form = TaskForm(form_data(request), questions=questions, products=products or [], initial=draft)
     if request.method == "POST" and found.shown_at is None:
         # Answers to results this browser was never shown (a scripted submit) are not stored; the
         # task is shown now, so time on task starts here and the next submit counts.
@@ -246,6 +248,13 @@ def task(request, token, assignment):
         messages.warning(request, "Please look at the results below before answering; nothing was saved yet.")
         products = form.products
         status = 409
+    elif request.method == "POST" and request.POST.get("later") and not form.is_valid():
+        # Paused mid-task: keep what is answered so far as a draft (not a rating), no errors shown.
+        try:
+            services.save_task_draft(assignment=found, values=form.draft_values())
+        except services.SurveyClosed:
+            return _closed_page(request, survey)
+        return HttpResponseRedirect(reverse("surveys:paused", args=[token]), status=303)
     elif request.method == "POST":
         if form.is_valid():
             try:
@@ -267,6 +276,8 @@ def task(request, token, assignment):
         status = 400
     else:
         services.mark_shown(assignment=found)
+        if draft:
+            messages.info(request, "Your answers from last time are filled in below.")
         status = 200
     context = task_context(
         survey=survey,

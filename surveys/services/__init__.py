@@ -27,6 +27,7 @@ from surveys.services.participation import (
     give_consent,
     join_open_link,
     mark_shown,
+    save_task_draft,
     submit_rating,
 )
 from surveys.services.planning import plan_sample_size, preregister
@@ -58,6 +59,7 @@ __all__ = [
     "open_survey",
     "plan_sample_size",
     "preregister",
+    "save_task_draft",
     "sample_catalogue_queries",
     "save_questions",
     "set_survey_configs",

@@ -11,7 +11,16 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from surveys import assignment as plan_rules
-from surveys.models import Assignment, Participant, Question, Rating, ResultSet, Survey, SurveyQuery
+from surveys.models import (
+    Assignment,
+    Participant,
+    Question,
+    Rating,
+    ResultSet,
+    Survey,
+    SurveyQuery,
+    TaskDraft,
+)
 from surveys.services.errors import SurveyClosed, SurveyError
 from surveys.services.queries import add_query
 from surveys.services.result_sets import ensure_result_set
@@ -168,6 +177,23 @@ def mark_shown(*, assignment: Assignment) -> None:
         assignment.shown_at = now
 
 
+def save_task_draft(*, assignment: Assignment, values: dict) -> TaskDraft | None:
+    """Keep a paused task's answers so far ("Save and continue later"): `values` are the task
+    form's raw values by field name. Not a rating; replaces the task's previous draft. Returns
+    None (nothing stored) when the task already has its rating."""
+    with transaction.atomic():
+        locked = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("participant__survey", "rating")
+            .get(pk=assignment.pk)
+        )
+        _require_open(locked.participant.survey)
+        if hasattr(locked, "rating"):
+            return None
+        draft, _ = TaskDraft.objects.update_or_create(assignment=locked, defaults={"values": values})
+        return draft
+
+
 @dataclass
 class SubmitResult:
     rating: Rating
@@ -195,6 +221,7 @@ def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
                 return SubmitResult(locked.rating, False)
             rating = _new_rating(locked, answers)
             rating.save()
+            TaskDraft.objects.filter(assignment=locked).delete()
             _finish_if_done(locked.participant)
             return SubmitResult(rating, True)
     except IntegrityError:
