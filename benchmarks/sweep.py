@@ -153,6 +153,10 @@ def main() -> None:
 
     import django
 
+    from fashionsite import embedded
+
+    # Importing settings starts nothing: this process starts (or reuses) its embedded servers.
+    embedded.start_for_process(embedded.data_dir_from_env(), os.environ["FASHIONSITE_DB_NAME"])
     django.setup()
     from benchmarks.common import machine_info, print_table, write_results
     from search.models import WeightConfig

@@ -162,6 +162,7 @@ class SurveyForm(forms.ModelForm):
                 dict.fromkeys(c.weight_config_id for c in arms if not c.space_id)
             )
             self.fields["second_space"].initial = next((c.space_id for c in arms if c.space_id), None)
+        self.fields["task_kind"].required = False
         # Only fully embedded spaces can be chosen: results from a half-embedded space would miss products.
         coverage = space_coverage()
         ready = [row["space"].pk for row in coverage if row["total"] and row["embedded"] == row["total"]]
@@ -176,6 +177,10 @@ class SurveyForm(forms.ModelForm):
             self.fields["space"].help_text = (
                 "only fully embedded spaces can be chosen; still embedding: " + ", ".join(embedding)
             )
+
+    def clean_task_kind(self):
+        # Absent from older clients' posts: a rating survey, the default.
+        return self.cleaned_data.get("task_kind") or Survey.TaskKind.RATING
 
     def arms(self) -> list:
         """The compared arms: each configuration in the survey's space, and in the second space if any."""

@@ -60,7 +60,7 @@ urlpatterns += [
 ]
 
 # Offline benchmark jobs and a survey's judgements as qrels (surveys/offline/, docs/offline-evaluation.md).
-from surveys.offline import survey_exports  # noqa: E402
+from surveys.offline import survey_exports, survey_views  # noqa: E402
 from surveys.offline import views as offline_views  # noqa: E402
 
 urlpatterns += [
@@ -69,6 +69,7 @@ urlpatterns += [
     path("offline/<int:pk>/progress/", offline_views.evaluation_progress, name="offline-progress"),
     path("offline/<int:pk>/config/", offline_views.config_from_point, name="offline-config"),
     path("manage/<slug:slug>/judgements.zip", survey_exports.download_judgements, name="judgements-zip"),
+    path("manage/<slug:slug>/judgements/", survey_views.judgements_page, name="judgements"),
 ]
 
 # Side-by-side preference surveys (surveys/sidebyside/).

@@ -166,3 +166,32 @@ def test_the_sweep_runs_against_the_judged_pool(judged_survey):
         ),
     )
     assert single["ndcg@10"].mean == pytest.approx(point["ndcg@10"]["mean"])
+
+
+def test_the_judgements_page_shows_arms_and_what_if_with_judged_at_10(judged_survey, researcher_client):
+    from django.urls import reverse
+
+    survey, *_rest = judged_survey
+    url = reverse("surveys:judgements", args=[survey.slug])
+    page = researcher_client.get(url).content.decode()
+    found = judgements.survey_judgements(survey)
+    assert f"{len(found)} judgements of 2 queries by 3 raters" in page
+    qrels = judgements.aggregate(found, "majority")
+    scores = judgements.score_runs(qrels, judgements.arm_runs(survey))
+    arms = page.split('data-testid="arm-scores"')[1].split("</table>")[0]
+    for label, values in scores.items():
+        ndcg, judged = values["ndcg@10"], values["judged@10"]
+        assert f"{ndcg.mean:.3f} [{ndcg.low:.3f}, {ndcg.high:.3f}]" in arms, label
+        assert f"{judged.mean:.3f} [{judged.low:.3f}, {judged.high:.3f}]" in arms, label
+
+    (other,) = make_weight_configs(1, prefix="what-if-page")
+    scored = researcher_client.get(url, {"config": other.pk}).content.decode()
+    expected = judgements.what_if(survey, other)
+    table = scored.split('data-testid="what-if"')[1].split("</table>")[0]
+    for key in ("ndcg@10", "judged@10", "condensed_ndcg@10"):
+        e = expected[key]
+        assert f"{e.mean:.3f} [{e.low:.3f}, {e.high:.3f}]" in table, key
+    wrong = researcher_client.get(url, {"config": "nine"})
+    assert wrong.status_code == 400 and "No current weight configuration with id &#x27;nine&#x27;" in (
+        wrong.content.decode()
+    )
