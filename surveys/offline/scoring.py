@@ -61,10 +61,15 @@ def _top(docs: dict[str, float], k: int) -> list[str]:
 def _ranx_scores(qrels: dict, run: dict, metrics: list[str]) -> dict[str, dict[str, float]]:
     if not metrics:
         return {}
+    ranked = {qid: run[qid] for qid in qrels if run.get(qid)}
+    if not ranked:
+        # Nothing ranked for any judged query (e.g. a condensed list with no judged product): every
+        # query scores 0; ranx cannot build an empty run.
+        return {metric: dict.fromkeys(qrels, 0.0) for metric in metrics}
     ranx = _ranx()
     qrels_obj = ranx.Qrels(qrels)
     # A query the run has no result for scores 0 (ranx's make_comparable adds it empty).
-    run_obj = ranx.Run({qid: run.get(qid, {}) for qid in qrels if run.get(qid)})
+    run_obj = ranx.Run(ranked)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ranx.evaluate(qrels_obj, run_obj, metrics, return_mean=False, make_comparable=True)

@@ -145,3 +145,14 @@ def test_side_by_side_refuses_own_queries_on_the_form(make_survey):
     )
     assert not form.is_valid()
     assert "set own queries to 0" in str(form.errors["own_query_tasks"])
+
+
+def test_the_rating_report_points_side_by_side_surveys_to_the_preference_report(
+    researcher_client, side_by_side
+):
+    survey = side_by_side(queries=2, configs=2)
+    page = researcher_client.get(reverse("surveys:report", args=[survey.slug])).content.decode()
+    notice = page.split('data-testid="side-by-side-notice"')[1].split("</p>")[0]
+    assert reverse("surveys:preferences", args=[survey.slug]) in notice
+    detail = researcher_client.get(reverse("surveys:manage-detail", args=[survey.slug])).content.decode()
+    assert reverse("surveys:preferences", args=[survey.slug]) in detail

@@ -195,3 +195,25 @@ def test_the_judgements_page_shows_arms_and_what_if_with_judged_at_10(judged_sur
     assert wrong.status_code == 400 and "No current weight configuration with id &#x27;nine&#x27;" in (
         wrong.content.decode()
     )
+
+
+def test_what_if_command_prints_named_configs_and_a_grid_and_refuses_clearly(judged_survey, make_survey):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    survey, *_rest = judged_survey
+    (other,) = make_weight_configs(1, prefix="what-if-cli")
+    out = StringIO()
+    call_command("what_if", survey=survey.slug, configs=other.name, grid=2, stdout=out)
+    text = out.getvalue()
+    expected = judgements.what_if(survey, other)["ndcg@10"]
+    assert f"{other.label}: nDCG@10 {expected.mean:.3f} [{expected.low:.3f}, {expected.high:.3f}]" in text
+    assert len([line for line in text.splitlines() if line[:4] in ("0.00", "1.00")]) == 4
+    with pytest.raises(CommandError, match="--grid must be between 2 and 11"):
+        call_command("what_if", survey=survey.slug, grid=40)
+    with pytest.raises(CommandError, match="No survey with slug 'nope'"):
+        call_command("what_if", survey="nope", grid=2)
+    empty = make_survey(queries=1, configs=2)
+    with pytest.raises(CommandError, match="no per-product judgements yet"):
+        call_command("what_if", survey=empty.slug, configs=other.name)

@@ -136,6 +136,20 @@ def test_a_query_without_results_scores_zero():
     assert scores["ndcg@10"] == {"q": 1.0, "r": 0.0}
 
 
+def test_a_ranking_with_no_judged_product_anywhere_scores_zero_not_an_error():
+    """A what-if point whose top 10 holds no judged product for any query: its condensed list is
+    empty everywhere (ranx cannot build an empty run; this used to raise max() of an empty sequence)."""
+    qrels = {"q": {1: 1}, "r": {2: 2}}
+    run = trec.run_dict({"q": [(50, 0.9)], "r": [(51, 0.8)]})
+    scores = scoring.per_query(qrels, run, ["ndcg@10", "condensed_ndcg@10", "judged@10"])
+    assert scores == {
+        "ndcg@10": {"q": 0.0, "r": 0.0},
+        "condensed_ndcg@10": {"q": 0.0, "r": 0.0},
+        "judged@10": {"q": 0.0, "r": 0.0},
+    }
+    assert scoring.per_query(qrels, {}, ["ndcg@10"]) == {"ndcg@10": {"q": 0.0, "r": 0.0}}
+
+
 def test_bootstrap_ci_brackets_the_mean_and_paired_tests_find_a_consistent_difference():
     values = [0.1, 0.4, 0.35, 0.8, 0.5, 0.45, 0.3, 0.6]
     estimate = scoring.mean_with_ci(values, seed=1)
