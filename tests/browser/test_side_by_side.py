@@ -38,7 +38,7 @@ def test_sets_stack_on_a_phone_and_sit_side_by_side_on_a_wide_screen(live_server
 
     page.get_by_role("radio", name="Set B (right)").check()
     page.get_by_label("Why? (optional)").fill("the colours match")
-    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("button", name="Save and continue", exact=True).click()
     page.wait_for_url(re.compile(r"/task/"))
     assert "Task 2 of 2" in page.content()
     rating = Rating.objects.get()
