@@ -351,61 +351,6 @@ class Rating(models.Model):
         return f"rating of {self.assignment_id}"
 
 
-# --------------------------------------------------------------------------- offline retrieval benchmark
-# Owned by the weight-comparison report (surveys/retrieval.py, docs/report.md). One row per run of
-# `manage.py evaluate_retrieval` for one configuration and task; the report shows the latest row
-# per (configuration, task, space) next to the human ratings. Migration: 0100_retrieval_evaluation.
-
-
-class RetrievalEvaluation(models.Model):
-    """Recall@1/5/10 and MRR of one weight configuration on the catalogue (Marqo-FashionCLIP KAGL protocol)."""
-
-    class Task(models.TextChoices):
-        TEXT_TO_IMAGE = "text-to-image", "Text to image (title → products with the same title)"
-        IMAGE_TO_IMAGE = "image-to-image", "Image to image (same article type and colour)"
-
-    space = models.ForeignKey("embeddings.EmbeddingSpace", on_delete=models.CASCADE, related_name="+")
-    weight_config = models.ForeignKey("search.WeightConfig", on_delete=models.PROTECT, related_name="+")
-    task = models.CharField(max_length=20, choices=Task.choices)
-    n_queries = models.PositiveIntegerField()
-    n_products = models.PositiveIntegerField(help_text="products with vectors in the space when it ran")
-    seed = models.BigIntegerField()
-    exact = models.BooleanField(default=False, help_text="exact stage 1 instead of the HNSW index")
-    recall_at_1 = models.FloatField()
-    recall_at_5 = models.FloatField()
-    recall_at_10 = models.FloatField()
-    mrr = models.FloatField()
-    random_weights = models.BooleanField(help_text="the space's model had randomly initialised weights")
-    duration_s = models.FloatField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["weight_config", "task", "space"])]
-
-    def __str__(self):
-        return f"{self.weight_config} {self.task} in {self.space_id}: R@10 {self.recall_at_10:.3f}"
-
-    def as_dict(self) -> dict:
-        return {
-            "space": self.space.name,
-            "weight_config": self.weight_config.name,
-            "version": self.weight_config.version,
-            "task": self.task,
-            "task_label": self.get_task_display(),
-            "n_queries": self.n_queries,
-            "n_products": self.n_products,
-            "seed": self.seed,
-            "exact": self.exact,
-            "recall_at_1": self.recall_at_1,
-            "recall_at_5": self.recall_at_5,
-            "recall_at_10": self.recall_at_10,
-            "mrr": self.mrr,
-            "random_weights": self.random_weights,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-        }
-
-
 # --------------------------------------------------------------------------- plan and preregistration
 
 
@@ -443,5 +388,5 @@ class StudyPlan(models.Model):
         return f"plan of {self.survey_id}"
 
 
-# Offline evaluation jobs live with the offline benchmark (surveys/offline/).
-from surveys.offline.models import OfflineEvaluation  # noqa: E402, F401
+# The offline benchmark's rows (the report's Recall@K and the evaluation jobs) live in surveys/offline/.
+from surveys.offline.models import OfflineEvaluation, RetrievalEvaluation  # noqa: E402, F401
