@@ -2,7 +2,8 @@
 and the fine-tuning evaluation in embeddings/training/): pure functions of rankings, no database.
 
 Recall@k = |relevant ∩ top k| / |relevant| (BEIR's definition, which Marqo's evaluation uses),
-reciprocal rank = 1 / rank of the first relevant item (0 when none is ranked); MRR is its mean.
+reciprocal rank = 1 / rank of the first relevant item within the top RR_DEPTH (0 when none is
+there): RR@10, the "MRR" Marqo's fashion benchmark reports. MRR is its mean.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 KS = (1, 5, 10)
+RR_DEPTH = 10
 METRICS = tuple(f"recall@{k}" for k in KS) + ("rr",)
 
 
 def retrieval_metrics(ranked: Sequence[Hashable], relevant: frozenset, ks=KS) -> dict[str, float]:
-    """Recall@k for each k and the reciprocal rank of one query's ranked ids."""
+    """Recall@k for each k and the reciprocal rank (RR@RR_DEPTH) of one query's ranked ids."""
     metrics = {f"recall@{k}": len(relevant.intersection(ranked[:k])) / len(relevant) for k in ks}
-    first = next((rank for rank, item in enumerate(ranked, start=1) if item in relevant), None)
+    first = next((rank for rank, item in enumerate(ranked[:RR_DEPTH], start=1) if item in relevant), None)
     metrics["rr"] = 1.0 / first if first else 0.0
     return metrics
 

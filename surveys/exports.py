@@ -58,7 +58,12 @@ FIXED_COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("shown_stage2_scores", pa.string(), "JSON list of the stage-2 (final) scores of the shown products"),
     ("match", pa.string(), "answer to the match question: yes, partly or no (empty if not asked)"),
     ("satisfaction", pa.int64(), "answer to the satisfaction question, 1–5 (empty if not asked)"),
-    ("relevance", pa.string(), "JSON object {catalogue id: true/false} of products marked relevant"),
+    (
+        "relevance",
+        pa.string(),
+        "JSON object {catalogue id: true/false} of products marked relevant, or {catalogue id: grade} "
+        "for a graded question (0 = not relevant … 3 = perfect, labels as the survey worded them)",
+    ),
     ("comment", pa.string(), "free-text comment"),
     (
         "attention_passed",
@@ -81,7 +86,7 @@ def question_columns(survey: Survey) -> list[tuple[str, pa.DataType, str]]:
                 f"q{question.pk}_answer",
                 pa.string(),
                 f"answer to question {question.pk} ({question.kind}): "
-                f"“{question.wording}”; JSON for relevance",
+                f"“{question.wording}”; JSON for relevance and graded questions",
             )
         )
         columns.append(

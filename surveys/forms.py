@@ -10,6 +10,7 @@ from embeddings.models import EmbeddingSpace
 from embeddings.selectors import space_coverage
 from search.models import WeightConfig
 from surveys.blinding import blinding_problem
+from surveys.graded import DEFAULT_GRADE_LABELS, graded_answer, graded_fields
 from surveys.models import Question, Survey
 from surveys.services.design import SURVEY_FIELDS
 
@@ -64,6 +65,8 @@ class TaskForm(forms.Form):
                         "invalid_choice": f"Please choose a number from {low} to {high}.",
                     },
                 )
+            elif question.kind == Question.Kind.GRADED:
+                self.fields.update(graded_fields(question, self.products))
             elif question.kind == Question.Kind.RELEVANCE:
                 self.fields[name] = forms.MultipleChoiceField(
                     label=question.wording,
@@ -141,7 +144,9 @@ class TaskForm(forms.Form):
         result = {}
         for question in self.questions:
             value = self.cleaned_data.get(f"q{question.pk}")
-            if question.kind == Question.Kind.RELEVANCE:
+            if question.kind == Question.Kind.GRADED:
+                value = graded_answer(question, self.cleaned_data, self.products)
+            elif question.kind == Question.Kind.RELEVANCE:
                 marked = set(value or [])
                 value = {product.catalog_id: product.catalog_id in marked for product in self.products}
             result[question] = value
@@ -188,6 +193,7 @@ class SurveyForm(forms.ModelForm):
                 dict.fromkeys(c.weight_config_id for c in arms if not c.space_id)
             )
             self.fields["second_space"].initial = next((c.space_id for c in arms if c.space_id), None)
+        self.fields["task_kind"].required = False
         # Only fully embedded spaces can be chosen: results from a half-embedded space would miss products.
         coverage = space_coverage()
         ready = [row["space"].pk for row in coverage if row["total"] and row["embedded"] == row["total"]]
@@ -202,6 +208,10 @@ class SurveyForm(forms.ModelForm):
             self.fields["space"].help_text = (
                 "only fully embedded spaces can be chosen; still embedding: " + ", ".join(embedding)
             )
+
+    def clean_task_kind(self):
+        # Absent from older clients' posts: a rating survey, the default.
+        return self.cleaned_data.get("task_kind") or Survey.TaskKind.RATING
 
     def arms(self) -> list:
         """The compared arms: each configuration in the survey's space, and in the second space if any."""
@@ -229,6 +239,11 @@ class SurveyForm(forms.ModelForm):
         )
         if problem:
             self.add_error("weight_configs", problem)
+        if data.get("task_kind") == Survey.TaskKind.SIDE_BY_SIDE and data.get("own_query_tasks"):
+            self.add_error(
+                "own_query_tasks",
+                "A side-by-side survey compares two arms on the survey's queries; set own queries to 0.",
+            )
         return data
 
     def service_arguments(self) -> dict:
@@ -243,9 +258,41 @@ class SurveyForm(forms.ModelForm):
 
 
 class QuestionForm(forms.ModelForm):
+    grade_labels = forms.CharField(
+        required=False,
+        max_length=300,
+        help_text="graded relevance: labels of 0, 1, 2, … separated by | (empty: "
+        + " | ".join(DEFAULT_GRADE_LABELS)
+        + ")",
+    )
+
     class Meta:
         model = Question
-        fields = ["kind", "wording", "low_label", "high_label", "expected_value", "required", "order"]
+        fields = [
+            "kind",
+            "wording",
+            "low_label",
+            "high_label",
+            "grade_labels",
+            "expected_value",
+            "required",
+            "order",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.grade_labels:
+            self.initial["grade_labels"] = " | ".join(self.instance.grade_labels)
+
+    def clean_grade_labels(self):
+        labels = [
+            label.strip()
+            for label in (self.cleaned_data.get("grade_labels") or "").split("|")
+            if label.strip()
+        ]
+        if len(labels) == 1:
+            raise ValidationError("Give at least two grade labels (for 0 and 1), separated by |, or none.")
+        return labels
 
     def clean(self):
         data = super().clean()

@@ -34,6 +34,10 @@ class Survey(models.Model):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
 
+    class TaskKind(models.TextChoices):
+        RATING = "rating", "Rating: one result set per task, rated with the questions"
+        SIDE_BY_SIDE = "side_by_side", "Side by side: two arms' result sets per task, which is better"
+
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True, help_text="used in the open participant link")
     instructions = models.TextField(blank=True)
@@ -44,6 +48,13 @@ class Survey(models.Model):
         )
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    task_kind = models.CharField(
+        max_length=16,
+        choices=TaskKind.choices,
+        default=TaskKind.RATING,
+        help_text="side by side: each task shows two arms' results (neutral labels, sides balanced) "
+        "and asks which matches better (surveys/sidebyside/)",
+    )
     results_per_task = models.PositiveSmallIntegerField(default=12, help_text="products shown per task")
     target_ratings_per_cell = models.PositiveIntegerField(
         default=10, help_text="ratings wanted for each (query, configuration) cell"
@@ -135,6 +146,7 @@ class Question(models.Model):
         MATCH = "match", "Match (yes / partly / no)"
         SATISFACTION = "satisfaction", "Satisfaction (1–5)"
         RELEVANCE = "relevance", "Relevant or not, per shown product"
+        GRADED = "graded", "Graded relevance (0–3), per shown product"
         COMMENT = "comment", "Free-text comment"
         ATTENTION = "attention", "Attention check (1–5, the wording names the answer)"
 
@@ -151,6 +163,8 @@ class Question(models.Model):
     expected_value = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="attention check: the answer (1–5) its wording asks for"
     )
+    # Graded relevance: the labels of grades 0, 1, 2, … (empty: surveys.graded.DEFAULT_GRADE_LABELS).
+    grade_labels = models.JSONField(default=list, blank=True)
     required = models.BooleanField(default=True)
     order = models.PositiveSmallIntegerField(default=0)
 
@@ -276,6 +290,14 @@ class Assignment(models.Model):
     survey_config = models.ForeignKey(SurveyConfig, on_delete=models.PROTECT, related_name="assignments")
     result_set = models.ForeignKey(ResultSet, on_delete=models.PROTECT, related_name="assignments")
     search_run = models.ForeignKey("search.SearchRun", on_delete=models.PROTECT, related_name="+")
+    # Side-by-side surveys: survey_config / result_set are shown on the left ("Set A"), these on the
+    # right ("Set B"); empty for a rating task.
+    right_config = models.ForeignKey(
+        SurveyConfig, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    right_result_set = models.ForeignKey(
+        ResultSet, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     position = models.PositiveSmallIntegerField()
     shown_at = models.DateTimeField(null=True, blank=True, help_text="first time the task was shown")
@@ -293,6 +315,14 @@ class Assignment(models.Model):
         return f"{self.participant_id}#{self.position}"
 
 
+PREFERENCE_CHOICES = (
+    ("left", "Set A (left)"),
+    ("right", "Set B (right)"),
+    ("both", "Both equally"),
+    ("neither", "Neither"),
+)
+
+
 class Rating(models.Model):
     """A participant's answers to one task. At most one per assignment (unique constraint)."""
 
@@ -305,6 +335,9 @@ class Rating(models.Model):
     # {"<catalog id>": true/false} for the relevance question, if asked.
     relevance = models.JSONField(default=dict, blank=True)
     comment = models.TextField(blank=True)
+    # Side-by-side tasks: which set matched better (left / right / both / neither) and why (optional).
+    preference = models.CharField(max_length=8, blank=True, choices=PREFERENCE_CHOICES)
+    preference_reason = models.TextField(blank=True)
     # Null when the survey asks no attention check; False when any attention answer was not the one asked for.
     attention_passed = models.BooleanField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -330,61 +363,6 @@ class TaskDraft(models.Model):
 
     def __str__(self):
         return f"draft of {self.assignment_id}"
-
-
-# --------------------------------------------------------------------------- offline retrieval benchmark
-# Owned by the weight-comparison report (surveys/retrieval.py, docs/report.md). One row per run of
-# `manage.py evaluate_retrieval` for one configuration and task; the report shows the latest row
-# per (configuration, task, space) next to the human ratings. Migration: 0100_retrieval_evaluation.
-
-
-class RetrievalEvaluation(models.Model):
-    """Recall@1/5/10 and MRR of one weight configuration on the catalogue (Marqo-FashionCLIP KAGL protocol)."""
-
-    class Task(models.TextChoices):
-        TEXT_TO_IMAGE = "text-to-image", "Text to image (title → products with the same title)"
-        IMAGE_TO_IMAGE = "image-to-image", "Image to image (same article type and colour)"
-
-    space = models.ForeignKey("embeddings.EmbeddingSpace", on_delete=models.CASCADE, related_name="+")
-    weight_config = models.ForeignKey("search.WeightConfig", on_delete=models.PROTECT, related_name="+")
-    task = models.CharField(max_length=20, choices=Task.choices)
-    n_queries = models.PositiveIntegerField()
-    n_products = models.PositiveIntegerField(help_text="products with vectors in the space when it ran")
-    seed = models.BigIntegerField()
-    exact = models.BooleanField(default=False, help_text="exact stage 1 instead of the HNSW index")
-    recall_at_1 = models.FloatField()
-    recall_at_5 = models.FloatField()
-    recall_at_10 = models.FloatField()
-    mrr = models.FloatField()
-    random_weights = models.BooleanField(help_text="the space's model had randomly initialised weights")
-    duration_s = models.FloatField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["weight_config", "task", "space"])]
-
-    def __str__(self):
-        return f"{self.weight_config} {self.task} in {self.space_id}: R@10 {self.recall_at_10:.3f}"
-
-    def as_dict(self) -> dict:
-        return {
-            "space": self.space.name,
-            "weight_config": self.weight_config.name,
-            "version": self.weight_config.version,
-            "task": self.task,
-            "task_label": self.get_task_display(),
-            "n_queries": self.n_queries,
-            "n_products": self.n_products,
-            "seed": self.seed,
-            "exact": self.exact,
-            "recall_at_1": self.recall_at_1,
-            "recall_at_5": self.recall_at_5,
-            "recall_at_10": self.recall_at_10,
-            "mrr": self.mrr,
-            "random_weights": self.random_weights,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-        }
 
 
 # --------------------------------------------------------------------------- plan and preregistration
@@ -422,3 +400,7 @@ class StudyPlan(models.Model):
 
     def __str__(self):
         return f"plan of {self.survey_id}"
+
+
+# The offline benchmark's rows (the report's Recall@K and the evaluation jobs) live in surveys/offline/.
+from surveys.offline.models import OfflineEvaluation, RetrievalEvaluation  # noqa: E402, F401

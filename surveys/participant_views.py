@@ -187,7 +187,7 @@ def _task_or_problem(token: str, assignment) -> Assignment:
     """The participant's task in one query (the common case); otherwise the page that says why not."""
     found = (
         Assignment.objects.select_related(
-            "participant__survey", "query", "result_set", "rating", "draft", "search_run__space"
+            "participant__survey", "query", "result_set", "right_result_set", "rating", "draft", "search_run__space"
         )
         .filter(public_id=assignment, participant__token=token)
         .first()
@@ -231,9 +231,16 @@ def task(request, token, assignment):
         if request.method == "POST":
             messages.info(request, "Your answers to that task were already saved. Thank you!")
         return redirect("surveys:invite", token=token)
+    if found.right_result_set_id is not None:
+        from surveys.sidebyside.views import compare
+
+        progress = selectors.participant_progress(participant)
+        return compare(request, found, token=token, progress=progress)
     questions = list(survey.questions.order_by("order", "id"))
     # A valid submit needs the shown products only to check relevance marks against them.
-    asks_relevance = any(question.kind == Question.Kind.RELEVANCE for question in questions)
+    asks_relevance = any(
+        question.kind in (Question.Kind.RELEVANCE, Question.Kind.GRADED) for question in questions
+    )
     products = (
         selectors.shown_products(found.result_set) if request.method == "GET" or asks_relevance else None
     )

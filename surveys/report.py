@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from surveys import stats
 from surveys.models import Question, Rating, Survey
+from surveys.offline import pooled
+from surveys.stats.common import DEFAULT_KS
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ def ratings_frame(survey: Survey, filters: ReportFilters | None = None) -> pd.Da
     frame["satisfaction"] = pd.to_numeric(frame["satisfaction"], errors="coerce").astype(float)
     frame["match"] = frame["match"].fillna("")
     frame["relevance"] = _relevance_lists(frame)
+    # precision@k / nDCG@k per rating by ranx against the query's pooled judgements (all arms, raters).
+    frame["pooled"] = pooled.report_values(frame, DEFAULT_KS)
     return frame.drop(columns=["relevance_marks", "shown"])
 
 
@@ -268,6 +272,8 @@ def arm_labels(configs) -> dict[str, str]:
     if len(set(spaces.values())) > 1:
         return {code: f"{name} · {spaces[code]}" for code, name in names.items()}
     return names
+
+
 def mark_preregistered(survey: Survey, filters: ReportFilters, analysis: dict) -> dict:
     """What the frozen preregistration fixed, and per comparison / model contrast whether it is the
     preregistered primary analysis ("preregistered") or not ("exploratory"). The primary analysis

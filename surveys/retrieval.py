@@ -11,8 +11,11 @@ Follows the Marqo-FashionCLIP evaluation protocol for KAGL (the Kaggle fashion-p
 Each query runs through the real two-stage ranking of the search service
 (`search.services.rank_products`: stage 1 over the catalogue, stage 2 rescoring) with the
 configuration's weights, K1 and mode, reading the full stage-2 order of the K1 candidates.
-Recall@k and MRR come from embeddings.retrieval_metrics (shared with the fine-tuning evaluation);
-a query whose relevant products are not among the K1 candidates scores 0.
+Recall@k and MRR come from embeddings.retrieval_metrics (shared with the fine-tuning evaluation):
+MRR is RR@10 as Marqo reports it (0 when no relevant product is in the top 10). Text-to-image
+searches image documents only, as Marqo's does (the configuration's product shares are replaced by
+1/0 for it; surveys.offline.protocol.document_config). The full protocol with the KAGL attribute
+tasks, CIs and paired tests: `manage.py offline_evaluation --kind protocol` (docs/offline-evaluation.md).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from django.db import transaction
 
 from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from embeddings.retrieval_metrics import retrieval_metrics
+from embeddings.retrieval_metrics import RR_DEPTH, retrieval_metrics
 from search.models import WeightConfig
 from search.services import encode_text_cached, rank_products
 from surveys.models import RetrievalEvaluation
+from surveys.offline.protocol import document_config
 
 TASKS = (RetrievalEvaluation.Task.TEXT_TO_IMAGE, RetrievalEvaluation.Task.IMAGE_TO_IMAGE)
 
@@ -126,10 +130,10 @@ def score_configuration(
             space=space,
             text_vector=query.vector if is_text else None,
             image_vector=None if is_text else query.vector,
-            config=config,
+            config=document_config(config, "text-to-image") if is_text else config,
             exact=exact,
             filters={},
-            k=config.k1,
+            k=min(RR_DEPTH, config.k1),
             exclude_product_id=query.exclude_product_id,
         )
         for name, value in retrieval_metrics(

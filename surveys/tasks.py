@@ -16,3 +16,11 @@ def fit_report_models(survey_id: int, filters: dict) -> str:
         return "survey gone"
     fit_and_cache_models(survey, ReportFilters.from_dict(filters))
     return "fitted"
+
+
+@shared_task(name="surveys.run_offline_evaluation")
+def run_offline_evaluation(evaluation_id: int) -> None:
+    """Compute one offline evaluation job (protocol, composed-query arms or a sweep)."""
+    from surveys.offline import jobs
+
+    jobs.run_evaluation(evaluation_id=evaluation_id)

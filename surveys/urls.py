@@ -58,3 +58,24 @@ urlpatterns += [
     path("manage/<slug:slug>/arms/diff/", design_views.result_diff_page, name="manage-result-diff"),
     path("manage/<slug:slug>/plan/", design_views.plan_page, name="manage-plan"),
 ]
+
+# Offline benchmark jobs and a survey's judgements as qrels (surveys/offline/, docs/offline-evaluation.md).
+from surveys.offline import survey_exports, survey_views  # noqa: E402
+from surveys.offline import views as offline_views  # noqa: E402
+
+urlpatterns += [
+    path("offline/", offline_views.evaluation_list, name="offline-list"),
+    path("offline/<int:pk>/", offline_views.evaluation_detail, name="offline-detail"),
+    path("offline/<int:pk>/progress/", offline_views.evaluation_progress, name="offline-progress"),
+    path("offline/<int:pk>/config/", offline_views.config_from_point, name="offline-config"),
+    path("manage/<slug:slug>/judgements.zip", survey_exports.download_judgements, name="judgements-zip"),
+    path("manage/<slug:slug>/judgements/", survey_views.judgements_page, name="judgements"),
+]
+
+# Side-by-side preference surveys (surveys/sidebyside/).
+from surveys.sidebyside import report_views as preference_views  # noqa: E402
+
+urlpatterns += [
+    path("manage/<slug:slug>/preferences/", preference_views.preferences_page, name="preferences"),
+    path("manage/<slug:slug>/preferences.csv", preference_views.preferences_csv, name="preferences-csv"),
+]

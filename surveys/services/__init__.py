@@ -2,7 +2,7 @@
 `queries` (query intake), `result_sets` (each cell's frozen results), `arms` (can the arms differ?),
 `planning` (sample-size plan, preregistration), `fielding` (opening, which freezes the
 preregistration, and closing), `participation` (participants, plans,
-ratings). Services take plain keyword arguments, never forms; `surveys` writes only its own tables
+ratings), `preferences` (side-by-side pair plans and answers). Services take plain keyword arguments, never forms; `surveys` writes only its own tables
 (search runs are pinned through `search.services.pin_runs`).
 
 Views, the API and admin actions call these; reads live in surveys/selectors.py.
@@ -31,6 +31,7 @@ from surveys.services.participation import (
     submit_rating,
 )
 from surveys.services.planning import plan_sample_size, preregister
+from surveys.services.preferences import submit_preference
 from surveys.services.queries import add_query, delete_query, import_queries_csv, sample_catalogue_queries
 from surveys.services.result_sets import compute_result_sets, ensure_result_set
 
@@ -63,6 +64,7 @@ __all__ = [
     "sample_catalogue_queries",
     "save_questions",
     "set_survey_configs",
+    "submit_preference",
     "submit_rating",
     "update_survey",
 ]

@@ -12,7 +12,7 @@ from surveys.models import DEFAULT_QUESTIONS, Assignment, Question, ResultSet, S
 from surveys.services.errors import SurveyError
 
 # Survey settings that decide which products a (query, configuration) cell shows.
-RESULT_SETTINGS = ("results_per_task", "space", "exact")
+RESULT_SETTINGS = ("results_per_task", "space", "exact", "task_kind")
 
 
 @transaction.atomic
@@ -92,6 +92,7 @@ SURVEY_FIELDS = (
     "own_query_tasks",
     "allow_open_link",
     "arms_hidden_from_public_search",
+    "task_kind",
 )
 
 
@@ -132,7 +133,16 @@ def update_survey(*, survey: Survey, weight_configs=None, **fields) -> Survey:
     return stored
 
 
-QUESTION_FIELDS = ("kind", "wording", "low_label", "high_label", "expected_value", "required", "order")
+QUESTION_FIELDS = (
+    "kind",
+    "wording",
+    "low_label",
+    "high_label",
+    "grade_labels",
+    "expected_value",
+    "required",
+    "order",
+)
 
 
 @transaction.atomic

@@ -77,21 +77,31 @@ def give_consent(*, participant: Participant) -> Participant:
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if participant.consent_at is not None:
         return participant
+    rotation = Participant.objects.filter(survey=survey).exclude(consent_at=None).count()
+    now = timezone.now()
+    participant.consent_at = now
+    participant.started_at = now
+    if survey.task_kind == Survey.TaskKind.SIDE_BY_SIDE:
+        from surveys.services.preferences import pair_assignments
+
+        assignments = pair_assignments(survey=survey, participant=participant, participant_index=rotation)
+        participant.save(update_fields=["consent_at", "started_at", "plan"])
+        Assignment.objects.bulk_create(assignments)
+        if not assignments:
+            participant.finished_at = now
+            participant.save(update_fields=["finished_at"])
+        return participant
     configs = list(survey.configs.order_by("position", "id"))
     codes = [config.code for config in configs]
     query_ids = list(
         survey.queries.filter(participant=None).order_by("position", "id").values_list("id", flat=True)
     )
-    rotation = Participant.objects.filter(survey=survey).exclude(consent_at=None).count()
     row = plan_rules.choose_row(
         query_ids, codes, _cell_counts(survey), target=survey.target_ratings_per_cell, rotation=rotation
     )
     tasks = plan_rules.shuffled_tasks(
         plan_rules.latin_square_row(query_ids, codes, row), seed=survey.seed, participant_key=participant.pk
     )
-    now = timezone.now()
-    participant.consent_at = now
-    participant.started_at = now
     participant.plan = {
         "row": row,
         "seed": survey.seed,
@@ -222,7 +232,7 @@ def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
             rating = _new_rating(locked, answers)
             rating.save()
             TaskDraft.objects.filter(assignment=locked).delete()
-            _finish_if_done(locked.participant)
+            finish_if_done(locked.participant)
             return SubmitResult(rating, True)
     except IntegrityError:
         existing = Rating.objects.filter(assignment_id=assignment.pk).first()
@@ -248,7 +258,7 @@ def _new_rating(assignment: Assignment, answers: dict) -> Rating:
             question.kind == Question.Kind.SATISFACTION and rating.satisfaction is None and value is not None
         ):
             rating.satisfaction = value
-        elif question.kind == Question.Kind.RELEVANCE and not rating.relevance:
+        elif question.kind in (Question.Kind.RELEVANCE, Question.Kind.GRADED) and not rating.relevance:
             rating.relevance = value or {}
         elif question.kind == Question.Kind.COMMENT and not rating.comment:
             rating.comment = value or ""
@@ -259,7 +269,8 @@ def _new_rating(assignment: Assignment, answers: dict) -> Rating:
     return rating
 
 
-def _finish_if_done(participant: Participant) -> None:
+def finish_if_done(participant: Participant) -> None:
+    """Mark the participant finished once every task is answered (and every own query entered)."""
     survey = participant.survey
     if participant.assignments.filter(rating__isnull=True).exists():
         return

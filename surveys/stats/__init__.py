@@ -25,7 +25,7 @@ from surveys.stats.effects import cliffs_delta, hodges_lehmann, matched_pairs_ra
 from surveys.stats.intervals import bootstrap_interval, two_way_interval
 from surveys.stats.pairwise import compare_configurations, holm_adjust, holm_levels, pairwise_comparisons
 from surveys.stats.per_query import query_breakdown, query_differences
-from surveys.stats.ranking import dcg_at_k, ndcg_at_k, precision_at_k, relevance_metrics
+from surveys.stats.ranking import relevance_metrics
 
 __all__ = [
     "ALPHA",
@@ -35,16 +35,13 @@ __all__ = [
     "bootstrap_interval",
     "cliffs_delta",
     "compare_configurations",
-    "dcg_at_k",
     "format_p",
     "hodges_lehmann",
     "holm_adjust",
     "holm_levels",
     "krippendorff_alpha",
     "matched_pairs_rank_biserial",
-    "ndcg_at_k",
     "pairwise_comparisons",
-    "precision_at_k",
     "query_breakdown",
     "query_differences",
     "rater_agreement",

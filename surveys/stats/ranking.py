@@ -1,5 +1,8 @@
-"""Ranking metrics from per-product relevance marks (hand-written, tested against published
-examples) and their per-configuration means with two-way cluster bootstrap intervals."""
+"""precision@k and nDCG@k per configuration with two-way cluster bootstrap intervals.
+
+The per-rating values are ranx's, against the rating's query's pooled judgements (every arm and
+rater; surveys/offline/pooled.py fills the frame's `pooled` column), so nDCG's ideal ranking is
+never one list's own marks."""
 
 from __future__ import annotations
 
@@ -8,31 +11,6 @@ import pandas as pd
 
 from surveys.stats.common import DEFAULT_KS, DEFAULT_RESAMPLES, DEFAULT_SEED, config_keys, num
 from surveys.stats.intervals import two_way_interval
-
-
-def precision_at_k(marks, k: int) -> float:
-    """Share of the first k shown products marked relevant; unmarked products count as not relevant,
-    and a list shorter than k counts the missing places as not relevant (k stays the denominator)."""
-    top = [bool(mark) for mark in list(marks)[:k]]
-    return sum(top) / k
-
-
-def dcg_at_k(gains, k: int) -> float:
-    """DCG@k = Σ_{i=1..k} gain_i / log2(i + 1) (Järvelin & Kekäläinen 2002, the form Wikipedia uses)."""
-    g = np.asarray([float(x or 0) for x in list(gains)[:k]])
-    if g.size == 0:
-        return 0.0
-    return float(np.sum(g / np.log2(np.arange(2, g.size + 2))))
-
-
-def ndcg_at_k(gains, k: int, ideal_gains=None) -> float | None:
-    """nDCG@k = DCG@k / IDCG@k. The ideal ordering is `ideal_gains` sorted descending (default: the
-    shown products' own gains, i.e. the best order of what was judged). None when nothing is relevant."""
-    ideal = sorted((float(x or 0) for x in (gains if ideal_gains is None else ideal_gains)), reverse=True)
-    best = dcg_at_k(ideal, k)
-    if best == 0:
-        return None
-    return dcg_at_k(gains, k) / best
 
 
 def relevance_metrics(
@@ -44,10 +22,10 @@ def relevance_metrics(
     n_resamples: int = DEFAULT_RESAMPLES,
 ) -> dict:
     """precision@k and nDCG@k per configuration: the mean over the ratings with relevance marks,
-    with a two-way (participant × query) cluster bootstrap 95% interval. nDCG@k counts 0 for a
-    rating where nothing shown was marked relevant."""
+    with a two-way (participant × query) cluster bootstrap 95% interval, from the per-rating ranx
+    values of the `pooled` column. nDCG@k counts 0 for a rating whose query has nothing judged relevant."""
     keys = config_keys(ratings, configs)
-    if "relevance" not in ratings.columns:
+    if "relevance" not in ratings.columns or "pooled" not in ratings.columns:
         return {"available": False, "ks": list(ks), "configs": {}, "explanation": "No relevance marks."}
     marked = ratings[
         ratings["relevance"].map(lambda marks: bool(marks) and any(m is not None for m in marks))
@@ -63,14 +41,11 @@ def relevance_metrics(
     per_config = {}
     for key in keys:
         rows = marked[marked["config"] == key]
-        lists = rows["relevance"].tolist()
-        entry = {"n_ratings": len(lists)}
+        pooled = rows["pooled"].tolist()
+        entry = {"n_ratings": len(pooled)}
         for k in ks:
-            for name, values in (
-                (f"precision@{k}", [precision_at_k(marks, k) for marks in lists]),
-                (f"ndcg@{k}", [ndcg_at_k(marks, k) or 0.0 for marks in lists]),
-            ):
-                values = np.asarray(values, dtype=float)
+            for name in (f"precision@{k}", f"ndcg@{k}"):
+                values = np.asarray([value[name] for value in pooled], dtype=float)
                 interval = two_way_interval(
                     values, rows["participant"], rows["query"], seed=seed, n_resamples=n_resamples
                 )

@@ -162,9 +162,32 @@ def test_relevance_marks_give_precision_and_ndcg():
     data = report.build_report(survey, n_resamples=100)
     relevance = data["statistics"]["relevance"]
     assert relevance["available"]
-    a_lists = frame.loc[frame["config"] == "A", "relevance"]
-    expected = np.mean([stats.precision_at_k(marks, 5) for marks in a_lists])
-    assert relevance["configs"]["A"]["precision@5"]["mean"] == pytest.approx(expected)
+    # The same figures from the survey's judgements export scored by ranx directly: each rating's
+    # shown list against its query's pooled (majority) qrels, averaged per arm.
+    from ranx import Qrels, Run, evaluate
+
+    from surveys.offline import judgements
+
+    qrels = judgements.aggregate(judgements.survey_judgements(survey), "majority")
+    runs = judgements.arm_runs(survey)
+    for code in ("A", "B"):
+        label = next(label for label in runs if label.startswith(f"{code}:"))
+        rows = frame[frame["config"] == code]
+        keys = [f"{i}" for i in range(len(rows))]
+        ranx_qrels = Qrels(
+            {k: {str(p): g for p, g in qrels[q].items()} for k, q in zip(keys, rows["query"], strict=True)}
+        )
+        ranx_run = Run(
+            {
+                k: {str(p): float(10 - r) for r, (p, _s) in enumerate(runs[label][q])}
+                for k, q in zip(keys, rows["query"], strict=True)
+            }
+        )
+        expected = evaluate(ranx_qrels, ranx_run, ["precision@5", "ndcg@5"], make_comparable=True)
+        assert relevance["configs"][code]["precision@5"]["mean"] == pytest.approx(
+            expected["precision@5"], abs=1e-9
+        )
+        assert relevance["configs"][code]["ndcg@5"]["mean"] == pytest.approx(expected["ndcg@5"], abs=1e-9)
 
 
 # --------------------------------------------------------------------------- pages

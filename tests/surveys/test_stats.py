@@ -180,39 +180,55 @@ def test_cliffs_delta_with_ties_equals_rescaled_mann_whitney_u():
     assert stats.cliffs_delta(a, b) == pytest.approx(2 * u / (a.size * b.size) - 1)
 
 
-def test_ndcg_matches_the_published_example():
-    """Wikipedia, 'Discounted cumulative gain', Example: graded relevances 3, 2, 3, 0, 1, 2 give
-    DCG6 = 6.861; with two more relevant documents (3 and 2) the ideal order gives IDCG6 = 8.740
-    and nDCG6 = 0.785."""
-    shown = [3, 2, 3, 0, 1, 2]
-    assert stats.dcg_at_k(shown, 6) == pytest.approx(6.861, abs=5e-4)
-    assert stats.dcg_at_k(sorted(shown + [3, 2], reverse=True), 6) == pytest.approx(8.740, abs=5e-4)
-    assert stats.ndcg_at_k(shown, 6, ideal_gains=shown + [3, 2]) == pytest.approx(0.785, abs=5e-4)
-    assert stats.ndcg_at_k([True, False, True], 3) == pytest.approx((1 + 1 / 2) / (1 + 1 / np.log2(3)))
-    assert stats.ndcg_at_k([False, False], 2) is None
+def test_ranx_ndcg_matches_the_published_example():
+    """Wikipedia, 'Discounted cumulative gain', Example: graded relevances 3, 2, 3, 0, 1, 2 shown,
+    two more relevant documents (3 and 2) judged but not shown: nDCG6 = 0.785 with the pooled
+    ideal (IDCG6 = 8.740), as the report's values are computed (surveys.offline.scoring, ranx)."""
+    from surveys.offline import scoring
+
+    grades = [3, 2, 3, 0, 1, 2, 3, 2]
+    qrels = {"q": {f"d{i}": grade for i, grade in enumerate(grades)}}
+    run = {"q": {f"d{i}": float(10 - i) for i in range(6)}}
+    assert scoring.per_query(qrels, run, ["ndcg@6"])["ndcg@6"]["q"] == pytest.approx(6.861 / 8.740, abs=5e-4)
 
 
-def test_precision_at_k_counts_unmarked_and_missing_places_as_not_relevant():
-    assert stats.precision_at_k([True, None, True, False], 4) == 0.5
-    assert stats.precision_at_k([True, True], 5) == pytest.approx(2 / 5)
+def test_relevance_metrics_per_configuration_use_the_pooled_ranx_values():
+    """The per-rating values come from surveys.offline.pooled (ranx, the query's pooled ideal)."""
+    from surveys.offline.pooled import RatedList, per_rating
 
-
-def test_relevance_metrics_per_configuration():
+    marks = {
+        1: [True, True, False, False, True],
+        2: [False, True, False, False, False],
+        3: [True, True, True, True, False],
+    }
+    # Ratings 1 and 3 judge query 1 (arms A and B show products 1-5 and 3-7), rating 2 query 2.
+    lists = [
+        RatedList("0", 1, 1, [1, 2, 3, 4, 5], dict(zip([1, 2, 3, 4, 5], marks[1], strict=True))),
+        RatedList("1", 2, 1, [11, 12, 13, 14, 15], dict(zip([11, 12, 13, 14, 15], marks[2], strict=True))),
+        RatedList("2", 1, 2, [3, 4, 5, 6, 7], dict(zip([3, 4, 5, 6, 7], marks[3], strict=True))),
+    ]
+    values = per_rating(lists, ks=(5,))
+    pooled = [{m: values[m][str(i)] for m in values} for i in range(3)] + [None]
     rows = [
-        ("A", 1, 1, 4, "yes", [True, True, False, False, True]),
-        ("A", 2, 1, 3, "no", [False, True, False, False, False]),
-        ("B", 1, 2, 5, "yes", [True, True, True, True, False]),
+        ("A", 1, 1, 4, "yes", marks[1]),
+        ("A", 1, 2, 3, "no", marks[2]),
+        ("B", 2, 1, 5, "yes", marks[3]),
         ("B", 2, 2, 2, "no", []),
     ]
-    result = stats.relevance_metrics(frame(rows), ["A", "B"], ks=(5,), n_resamples=200)
+    data = frame(rows)
+    data["pooled"] = pooled
+    result = stats.relevance_metrics(data, ["A", "B"], ks=(5,), n_resamples=200)
     assert result["available"]
     assert result["configs"]["A"]["n_ratings"] == 2
     assert result["configs"]["B"]["n_ratings"] == 1  # the empty list has no marks
     assert result["configs"]["A"]["precision@5"]["mean"] == pytest.approx((3 / 5 + 1 / 5) / 2)
-    first = stats.ndcg_at_k([True, True, False, False, True], 5)
-    second = stats.ndcg_at_k([False, True, False, False, False], 5)
-    assert result["configs"]["A"]["ndcg@5"]["mean"] == pytest.approx((first + second) / 2)
-    assert result["configs"]["B"]["ndcg@5"]["mean"] == pytest.approx(1.0)
+    # Query 1's pool (majority, a tie goes to the lower grade): 1, 2 relevant (rating 0), 3, 4 split
+    # (0 vs 1 → 0), 5 relevant for both, 6 relevant (rating 2), 7 not: 4 relevant products.
+    ideal = 1 + 1 / np.log2(3) + 1 / np.log2(4) + 1 / np.log2(5)
+    assert result["configs"]["B"]["ndcg@5"]["mean"] == pytest.approx(
+        (1 / np.log2(4) + 1 / np.log2(5)) / ideal
+    )
+    assert values["ndcg@5"]["0"] == pytest.approx((1 + 1 / np.log2(3) + 1 / np.log2(6)) / ideal)
 
 
 # --------------------------------------------------------------------------- agreement

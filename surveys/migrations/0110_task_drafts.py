@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0106_query_source_catalog_id'),
+        ('surveys', '0109_side_by_side'),
     ]
 
     operations = [
