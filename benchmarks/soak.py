@@ -142,15 +142,23 @@ def main() -> None:
         "EMBEDDINGS_STALL_SECONDS": "30",
     }
     load_before = os.getloadavg()
+    uptime_before = uptime()
     stack = Stack(data_dir, env=env, web_workers=2).start()
     try:
-        run(stack, args, load_before)
+        run(stack, args, load_before, uptime_before)
     finally:
         stack.stop()
         stack.kill_everything()
 
 
-def run(stack: Stack, args, load_before) -> None:
+def uptime() -> str:
+    """`uptime`'s line: how busy the shared machine was (other engineers' test suites)."""
+    import subprocess
+
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def run(stack: Stack, args, load_before, uptime_before) -> None:
     started = time.monotonic()
     stack.wait_for("Press Ctrl-C", timeout=900)
     print(f"stack ready after {time.monotonic() - started:.0f} s")
@@ -199,7 +207,7 @@ def run(stack: Stack, args, load_before) -> None:
         for thread in threads:
             thread.join(timeout=60)
     report(stack, args, traffic, participants, faults, rss_start, rss_end, before_ratings, first_ms, warm,
-           load_before, loads, jobs_started, slow)  # fmt: skip
+           load_before, loads, jobs_started, slow, uptime_before)  # fmt: skip
 
 
 def slow_clients_probe(stack: Stack, clients: int = 32, seconds: int = 10) -> dict:
@@ -277,7 +285,7 @@ def inject(stack: Stack, kind: str) -> dict:
 
 
 def report(stack, args, traffic, participants, faults, rss_start, rss_end, before_ratings, first_ms, warm,
-           load_before, loads, jobs_started, slow) -> None:  # fmt: skip
+           load_before, loads, jobs_started, slow, uptime_before) -> None:  # fmt: skip
     windows = [(f["at"], f["at"] + f["recovered_s"] + 2) for f in faults]
 
     def outside(t: float) -> bool:
@@ -331,6 +339,9 @@ def report(stack, args, traffic, participants, faults, rss_start, rss_end, befor
         "slow_clients": slow,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_during_mean": round(statistics.mean(loads), 2) if loads else None,
+        "load_average_during_max": round(max(loads), 2) if loads else None,
+        "uptime_before": uptime_before,
+        "uptime_after": uptime(),
         "web_restarts": stack.state()["programs"]["web"]["restarts"],
         "worker_restarts": stack.state()["programs"]["worker"]["restarts"],
     }
