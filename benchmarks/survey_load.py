@@ -48,7 +48,7 @@ RADIO = re.compile(r'type="radio" name="(q\d+)" value="([^"]+)"')
 
 
 def fresh_database() -> None:
-    """Drop and recreate the benchmark database, so every run starts empty."""
+    """Drop and recreate the benchmark database, so every run starts empty; start Redis."""
     import psycopg
     from psycopg import sql
 
@@ -62,6 +62,9 @@ def fresh_database() -> None:
         host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True
     ) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    # Importing settings starts nothing: create the database again and start Redis; their URLs
+    # reach the web server through the environment. This process stops both when it exits.
+    embedded.start_for_process(data_dir, name)
 
 
 def setup_world(products: int = 300, dimension: int = 64) -> str:
@@ -153,14 +156,17 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes and all their children so far."""
+    """User + system CPU seconds of these processes, their live children, and the children they
+    reaped (PostgreSQL's per-connection backends exit with each request's connection)."""
     import psutil
 
     total = 0.0
     for pid in pids:
         try:
             parent = psutil.Process(pid)
-            for process in [parent, *parent.children(recursive=True)]:
+            times = parent.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for process in parent.children(recursive=True):
                 with contextlib.suppress(psutil.Error):
                     times = process.cpu_times()
                     total += times.user + times.system
