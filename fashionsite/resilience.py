@@ -32,9 +32,11 @@ logger = logging.getLogger("fashionsite.resilience")
 
 def _timed_out(error: BaseException | None) -> bool:
     """Whether the failure (or what it wraps, as kombu does) was a timeout: a frozen server."""
-    while error is not None:
+    seen = set()
+    while error is not None and id(error) not in seen:
         if isinstance(error, (RedisTimeoutError, TimeoutError)):
             return True
+        seen.add(id(error))
         error = error.__cause__ or error.__context__
     return False
 
