@@ -1,24 +1,27 @@
-"""Survey load: concurrent simulated participants against a real gunicorn server over loopback.
+"""Survey load: concurrent simulated participants against the real web server over loopback.
 
-    .venv/bin/python benchmarks/survey_load.py [--participants 50] [--seconds 20] [--workers 2] [--client-processes 5]
+    .venv/bin/python benchmarks/survey_load.py [--participants 50] [--seconds 20] [--runs 5] [--workers 2] [--client-processes 5]
 
 Sets up a fresh database (FASHIONSITE_DB_NAME=bench_survey under var/bench-survey), a small
 catalogue with random unit vectors in its own space, and an open 6-query × 3-configuration
-survey whose result sets are computed when it opens. Then starts gunicorn on 127.0.0.1 and runs
+survey whose result sets are computed when it opens. Then starts the web server `manage.py up`
+runs (gunicorn with uvicorn workers) on 127.0.0.1 and runs
 simulated participants, each in its own HTTP session following the real pages:
 open link → consent → task page → submit answers → next task … → thank-you → a new participant.
 One submit in ten is sent twice (a replayed request) to check that nothing is stored twice.
 
 Measures submissions per second and p50/p95 latency of the submit POST (and of task pages),
 first with one participant (the baseline, same server) then with N concurrent ones spread over a
-few client processes, and checks
-that every acknowledged submission is in the database exactly once (zero lost, zero duplicated).
-Writes benchmarks/results/survey_load.json.
+few client processes, `--runs` times (the spread of p95 over runs is the figure to quote on a
+shared machine), with the CPU seconds the web server, PostgreSQL and the load clients each used,
+and checks that every acknowledged submission is in the database exactly once (zero lost, zero
+duplicated). Writes benchmarks/results/survey_load.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -45,7 +48,7 @@ RADIO = re.compile(r'type="radio" name="(q\d+)" value="([^"]+)"')
 
 
 def fresh_database() -> None:
-    """Drop and recreate the benchmark database, so every run starts empty."""
+    """Drop and recreate the benchmark database, so every run starts empty; start Redis."""
     import psycopg
     from psycopg import sql
 
@@ -59,6 +62,9 @@ def fresh_database() -> None:
         host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True
     ) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    # Importing settings starts nothing: create the database again and start Redis; their URLs
+    # reach the web server through the environment. This process stops both when it exits.
+    embedded.start_for_process(data_dir, name)
 
 
 def setup_world(products: int = 300, dimension: int = 64) -> str:
@@ -124,28 +130,57 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    log = open(REPO / os.environ["FASHIONSITE_DATA_DIR"] / "gunicorn.log", "ab")  # noqa: SIM115
+def start_server(port: int, workers: int) -> subprocess.Popen:
+    """The web server `manage.py up` runs (gunicorn + uvicorn workers, fashionsite/web.py)."""
+    from fashionsite.web import web_command
+
+    log = open(REPO / os.environ["FASHIONSITE_DATA_DIR"] / "web.log", "ab")  # noqa: SIM115
+    # No query encoder to warm: the survey pages never encode a query.
+    env = {**os.environ, "WARM_MODELS": "0"}
     process = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "fashionsite.wsgi",
-            "-b", f"127.0.0.1:{port}", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
-            "--access-logfile", "-", "--log-level", "warning",
-        ],
-        cwd=REPO, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+        web_command("127.0.0.1", port, workers),
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     import httpx
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("gunicorn exited; see gunicorn.log in the data dir")
+            raise RuntimeError("the web server exited; see web.log in the data dir")
         try:
-            httpx.get(f"http://127.0.0.1:{port}/surveys/s/none/", timeout=2)
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
             return process
         except httpx.HTTPError:
             time.sleep(0.5)
-    raise RuntimeError("gunicorn did not answer within 120 s")
+    raise RuntimeError("the web server did not answer within 120 s")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes, their live children, and the children they
+    reaped (PostgreSQL's per-connection backends exit with each request's connection)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            parent = psutil.Process(pid)
+            times = parent.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for process in parent.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def postgres_pid() -> int:
+    from fashionsite import embedded
+    from fashionsite.env import env_path
+
+    data_dir = env_path("FASHIONSITE_DATA_DIR", REPO / "var", base=REPO)
+    return embedded.server_pids(data_dir)["postgres"]
 
 
 def stop_server(process: subprocess.Popen) -> None:
@@ -167,6 +202,7 @@ class Stats:
         self.replays = 0
         self.errors: list[str] = []
         self.participants = 0
+        self.client_cpu_s = 0.0
 
 
 def participant_loop(base: str, slug: str, deadline: float, stats: Stats, seed: int, think: float) -> None:
@@ -223,6 +259,7 @@ def participant_loop(base: str, slug: str, deadline: float, stats: Stats, seed: 
 def client_process(base: str, slug: str, seconds: float, think: float, seeds: list[int]) -> dict:
     """One load-client process: a thread per simulated participant; returns what it measured."""
     stats = Stats()
+    cpu_started = time.process_time()
     deadline = time.monotonic() + seconds
     threads = [
         threading.Thread(
@@ -241,6 +278,7 @@ def client_process(base: str, slug: str, seconds: float, think: float, seeds: li
         "replays": stats.replays,
         "errors": stats.errors,
         "participants": stats.participants,
+        "cpu_s": time.process_time() - cpu_started,
     }
 
 
@@ -270,6 +308,7 @@ def run_phase(
             stats.replays += part["replays"]
             stats.errors += part["errors"]
             stats.participants += part["participants"]
+            stats.client_cpu_s += part["cpu_s"]
     return stats, time.monotonic() - started
 
 
@@ -281,13 +320,36 @@ def percentile(values: list[float], q: float) -> float:
     )
 
 
+def measured_phase(base, slug, participants, seconds, think, processes, server_pid) -> dict:
+    """One phase with the CPU seconds the server, PostgreSQL and the load clients used in it."""
+    server_before, db_before = cpu_seconds([server_pid]), cpu_seconds([postgres_pid()])
+    stats, elapsed = run_phase(base, slug, participants, seconds, think, processes)
+    return {
+        "stats": stats,
+        "elapsed": elapsed,
+        "cpu_s": {
+            "web": round(cpu_seconds([server_pid]) - server_before, 1),
+            "postgres": round(cpu_seconds([postgres_pid()]) - db_before, 1),
+            "load_clients": round(stats.client_cpu_s, 1),
+        },
+    }
+
+
+def spread(values: list[float]) -> dict:
+    return {
+        "min": round(min(values), 1),
+        "median": round(statistics.median(values), 1),
+        "max": round(max(values), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=5, help="load phases (each after its own baseline)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
         "--client-processes",
         type=int,
@@ -302,25 +364,34 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     fresh_database()
     slug = setup_world()
     port = free_port()
-    server = start_server(port, args.workers, args.threads)
+    server = start_server(port, args.workers)
     base = f"http://127.0.0.1:{port}"
     from django.db import connections
 
     connections.close_all()  # the client processes are forked: they must not share a DB connection
     clients = args.client_processes
+    runs, loads = [], []
     try:
-        baseline, _ = run_phase(base, slug, 1, args.baseline_seconds, 0.0, 1)
-        load, elapsed = run_phase(base, slug, args.participants, args.seconds, args.think_seconds, clients)
-        saturation, saturation_elapsed = run_phase(base, slug, args.participants, args.seconds, 0.0, clients)
+        for _ in range(args.runs):
+            baseline = measured_phase(base, slug, 1, args.baseline_seconds, 0.0, 1, server.pid)
+            load = measured_phase(
+                base, slug, args.participants, args.seconds, args.think_seconds, clients, server.pid
+            )
+            runs.append((baseline, load))
+            loads.append(os.getloadavg()[0])
+        saturation = measured_phase(base, slug, args.participants, args.seconds, 0.0, clients, server.pid)
     finally:
         stop_server(server)
 
     from surveys.models import Rating
 
-    acked = baseline.acked | load.acked | saturation.acked
+    phases = [phase["stats"] for pair in runs for phase in pair] + [saturation["stats"]]
+    acked = set().union(*(phase.acked for phase in phases))
+    errors = [error for phase in phases for error in phase.errors]
     stored = list(
         Rating.objects.filter(assignment__participant__survey__slug=slug).values_list(
             "assignment__public_id", flat=True
@@ -331,45 +402,76 @@ def main() -> None:
     duplicated = len(stored) - len(stored_ids)
     unacknowledged_rows = len(stored_ids - acked)  # stored but the client saw an error (not lost)
 
+    per_run = []
+    for baseline, load in runs:
+        submit_ms = load["stats"].submit_ms
+        per_run.append({
+            "submissions_per_s": round(len(submit_ms) / load["elapsed"], 2),
+            "submit_p50_ms": round(percentile(submit_ms, 50), 1),
+            "submit_p95_ms": round(percentile(submit_ms, 95), 1),
+            "task_page_p95_ms": round(percentile(load["stats"].page_ms, 95), 1),
+            "baseline_submit_p95_ms": round(percentile(baseline["stats"].submit_ms, 95), 1),
+            "cpu_s": load["cpu_s"],
+        })  # fmt: skip
+    p95 = [run["submit_p95_ms"] for run in per_run]
+    ratio = [run["submit_p95_ms"] / run["baseline_submit_p95_ms"] for run in per_run]
+    cpu_total = {role: sum(run["cpu_s"][role] for run in per_run) for role in per_run[0]["cpu_s"]}
+    wall = sum(load["elapsed"] for _, load in runs)
+    saturation_ms = saturation["stats"].submit_ms
     metrics = {
         "participants_concurrent": args.participants,
-        "seconds": round(elapsed, 2),
-        "participants_started": load.participants,
-        "submissions": len(load.submit_ms),
-        "submissions_per_s": round(len(load.submit_ms) / elapsed, 2),
-        "submit_p50_ms": round(percentile(load.submit_ms, 50), 1),
-        "submit_p95_ms": round(percentile(load.submit_ms, 95), 1),
-        "task_page_p50_ms": round(percentile(load.page_ms, 50), 1),
-        "task_page_p95_ms": round(percentile(load.page_ms, 95), 1),
-        "baseline_submit_p95_ms": round(percentile(baseline.submit_ms, 95), 1),
-        "submit_p95_ratio_vs_single_participant": round(
-            percentile(load.submit_ms, 95) / percentile(baseline.submit_ms, 95), 2
-        ),
+        "runs": args.runs,
+        "seconds_per_run": args.seconds,
+        "submit_p95_ms": spread(p95),
+        "submit_p50_ms": spread([run["submit_p50_ms"] for run in per_run]),
+        "submissions_per_s": spread([run["submissions_per_s"] for run in per_run]),
+        "baseline_submit_p95_ms": spread([run["baseline_submit_p95_ms"] for run in per_run]),
+        "submit_p95_ratio_vs_single_participant": spread(ratio),
+        "cpu_share_of_2_cores_during_load": {
+            role: round(seconds / (wall * (os.cpu_count() or 2)), 2) for role, seconds in cpu_total.items()
+        },
+        "per_run": per_run,
         "think_seconds": args.think_seconds,
-        "saturation_submissions_per_s": round(len(saturation.submit_ms) / saturation_elapsed, 2),
-        "saturation_submit_p50_ms": round(percentile(saturation.submit_ms, 50), 1),
-        "saturation_submit_p95_ms": round(percentile(saturation.submit_ms, 95), 1),
-        "replayed_submits": baseline.replays + load.replays + saturation.replays,
+        "saturation_submissions_per_s": round(len(saturation_ms) / saturation["elapsed"], 2),
+        "saturation_submit_p50_ms": round(percentile(saturation_ms, 50), 1),
+        "saturation_submit_p95_ms": round(percentile(saturation_ms, 95), 1),
+        "saturation_cpu_s": saturation["cpu_s"],
+        "replayed_submits": sum(phase.replays for phase in phases),
         "acknowledged": len(acked),
         "stored_ratings": len(stored),
         "lost": lost,
         "duplicated": duplicated,
         "stored_unacknowledged": unacknowledged_rows,
-        "client_errors": len(baseline.errors) + len(load.errors) + len(saturation.errors),
+        "client_errors": len(errors),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after_each_run": [round(x, 2) for x in loads],
     }
-    targets = {"submit_p95_ms": "<= 200", "lost": "== 0", "duplicated": "== 0"}
+    targets = {"submit_p95_ms": "median of runs <= 200", "lost": "== 0", "duplicated": "== 0"}
     from benchmarks.common import print_table, write_results
 
-    print_table([(name, value, targets.get(name)) for name, value in metrics.items()])
-    for error in (baseline.errors + load.errors + saturation.errors)[:5]:
+    rows = [
+        (f"run {number} submit p50 / p95 (ms)", f"{run['submit_p50_ms']} / {run['submit_p95_ms']}", None)
+        for number, run in enumerate(per_run, 1)
+    ]
+    rows += [
+        (name, value, targets.get(name))
+        for name, value in metrics.items()
+        if name not in ("per_run", "saturation_cpu_s")
+    ]
+    print_table(rows)
+    for error in errors[:5]:
         print("client error:", error)
     notes = (
-        f"gunicorn gthread {args.workers} workers × {args.threads} threads on 127.0.0.1, fresh database "
-        f"{os.environ['FASHIONSITE_DB_NAME']}; load clients: {clients} processes with a thread per participant; "
-        "6 queries × 3 configurations, result sets computed at open; "
-        "latency of the submit POST measured client-side (httpx); 10% of submits replayed. Main phase: "
-        f"{args.participants} participants pausing ~{args.think_seconds} s per task; saturation phase: the same "
-        "participants with no pause at all (the load clients share the machine's cores with the server)."
+        f"The web server `manage.py up` runs: gunicorn with {args.workers} uvicorn workers on 127.0.0.1 "
+        f"(fashionsite/web.py), fresh database {os.environ['FASHIONSITE_DB_NAME']}; load clients: {clients} "
+        "processes with a thread per participant, on the same 2 cores as the server and PostgreSQL; "
+        "6 queries × 3 configurations, result sets computed at open; latency of the submit POST measured "
+        f"client-side (httpx); 10% of submits replayed. {args.runs} runs, each a {args.baseline_seconds:.0f} s "
+        f"single-participant baseline then {args.participants} participants pausing ~{args.think_seconds} s per "
+        f"task for {args.seconds:.0f} s; spread = min/median/max over the runs. Saturation phase: the same "
+        "participants with no pause at all. cpu_s: CPU seconds used by the web server, PostgreSQL and the "
+        f"load clients in each load phase. Machine shared with other engineers: load average before "
+        f"{load_before[0]:.1f}, after the runs {', '.join(f'{x:.1f}' for x in loads)}."
     )
     path = write_results("survey_load", metrics, targets, notes=notes)
     print(f"wrote {path}")

@@ -24,7 +24,8 @@ from django.db import DatabaseError
 logger = logging.getLogger("fashionsite.embeddings")
 HEARTBEAT_KEY = "embeddings:worker-seen"
 HEARTBEAT_MAX_AGE = 60
-HEARTBEAT_EVERY = 15
+# Often enough that a Redis restarted without its data (no AOF) sees a worker again within 5 s.
+HEARTBEAT_EVERY = 5
 
 _timer: threading.Thread | None = None
 

@@ -5,6 +5,11 @@ the embeddings sweep. So when Redis is down or frozen, the first call pays its s
 (0.5 s cache, 2 s broker), the breaker opens, and for the next few seconds every call fails at
 once instead of waiting: a search costs microseconds more, not a second. After the reset time one
 call is let through to probe; success closes the breaker.
+
+The reset time depends on how the last call failed. A Redis that is down refuses at once, so a
+probe costs nothing and the breaker tries again after CACHE_CIRCUIT_DOWN_RESET_SECONDS (1 s): the
+site uses a restarted Redis within a second. A frozen Redis costs the probing request its socket
+timeout, so after a timeout the breaker waits CACHE_CIRCUIT_RESET_SECONDS (5 s).
 """
 
 from __future__ import annotations
@@ -25,9 +30,31 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, KombuOperationalError, 
 logger = logging.getLogger("fashionsite.resilience")
 
 
+def _timed_out(error: BaseException | None) -> bool:
+    """Whether the failure (or what it wraps, as kombu does) was a timeout: a frozen server."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, (RedisTimeoutError, TimeoutError)):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 class _LogTransitions(pybreaker.CircuitBreakerListener):
     def state_change(self, cb, old_state, new_state):
         logger.warning("circuit %s: %s -> %s", cb.name, getattr(old_state, "name", old_state), new_state.name)
+
+
+class _ResetByFailure(pybreaker.CircuitBreakerListener):
+    """Probe a refusing Redis again soon (cheap), a frozen one later (a probe costs a timeout)."""
+
+    def failure(self, cb, exc):
+        cb.reset_timeout = (
+            settings.CACHE_CIRCUIT_RESET_SECONDS
+            if _timed_out(exc)
+            else settings.CACHE_CIRCUIT_DOWN_RESET_SECONDS
+        )
 
 
 def _breaker(name: str) -> pybreaker.CircuitBreaker:
@@ -37,7 +64,7 @@ def _breaker(name: str) -> pybreaker.CircuitBreaker:
         name=name,
         throw_new_error_on_trip=False,
         exclude=[lambda error: not isinstance(error, _UNREACHABLE)],
-        listeners=[_LogTransitions()],
+        listeners=[_ResetByFailure(), _LogTransitions()],
     )
 
 

@@ -148,7 +148,9 @@ else:
     CELERY_BROKER_URL = REDIS_URL
 
 # Redis is optional for a request: the cache answers "miss" at once while its circuit breaker is
-# open (after a failed call, for CACHE_CIRCUIT_RESET_SECONDS), so a frozen Redis costs one timeout.
+# open, so a frozen Redis costs one timeout. The breaker tries again after
+# CACHE_CIRCUIT_RESET_SECONDS when the last call timed out (frozen), after
+# CACHE_CIRCUIT_DOWN_RESET_SECONDS when Redis refused (down: a probe costs nothing).
 CACHES = {
     "default": {
         "BACKEND": "fashionsite.resilience.ResilientRedisCache",
@@ -158,6 +160,7 @@ CACHES = {
     }
 }
 CACHE_CIRCUIT_RESET_SECONDS = env_float("CACHE_CIRCUIT_RESET_SECONDS", 5.0)
+CACHE_CIRCUIT_DOWN_RESET_SECONDS = env_float("CACHE_CIRCUIT_DOWN_RESET_SECONDS", 1.0)
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

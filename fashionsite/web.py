@@ -1,6 +1,24 @@
-"""The uvicorn worker class gunicorn runs (imports no Django: gunicorn's master loads it)."""
+"""The web server: gunicorn with uvicorn workers (imports no Django: gunicorn's master loads it)."""
+
+import sys
 
 from uvicorn_worker import UvicornWorker as _UvicornWorker
+
+
+def web_command(host: str, port: int, workers: int) -> list[str]:
+    """The web server's command line, as `manage.py up` runs it (and the benchmarks measure it)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "fashionsite.asgi:application",
+        "--config",
+        "python:fashionsite.gunicorn_config",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+    ]
 
 
 class UvicornWorker(_UvicornWorker):

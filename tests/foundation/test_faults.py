@@ -6,6 +6,7 @@ and leaves it ready (the SIGKILL test starts a new launcher on the same data).""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -110,6 +111,7 @@ def test_postgres_restart_loses_no_acknowledged_rating_nor_a_running_batch_and_t
             timeout=120,
             what=f"no rating acknowledged: {participants.errors}",
         )
+        stopped_at = time.monotonic()
         stack.stop_postgres()
         stack.wait_for("postgres went down", timeout=30)
         back = wait_until(
@@ -117,19 +119,20 @@ def test_postgres_restart_loses_no_acknowledged_rating_nor_a_running_batch_and_t
             timeout=120,
             what="PostgreSQL not restarted",
         )
-        wait_until(
-            lambda: _search_ok(stack),
-            timeout=10 + max(0.0, back - time.monotonic()) + 10,
-            what="site not answering",
-        )
+        wait_until(lambda: _search_ok(stack) and stack.ready(), timeout=60, what="site not answering")
         answered_after = time.monotonic() - back
+        recovered_after = time.monotonic() - stopped_at
         acked_before = len(participants.acked)
         wait_until(
             lambda: len(participants.acked) > acked_before,
             timeout=60,
             what="no rating accepted after the restart",
         )
-    assert answered_after <= 10, f"searches answered {answered_after:.1f} s after PostgreSQL was back"
+    # The launcher restarts it after its first backoff (1 s); PostgreSQL's own start time is the
+    # rest, so the bound is on what is ours: the site is ready soon after the server is.
+    assert re.search(r"postgres went down \(not answering\) after \d+ s; restarting it in 1 s", stack.text())
+    assert answered_after <= 10, f"ready {answered_after:.1f} s after PostgreSQL was back"
+    assert recovered_after <= 30, f"ready {recovered_after:.1f} s after PostgreSQL was stopped"
     stored = {
         str(row[0])
         for row in stack.sql(
@@ -174,14 +177,15 @@ def test_a_killed_redis_is_restarted_and_ratings_and_search_keep_working(ready):
             timeout=120,
             what=f"no rating acknowledged: {participants.errors}",
         )
+        killed_at = time.monotonic()
         os.kill(redis_pid, signal.SIGKILL)
         assert _search_ok(stack), "search failed while Redis was down"
-        stack.wait_for("redis went down", timeout=30)
-        wait_until(
-            lambda: stack.server_pid("redis") not in (None, redis_pid),
-            timeout=60,
-            what="Redis was not restarted",
-        )
+        # Noticed (one ping, no retries), restarted after 1 s, used again by the web within the
+        # breaker's 1 s: ready in ~3 s. It took 10.4-12.2 s (redis-py's retries, a 5 s breaker).
+        wait_until(stack.ready, timeout=60, what="not ready again after the Redis kill", interval=0.2)
+        recovered_after = time.monotonic() - killed_at
+        assert stack.server_pid("redis") not in (None, redis_pid), "Redis was not restarted"
+        assert "redis went down" in stack.text()
         acked = len(participants.acked)
         wait_until(
             lambda: len(participants.acked) > acked + 2,
@@ -196,7 +200,7 @@ def test_a_killed_redis_is_restarted_and_ratings_and_search_keep_working(ready):
         )
     }
     assert participants.acked <= stored
-    wait_until(stack.ready, timeout=90, what="not ready again after the Redis restart")
+    assert recovered_after <= 10, f"ready again {recovered_after:.1f} s after the Redis kill"
 
 
 @pytest.mark.parametrize("broker", ["down", "frozen"])

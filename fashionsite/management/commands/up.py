@@ -30,6 +30,7 @@ from django.db import DatabaseError, connection
 from fashionsite import embedded
 from fashionsite.celery import worker_command
 from fashionsite.supervisor import Program, Supervisor, process_matches
+from fashionsite.web import web_command
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -94,7 +95,7 @@ class Command(BaseCommand):
                 logs = self.data_dir / "logs"
                 self.supervisor.info.update(url=f"http://{host}:{port}", data_dir=str(self.data_dir))
                 self._add_child("worker", self._worker_argv(), logs)
-                self._add_child("web", self._web_argv(host, port, web_workers), logs)
+                self._add_child("web", web_command(host, port, web_workers), logs)
                 self._wait_until_ready(f"http://{host}:{port}")
                 self._say_where_to_go(host, port, logs, space)
                 self._watch(space)
@@ -227,20 +228,6 @@ class Command(BaseCommand):
             concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
             beat=True,
         )
-
-    def _web_argv(self, host: str, port: int, workers: int) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "fashionsite.asgi:application",
-            "--config",
-            "python:fashionsite.gunicorn_config",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            str(workers),
-        ]
 
     def _wait_until_ready(self, base: str, timeout: float = 300) -> None:
         """Wait for /readyz (web workers have loaded the model, the worker has said hello)."""
