@@ -114,7 +114,13 @@ def _ratings(survey: Survey):
 
 def _failed_attention(survey: Survey):
     """Participants with at least one rating whose attention check was not answered as instructed."""
-    return _ratings(survey).filter(attention_passed=False).values("assignment__participant_id")
+    return (
+        _ratings(survey)
+        .filter(attention_passed=False)
+        .order_by()
+        .values("assignment__participant_id")
+        .distinct()
+    )
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -225,7 +231,7 @@ def build_report(
             "This survey has no attention-check questions, so no participant was excluded for failing one."
         )
     elif filters.exclude_failed_attention:
-        excluded = _failed_attention(survey).distinct().count()
+        excluded = _failed_attention(survey).count()
         analysis["explanations"].append(
             f"{excluded} participant{'' if excluded == 1 else 's'} who failed an attention check "
             f"{'was' if excluded == 1 else 'were'} left out, with all their ratings."
@@ -268,6 +274,8 @@ def arm_labels(configs) -> dict[str, str]:
     if len(set(spaces.values())) > 1:
         return {code: f"{name} · {spaces[code]}" for code, name in names.items()}
     return names
+
+
 def mark_preregistered(survey: Survey, filters: ReportFilters, analysis: dict) -> dict:
     """What the frozen preregistration fixed, and per comparison / model contrast whether it is the
     preregistered primary analysis ("preregistered") or not ("exploratory"). The primary analysis

@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from catalogue.models import Product
 from fashionsite.permissions import staff_permission_required
 from fashionsite.upload_handlers import limited_upload
 from fashionsite.uploads import size_label
@@ -80,9 +79,7 @@ def manage_edit(request, slug):
 @researcher_required
 def manage_detail(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    categories = (
-        Product.objects.exclude(master_category="").values_list("master_category", flat=True).distinct()
-    )
+    categories = selectors.sampling_categories()
     context = {
         "survey": survey,
         "configs": survey.configs.select_related("weight_config"),
@@ -90,7 +87,7 @@ def manage_detail(request, slug):
         "queries": survey.queries.filter(participant=None),
         "query_form": QueryForm(),
         "csv_form": QueryCsvForm(),
-        "sample_form": SampleForm(categories=sorted(categories)),
+        "sample_form": SampleForm(categories=categories),
         "invite_form": InviteForm(),
         "open_link": request.build_absolute_uri(reverse("surveys:open", args=[survey.slug])),
     }
@@ -170,10 +167,8 @@ def manage_import_queries(request, slug):
 @require_POST
 def manage_sample_queries(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    categories = (
-        Product.objects.exclude(master_category="").values_list("master_category", flat=True).distinct()
-    )
-    form = SampleForm(request.POST, categories=sorted(categories))
+    categories = selectors.sampling_categories()
+    form = SampleForm(request.POST, categories=categories)
     if form.is_valid():
         try:
             created = services.sample_catalogue_queries(

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Count, Q
 
+from search.selectors import filter_options
 from surveys.models import Assignment, Participant, Rating, ResultSet, Survey
 
 RESEARCHER_PERMISSION = "surveys.conduct_survey"
@@ -22,6 +23,11 @@ def researcher_can_manage(user) -> bool:
         and user.is_staff
         and user.has_perm(RESEARCHER_PERMISSION)
     )
+
+
+def sampling_categories() -> list[str]:
+    """The catalogue's master categories, each once, sorted (the sampling form's checkboxes)."""
+    return filter_options(("master_category",))["master_category"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,7 @@ def survey_progress(survey: Survey) -> SurveyProgress:
         ratings=ratings.count(),
         median_time_on_task_s=median,
         participants_failed_attention=ratings.filter(attention_passed=False)
+        .order_by()
         .values("assignment__participant_id")
         .distinct()
         .count(),
