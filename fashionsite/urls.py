@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from fashionsite import api
+from fashionsite import accounts, api
 from fashionsite.health import ReadyzView, healthz
 from fashionsite.media import serve_media
 from fashionsite.metrics import metrics_view
@@ -22,11 +22,15 @@ api_patterns = [
     re_path(r"^(?:[\s\S]*/)?$", api.not_found),
 ]
 
+# A PermissionDenied raised anywhere renders the site's 403 page (reason + a way back).
+handler403 = "fashionsite.accounts.permission_denied"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", ReadyzView.as_view(), name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("accounts/", include(accounts.urlpatterns)),
     path("api/", include(api_patterns)),
     path("catalogue/", include("catalogue.urls")),
     path("embeddings/", include("embeddings.urls")),

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Count, Q
 
+from fashionsite.permissions import has_page_permission
 from search.selectors import filter_options
 from surveys.models import Assignment, Participant, Rating, ResultSet, Survey
 
@@ -15,14 +16,8 @@ RESEARCHER_PERMISSION = "surveys.conduct_survey"
 
 
 def researcher_can_manage(user) -> bool:
-    """Staff with the researcher permission (the Researchers group has it): survey pages, API, report."""
-    return bool(
-        user
-        and user.is_authenticated
-        and user.is_active
-        and user.is_staff
-        and user.has_perm(RESEARCHER_PERMISSION)
-    )
+    """Holders of the researcher permission (the Researchers group has it): survey pages, API, report."""
+    return has_page_permission(user, RESEARCHER_PERMISSION)
 
 
 def sampling_categories() -> list[str]:

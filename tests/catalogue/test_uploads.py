@@ -327,7 +327,7 @@ def test_anonymous_visitors_are_sent_to_login_from_every_admin_page(client, meth
     for url in admin_page_urls():
         response = getattr(client, method)(url)
         assert response.status_code == 302, f"{method.upper()} {url}: {response.status_code}"
-        assert response["Location"].startswith("/admin/login/?next="), url
+        assert response["Location"].startswith("/accounts/login/?next="), url
 
 
 @pytest.mark.parametrize(
