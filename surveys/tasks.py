@@ -1,4 +1,4 @@
-"""Celery tasks of the surveys app (default queue). Thin: the work is in surveys.report."""
+"""Celery tasks of the surveys app (default queue). Thin: the work is in surveys.report and surveys.services."""
 
 from __future__ import annotations
 
@@ -16,3 +16,15 @@ def fit_report_models(survey_id: int, filters: dict) -> str:
         return "survey gone"
     fit_and_cache_models(survey, ReportFilters.from_dict(filters))
     return "fitted"
+
+
+@shared_task(ignore_result=True)
+def open_survey_job(job_id: int) -> str:
+    """Compute a survey's result sets with progress, then open it (surveys.services.run_opening)."""
+    from surveys import services
+    from surveys.models import OpeningJob
+
+    job = OpeningJob.objects.filter(pk=job_id).select_related("survey").first()
+    if job is None or not job.active:
+        return "nothing to do"
+    return services.run_opening(job=job).status

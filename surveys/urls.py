@@ -58,3 +58,10 @@ urlpatterns += [
     path("manage/<slug:slug>/arms/diff/", design_views.result_diff_page, name="manage-result-diff"),
     path("manage/<slug:slug>/plan/", design_views.plan_page, name="manage-plan"),
 ]
+
+# Opening in the background with a progress bar (surveys/opening_views.py).
+from surveys import opening_views  # noqa: E402
+
+urlpatterns += [
+    path("manage/<slug:slug>/opening/<int:job_id>/", opening_views.opening_page, name="manage-opening"),
+]
