@@ -1,0 +1,64 @@
+"""Guided survey design (#16, item 5): open-link help, the open link only once open, locked
+settings that look locked, one copy of each error, a way back from the preview."""
+
+import pytest
+from django.urls import reverse
+
+from surveys import services
+from surveys.models import Survey
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_open_link_help_names_a_real_address(researcher_client, weight_configs):
+    html = researcher_client.get(reverse("surveys:manage-create")).content.decode()
+    assert "/surveys/s/your-slug/" in html and "/surveys/s//" not in html and "<slug>" not in html
+    assert "surveys/design.js" in html  # fills the slug from the title
+
+
+def test_the_open_link_is_shown_only_once_the_survey_is_open(researcher_client, draft_survey):
+    url = reverse("surveys:manage-detail", args=[draft_survey.slug])
+    draft = researcher_client.get(url).content.decode()
+    assert 'data-testid="open-link"' not in draft and "appears here once the survey is open" in draft
+    services.open_survey(survey=draft_survey)
+    opened = researcher_client.get(url).content.decode()
+    assert f'data-testid="open-link">http://testserver/surveys/s/{draft_survey.slug}/<' in opened
+
+
+def test_settings_participants_saw_are_shown_locked_and_cannot_change(researcher_client, open_survey):
+    participant = services.give_consent(participant=services.join_open_link(survey=open_survey))
+    assert participant.assignments.exists()
+    url = reverse("surveys:manage-edit", args=[open_survey.slug])
+    html = researcher_client.get(url).content.decode()
+    field = html.split('name="results_per_task"')[1].split(">")[0]
+    assert "disabled" in field
+    assert "Locked: participants have already been shown results" in html
+    data = {
+        "title": "Renamed while open",
+        "slug": open_survey.slug,
+        "consent_text": "ok",
+        "results_per_task": 3,
+        "target_ratings_per_cell": 3,
+        "seed": 9,
+        "own_query_tasks": 0,
+        "allow_open_link": "on",
+    }
+    response = researcher_client.post(url, data)
+    assert response.status_code == 302
+    survey = Survey.objects.get(pk=open_survey.pk)
+    assert (survey.title, survey.results_per_task) == ("Renamed while open", open_survey.results_per_task)
+
+
+def test_a_form_error_appears_once(researcher_client, weight_configs):
+    html = researcher_client.post(
+        reverse("surveys:manage-create"),
+        {"title": "T", "slug": "t", "weight_configs": [weight_configs[0].pk]},
+    ).content.decode()
+    assert html.count("Choose at least two weight configurations to compare") == 1
+
+
+def test_the_preview_links_back_to_the_survey(researcher_client, draft_survey):
+    query, arm = draft_survey.queries.first(), draft_survey.configs.first()
+    url = reverse("surveys:manage-preview", args=[draft_survey.slug])
+    html = researcher_client.get(url, {"query": query.pk, "config": arm.pk}).content.decode()
+    assert f'href="/surveys/manage/{draft_survey.slug}/" data-testid="preview-back"' in html
