@@ -15,8 +15,13 @@ api_patterns = [
     path("", include("embeddings.api_urls")),
     path("", include("surveys.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # The split view serves its init script as a file: no inline script (Content-Security-Policy).
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its init script as a file: no inline script (Content-Security-Policy);
+    # api_docs.html adds a way back to the site above Swagger UI.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     # Last: an unknown address (or an id of the wrong shape, e.g. search-runs/<not a uuid>/) under
     # /api/ answers in the API's JSON error body, not with the HTML 404 page.
     re_path(r"^(?:[\s\S]*/)?$", api.not_found),
