@@ -259,8 +259,22 @@ def build_report(
         "attention_checks": attention,
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "statistics": analysis,
-        "retrieval": retrieval_evaluations(survey, configs),
+        "retrieval": retrieval_evaluations(survey, configs)
+        | {"hint_space": _evaluation_space_name(survey, configs)},
     }
+
+
+def _evaluation_space_name(survey: Survey, configs) -> str:
+    """The space an offline evaluation of this survey should use: its own, else an arm's, else the active one."""
+    from embeddings.models import EmbeddingSpace
+
+    if survey.space_id:
+        return survey.space.name
+    arm_space = next((config.arm_space for config in configs if config.arm_space), None)
+    if arm_space is not None:
+        return arm_space.name
+    active = EmbeddingSpace.objects.filter(is_active=True).values_list("name", flat=True).first()
+    return active or "NAME"
 
 
 def arm_labels(configs) -> dict[str, str]:
