@@ -62,3 +62,23 @@ def test_the_preview_links_back_to_the_survey(researcher_client, draft_survey):
     url = reverse("surveys:manage-preview", args=[draft_survey.slug])
     html = researcher_client.get(url, {"query": query.pk, "config": arm.pk}).content.decode()
     assert f'href="/surveys/manage/{draft_survey.slug}/" data-testid="preview-back"' in html
+
+
+def test_the_progress_page_is_a_query_by_arm_matrix_with_bars_against_the_target(
+    researcher_client, make_survey
+):
+    survey = make_survey(queries=2, configs=2, target=4, own_query_tasks=1)
+    participant = services.give_consent(participant=services.join_open_link(survey=survey))
+    questions = list(survey.questions.all())
+    assignment = participant.assignments.filter(query__participant=None).order_by("position").first()
+    services.submit_rating(
+        assignment=assignment, answers={q: ("yes" if q.kind == "match" else 3) for q in questions}
+    )
+    html = researcher_client.get(reverse("surveys:manage-progress", args=[survey.slug])).content.decode()
+    matrix = html.split('data-testid="progress-matrix"')[1].split("</table>")[0]
+    rows = matrix.split("<tbody>")[1].split("</tr>")[:-1]
+    assert [row.count('data-testid="cell"') for row in rows[:2]] == [2, 2]
+    assert matrix.count('role="progressbar"') == 4
+    assert matrix.count("1 / 4") == 1 and matrix.count("0 / 4") == 3
+    assert 'style="width: 25%"' in matrix
+    assert "Participants&#x27; own queries" in matrix or "Participants' own queries" in matrix
