@@ -98,7 +98,10 @@ def manage_detail(request, slug):
 @researcher_required
 def manage_questions(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    formset = QuestionFormSet(form_data(request), queryset=survey.questions.all())
+    questions = survey.questions.all()
+    # A new question goes last: its order follows the highest one.
+    last = max((question.order for question in questions), default=0)
+    formset = QuestionFormSet(form_data(request), queryset=questions, initial=[{"order": last + 1}])
     if request.method == "POST" and formset.is_valid():
         services.save_questions(survey=survey, **question_changes(formset))
         messages.success(request, "Questions saved. New answers store the new wording.")

@@ -122,3 +122,31 @@ def test_opening_a_survey_shows_progress_and_ends_open(
     assert "The survey is open." in page.content()
     assert Survey.objects.get(pk=survey.pk).status == Survey.Status.OPEN
     assert page.console_errors == []
+
+
+def test_the_questions_editor_shows_the_fields_of_each_kind_and_moves_questions(
+    live_server,
+    page,
+    django_user_model,
+    make_survey,  # noqa: F811
+):
+    survey = make_survey(queries=1, configs=2, status="draft")
+    first, second = list(survey.questions.order_by("order", "id"))[:2]
+    group_only_researcher(django_user_model)
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/surveys/manage/{survey.slug}/questions/")
+    new = page.locator("[data-question]").last
+    untouched = new.locator("select[name$='-kind']").input_value()
+    new.locator("select[name$='-kind']").select_option("comment")
+    assert not new.locator("[data-field=expected_value]").is_visible()
+    assert not new.locator("[data-field=low_label]").is_visible()
+    new.locator("select[name$='-kind']").select_option("attention")
+    assert new.locator("[data-field=expected_value]").is_visible()
+    new.locator("select[name$='-kind']").select_option(untouched)  # leave the blank question unsaved
+    # Move the second question up, save: the order is stored.
+    page.locator("[data-question]").nth(1).get_by_role("button", name="Move up").click()
+    page.get_by_role("button", name="Save questions").click()
+    page.wait_for_url(f"{live_server.url}/surveys/manage/{survey.slug}/")
+    ordered = list(survey.questions.order_by("order", "id").values_list("pk", flat=True))
+    assert ordered[:2] == [second.pk, first.pk]
+    assert page.console_errors == []

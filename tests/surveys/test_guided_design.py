@@ -82,3 +82,34 @@ def test_the_progress_page_is_a_query_by_arm_matrix_with_bars_against_the_target
     assert matrix.count("1 / 4") == 1 and matrix.count("0 / 4") == 3
     assert 'style="width: 25%"' in matrix
     assert "Participants&#x27; own queries" in matrix or "Participants' own queries" in matrix
+
+
+def test_a_new_question_goes_last_and_fields_are_marked_for_the_kind_switch(researcher_client, draft_survey):
+    questions = list(draft_survey.questions.order_by("order", "id"))
+    url = reverse("surveys:manage-questions", args=[draft_survey.slug])
+    html = researcher_client.get(url).content.decode()
+    n = len(questions)
+    new_order = html.split(f'name="form-{n}-order"')[1].split(">")[0]
+    assert f'value="{max(q.order for q in questions) + 1}"' in new_order
+    assert html.count('data-field="expected_value"') == n + 1 and "surveys/questions.js" in html
+    data = {
+        "form-TOTAL_FORMS": n + 1,
+        "form-INITIAL_FORMS": n,
+        "form-MIN_NUM_FORMS": 0,
+        "form-MAX_NUM_FORMS": 1000,
+    }
+    for index, question in enumerate(questions):
+        data |= {
+            f"form-{index}-id": question.pk,
+            f"form-{index}-kind": question.kind,
+            f"form-{index}-wording": question.wording,
+            f"form-{index}-low_label": question.low_label,
+            f"form-{index}-high_label": question.high_label,
+            f"form-{index}-required": "on" if question.required else "",
+            f"form-{index}-order": question.order,
+        }
+    last = max(q.order for q in questions)
+    data |= {f"form-{n}-kind": "comment", f"form-{n}-wording": "Anything else?", f"form-{n}-order": last + 1}
+    assert researcher_client.post(url, data).status_code == 302
+    wordings = list(draft_survey.questions.order_by("order", "id").values_list("wording", flat=True))
+    assert wordings[-1] == "Anything else?"
