@@ -2,24 +2,28 @@
 
 A report of a few dozen ratings took 2–6 s to compute (bootstraps, models, plots); researchers
 reload it often. The cache key holds a stamp of everything the report is computed from: the
-ratings (count, newest id, newest submission), the survey's settings (`updated_at`) and the newest
-offline evaluation. A new rating changes the stamp, so the next load recomputes; nothing has to
+ratings (count, newest id, newest submission), the survey's state, arms and questions, its study
+plan (preregistration) and the newest offline evaluation. A new rating changes the stamp, so the next load recomputes; nothing has to
 be deleted. A report whose models are still being fitted in the background is not cached."""
 
 from __future__ import annotations
+
+import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
 from surveys import plots, report
-from surveys.models import RetrievalEvaluation, Survey
+from surveys.models import RetrievalEvaluation, StudyPlan, Survey
 
 REPORT_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def report_stamp(survey: Survey) -> str:
-    """What the report depends on, in one short string (one aggregate query, one small lookup)."""
+    """What the report depends on, as one short digest: the ratings (count, newest id, newest
+    submission), the survey's state, its arms and questions, its study plan, and the newest offline
+    evaluation of its arms. A few small queries; no rating is read."""
     ratings = (
         report._ratings(survey).order_by().aggregate(n=Count("id"), last=Max("id"), at=Max("submitted_at"))
     )
@@ -29,9 +33,18 @@ def report_stamp(survey: Survey) -> str:
         .order_by()
         .aggregate(last=Max("id"))
     )
-    at = ratings["at"].isoformat() if ratings["at"] else "-"
-    updated = survey.updated_at.isoformat() if survey.updated_at else "-"
-    return f"{ratings['n']}:{ratings['last']}:{at}:{updated}:{evaluation['last']}"
+    stored = Survey.objects.filter(pk=survey.pk).values(
+        "updated_at", "status", "opened_at", "closed_at", "space_id"
+    )
+    parts = [
+        ratings,
+        list(stored),
+        list(survey.configs.order_by("id").values_list("id", "code", "weight_config_id", "space_id")),
+        list(survey.questions.order_by("id").values_list("id", "kind", "expected_value")),
+        list(StudyPlan.objects.filter(survey=survey).order_by("id").values()),
+        evaluation,
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
 def _key(survey: Survey, filters: report.ReportFilters, part: str) -> str:

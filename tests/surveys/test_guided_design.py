@@ -75,6 +75,7 @@ def test_the_progress_page_is_a_query_by_arm_matrix_with_bars_against_the_target
         assignment=assignment, answers={q: ("yes" if q.kind == "match" else 3) for q in questions}
     )
     html = researcher_client.get(reverse("surveys:manage-progress", args=[survey.slug])).content.decode()
+    assert 'data-testid="started">1<' in html and "<h1>Progress of" in html  # the rest of the page stays
     matrix = html.split('data-testid="progress-matrix"')[1].split("</table>")[0]
     rows = matrix.split("<tbody>")[1].split("</tr>")[:-1]
     assert [row.count('data-testid="cell"') for row in rows[:2]] == [2, 2]
