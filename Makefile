@@ -9,9 +9,12 @@ BIN := $(VENV)/bin
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@echo "Installing fashionsite and its dependencies into $(VENV) (first time: about 5 minutes, most of it"
+	@echo "PyTorch and open_clip; later runs skip this until pyproject.toml changes) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --progress-bar on -e '.[dev]'
+	@echo "Installed."
 	@touch $@
 
 system-deps:

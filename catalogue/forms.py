@@ -5,6 +5,7 @@ from django.conf import settings
 
 from catalogue import services
 from catalogue.models import ATTRIBUTE_FIELDS, Product
+from catalogue.selectors import attribute_values
 from fashionsite.uploads import too_large
 
 
@@ -21,6 +22,14 @@ class ProductForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Suggest the values the catalogue already uses, so a typo does not make a new filter value.
+        self.suggestions = attribute_values()
+        for name in ATTRIBUTE_FIELDS:
+            self.fields[name].widget.attrs["list"] = f"{name}-values"
+        self.fields["catalog_id"].help_text = (
+            "At most 64 letters, digits, '-', '_' or '.' (no spaces or '/'): it becomes part of the product's "
+            "address and image file name, and cannot change after saving."
+        )
         if self.instance.pk:
             # The natural key ties a product to its catalogue rows, imports and past searches.
             self.fields["catalog_id"].disabled = True

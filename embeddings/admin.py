@@ -3,10 +3,13 @@ resume/cancel), failures and fine-tuning runs (read-only)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 
+from catalogue.admin import ProductAdmin
+from catalogue.models import Product
 from embeddings.encoders import WeightsUnavailable
-from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace, TrainingRun
+from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding, TrainingRun
 from embeddings.services import (
     cancel_job,
     delete_space,
@@ -176,3 +179,27 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ProductWithEmbeddingAdmin(ProductAdmin):
+    """The catalogue's product admin plus each product's embedding status in the active space (the
+    catalogue knows nothing of embeddings, so the column is added here)."""
+
+    list_display = (*ProductAdmin.list_display, "embedding_status")
+
+    def get_queryset(self, request):
+        current = ProductEmbedding.objects.filter(
+            product=OuterRef("pk"), space__is_active=True, product_revision__gte=OuterRef("revision")
+        )
+        stored = ProductEmbedding.objects.filter(product=OuterRef("pk"), space__is_active=True)
+        return super().get_queryset(request).annotate(embedded=Exists(current), has_vectors=Exists(stored))
+
+    @admin.display(description="embedding")
+    def embedding_status(self, product) -> str:
+        if product.embedded:
+            return "embedded"
+        return "stale" if product.has_vectors else "missing"
+
+
+admin.site.unregister(Product)
+admin.site.register(Product, ProductWithEmbeddingAdmin)

@@ -1,5 +1,5 @@
 """REST API for fine-tuning runs (/api/training-runs/): list, start, read one, cancel.
-Staff with embeddings.run_training; bad hyper-parameters are a 400 naming each field, nothing stored."""
+Holders of embeddings.run_training; bad hyper-parameters are a 400 naming each field, nothing stored."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ from rest_framework.views import APIView
 
 from embeddings.models import TrainingRun
 from embeddings.training.params import TrainingParams, TrainingSetupError
+from fashionsite.permissions import TRAINING_PERMISSION, has_page_permission
 
 PARAM_FIELDS = tuple(TrainingParams().as_dict())
 
 
 class CanRunTraining(permissions.BasePermission):
-    message = "Fine-tuning needs a staff account with the embeddings.run_training permission."
+    message = "Fine-tuning needs the embeddings.run_training permission."
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(
-            user and user.is_authenticated and user.is_staff and user.has_perm("embeddings.run_training")
-        )
+        return has_page_permission(request.user, TRAINING_PERMISSION)
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):

@@ -10,9 +10,9 @@ from embeddings.models import TrainingRun
 from embeddings.training import plots
 from embeddings.training.forms import TrainingRunForm
 from embeddings.training.params import TrainingSetupError
-from fashionsite.permissions import staff_permission_required
+from fashionsite.permissions import TRAINING_PERMISSION, permission_required
 
-training_required = staff_permission_required("embeddings.run_training")
+training_required = permission_required(TRAINING_PERMISSION)
 
 
 def _runs_page(request, form, *, status=200):

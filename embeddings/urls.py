@@ -9,6 +9,7 @@ urlpatterns = [
     path("spaces/<int:pk>/embed/", views.start_job, name="start-job"),
     path("failures/retry/", views.retry, name="retry"),
     path("uploads/<int:pk>/progress.json", views.upload_progress, name="upload-progress"),
+    path("products/<int:pk>/progress.json", views.product_progress, name="product-progress"),
     path("training/", training_views.training, name="training"),
     path("training/start/", training_views.start, name="training-start"),
     path("training/<int:pk>/", training_views.run_detail, name="training-run"),

@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from catalogue.models import CatalogUpload
+from catalogue.models import CatalogUpload, Product
 from catalogue.uploads import written_product_ids
 from embeddings import dashboard as reads
 from embeddings import selectors
@@ -82,3 +82,16 @@ def upload_progress(request, pk: int):
     rows = selectors.embedding_progress(written_product_ids(upload))
     settled = upload.is_finished and all(row["done"] + row["failed"] >= row["total"] for row in rows)
     return JsonResponse({"upload": upload.pk, "spaces": rows, "settled": settled})
+
+
+@catalogue_admin_required
+def product_progress(request, pk: int):
+    """Whether one product's vectors are up to date in each space (its edit page polls it after a save)."""
+    product = get_object_or_404(Product, pk=pk)
+    rows = selectors.embedding_progress([product.pk])
+    for row in rows:
+        row["state"] = "embedded" if row["done"] else "failed" if row["failed"] else "waiting"
+    settled = all(row["state"] != "waiting" for row in rows)
+    return JsonResponse(
+        {"product": product.pk, "revision": product.revision, "spaces": rows, "settled": settled}
+    )

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from fashionsite import api
+from fashionsite import accounts, api
 from fashionsite.health import ReadyzView, healthz
 from fashionsite.media import serve_media
 from fashionsite.metrics import metrics_view
@@ -15,18 +15,27 @@ api_patterns = [
     path("", include("embeddings.api_urls")),
     path("", include("surveys.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # The split view serves its init script as a file: no inline script (Content-Security-Policy).
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its init script as a file: no inline script (Content-Security-Policy);
+    # api_docs.html adds a way back to the site above Swagger UI.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
     # Last: an unknown address (or an id of the wrong shape, e.g. search-runs/<not a uuid>/) under
     # /api/ answers in the API's JSON error body, not with the HTML 404 page.
     re_path(r"^(?:[\s\S]*/)?$", api.not_found),
 ]
+
+# A PermissionDenied raised anywhere renders the site's 403 page (reason + a way back).
+handler403 = "fashionsite.accounts.permission_denied"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", ReadyzView.as_view(), name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("accounts/", include(accounts.urlpatterns)),
     path("api/", include(api_patterns)),
     path("catalogue/", include("catalogue.urls")),
     path("embeddings/", include("embeddings.urls")),

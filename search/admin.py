@@ -64,11 +64,35 @@ class SearchResultInline(admin.TabularInline):
 
 @admin.register(SearchRun)
 class SearchRunAdmin(admin.ModelAdmin):
-    list_display = ("uuid", "created_at", "source", "query_text", "config", "exact", "total_ms", "pinned")
+    list_display = ("uuid", "created_at", "source", "query_text", "config", "exact", "total", "pinned")
     list_filter = ("source", "exact", "pinned")
     search_fields = ("query_text", "uuid")
     inlines = [SearchResultInline]
-    readonly_fields = [field.name for field in SearchRun._meta.fields]
+    # Timings to 0.1 ms (the raw floats read like 12.345678901).
+    exclude = ("encode_ms", "stage1_ms", "stage2_ms", "total_ms")
+    readonly_fields = [
+        *(field.name for field in SearchRun._meta.fields if not field.name.endswith("_ms")),
+        "encode",
+        "stage1",
+        "stage2",
+        "total",
+    ]
+
+    @admin.display(description="total", ordering="total_ms")
+    def total(self, run):
+        return f"{run.total_ms:.1f} ms"
+
+    @admin.display(description="encode")
+    def encode(self, run):
+        return f"{run.encode_ms:.1f} ms"
+
+    @admin.display(description="stage 1")
+    def stage1(self, run):
+        return f"{run.stage1_ms:.1f} ms"
+
+    @admin.display(description="stage 2")
+    def stage2(self, run):
+        return f"{run.stage2_ms:.1f} ms"
 
     def has_add_permission(self, request):
         return False

@@ -11,7 +11,7 @@ import json
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ErrorDetail, NotFound, PermissionDenied
@@ -180,6 +180,13 @@ class SearchRunSerializer(serializers.ModelSerializer):
         return selectors.run_message(run)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "example": {"gender": "Women", "base_colour": ["Blue", "Red"], "year_min": 2012},
+    }
+)
 class BoundedJSONField(serializers.JSONField):
     """A JSON field whose too-deep nesting (a form field's JSON string) is invalid, not a server error."""
 
@@ -277,6 +284,30 @@ class SearchView(APIView):
     @extend_schema(
         request={"application/json": SearchRequestSerializer, "multipart/form-data": SearchRequestSerializer},
         responses={200: SearchRunSerializer},
+        examples=[
+            OpenApiExample(
+                "Text with filters",
+                value={
+                    "text": "red summer dress",
+                    "filters": {"gender": "Women", "base_colour": ["Red"]},
+                    "k": 12,
+                },
+                request_only=True,
+                media_type="application/json",
+            ),
+            OpenApiExample(
+                "Text only, second page",
+                value={"text": "black leather boots", "k": 24, "page": 2},
+                request_only=True,
+                media_type="application/json",
+            ),
+            OpenApiExample(
+                "Filters by year",
+                value={"text": "denim jacket", "filters": {"article_type": ["Jackets"], "year_min": 2012}},
+                request_only=True,
+                media_type="application/json",
+            ),
+        ],
     )
     def post(self, request):
         serializer = SearchRequestSerializer(data=request.data)

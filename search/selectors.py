@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Max, Min, QuerySet
 
 from catalogue.models import ATTRIBUTE_FIELDS, Product
+from catalogue.selectors import attribute_values
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from search.errors import SearchError
 from search.models import SearchRun
@@ -15,12 +16,7 @@ YEAR_FIELDS = ("year_min", "year_max")
 
 def filter_options(fields=FILTER_FIELDS) -> dict[str, list[str]]:
     """The values each filterable attribute takes in the catalogue (non-empty, sorted)."""
-    return {
-        field: list(
-            Product.objects.exclude(**{field: ""}).order_by(field).values_list(field, flat=True).distinct()
-        )
-        for field in fields
-    }
+    return attribute_values(fields)
 
 
 def year_range() -> tuple[int | None, int | None]:

@@ -12,7 +12,7 @@ from search.models import WeightConfig
 from surveys.blinding import blinding_problem
 from surveys.graded import DEFAULT_GRADE_LABELS, graded_answer, graded_fields
 from surveys.models import Question, Survey
-from surveys.services.design import SURVEY_FIELDS
+from surveys.services.design import RESULT_SETTINGS, SURVEY_FIELDS
 
 
 class ConsentForm(forms.Form):
@@ -187,7 +187,13 @@ class SurveyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Model help texts are not escaped by form rendering: "<slug>" would vanish as a tag.
+        self.fields["allow_open_link"].help_text = (
+            "anyone with the survey's open link (/surveys/s/your-slug/, shown on the survey page once "
+            "it is open) may join"
+        )
         if self.instance.pk:
+            self._lock_what_participants_saw()
             arms = list(self.instance.configs.all())
             self.fields["weight_configs"].initial = list(
                 dict.fromkeys(c.weight_config_id for c in arms if not c.space_id)
@@ -212,6 +218,20 @@ class SurveyForm(forms.ModelForm):
     def clean_task_kind(self):
         # Absent from older clients' posts: a rating survey, the default.
         return self.cleaned_data.get("task_kind") or Survey.TaskKind.RATING
+
+    def _lock_what_participants_saw(self) -> None:
+        """Once participants were shown results, what decides a cell's results cannot change: those
+        fields are shown disabled with the reason (and a posted value is ignored)."""
+        survey = self.instance
+        locked = []
+        if survey.participants.filter(assignments__isnull=False).exists():
+            locked += RESULT_SETTINGS
+        if survey.status != Survey.Status.DRAFT and survey.participants.exists():
+            locked += ["weight_configs", "second_space"]
+        for name in locked:
+            field = self.fields[name]
+            field.disabled = True
+            field.help_text = "Locked: participants have already been shown results computed with this."
 
     def arms(self) -> list:
         """The compared arms: each configuration in the survey's space, and in the second space if any."""

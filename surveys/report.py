@@ -116,7 +116,13 @@ def _ratings(survey: Survey):
 
 def _failed_attention(survey: Survey):
     """Participants with at least one rating whose attention check was not answered as instructed."""
-    return _ratings(survey).filter(attention_passed=False).values("assignment__participant_id")
+    return (
+        _ratings(survey)
+        .filter(attention_passed=False)
+        .order_by()
+        .values("assignment__participant_id")
+        .distinct()
+    )
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -229,7 +235,7 @@ def build_report(
             "This survey has no attention-check questions, so no participant was excluded for failing one."
         )
     elif filters.exclude_failed_attention:
-        excluded = _failed_attention(survey).distinct().count()
+        excluded = _failed_attention(survey).count()
         analysis["explanations"].append(
             f"{excluded} participant{'' if excluded == 1 else 's'} who failed an attention check "
             f"{'was' if excluded == 1 else 'were'} left out, with all their ratings."
@@ -257,8 +263,22 @@ def build_report(
         "attention_checks": attention,
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "statistics": analysis,
-        "retrieval": retrieval_evaluations(survey, configs),
+        "retrieval": retrieval_evaluations(survey, configs)
+        | {"hint_space": _evaluation_space_name(survey, configs)},
     }
+
+
+def _evaluation_space_name(survey: Survey, configs) -> str:
+    """The space an offline evaluation of this survey should use: its own, else an arm's, else the active one."""
+    from embeddings.models import EmbeddingSpace
+
+    if survey.space_id:
+        return survey.space.name
+    arm_space = next((config.arm_space for config in configs if config.arm_space), None)
+    if arm_space is not None:
+        return arm_space.name
+    active = EmbeddingSpace.objects.filter(is_active=True).values_list("name", flat=True).first()
+    return active or "NAME"
 
 
 def arm_labels(configs) -> dict[str, str]:

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from embeddings.selectors import active_space_notice
-from surveys import plots, report
+from surveys import plots, report, report_cache
 from surveys.api import IsResearcher
 from surveys.models import Survey
 from surveys.researcher_views import researcher_required
@@ -208,14 +208,15 @@ def _context(request, survey: Survey, *, standalone: bool) -> tuple[dict, int]:
     except report.FilterError as exc:
         errors = exc.fields
         filters = report.ReportFilters()
-    data = report.build_report(survey, filters)
+    data, from_cache = report_cache.cached_report(survey, filters)
     context = {
         "survey": survey,
         "report": data,
+        "from_cache": from_cache,
         "rows": presentation(data),
         "plots": [
             {"name": name, "title": plots.TITLES[name], "svg": svg}
-            for name, svg in plots.all_svgs(data).items()
+            for name, svg in report_cache.cached_svgs(survey, filters, data).items()
         ],
         "filters": filters,
         "filter_errors": errors,
@@ -264,7 +265,7 @@ def report_plot_png(request, slug, name):
         filters = report.parse_filters(request.GET)
     except report.FilterError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    fig = plots.PLOTS[name](report.build_report(survey, filters))
+    fig = plots.PLOTS[name](report_cache.cached_report(survey, filters)[0])
     if fig is None:
         return HttpResponse(
             "Not enough ratings to draw this plot yet.", status=404, content_type="text/plain; charset=utf-8"
@@ -303,4 +304,5 @@ class SurveyReportView(APIView):
             filters = report.parse_filters(request.query_params)
         except report.FilterError as exc:
             raise ValidationError({name: [message] for name, message in exc.fields.items()}) from exc
-        return Response(report.build_report(survey, filters))
+        data, from_cache = report_cache.cached_report(survey, filters)
+        return Response({**data, "cached": from_cache})

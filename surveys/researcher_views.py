@@ -1,4 +1,4 @@
-"""Researcher pages (/surveys/manage/…): staff with surveys.conduct_survey design surveys, add queries,
+"""Researcher pages (/surveys/manage/…): holders of surveys.conduct_survey (the Researchers group) design surveys, add queries,
 preview tasks, watch progress, hand out invites and export ratings. Views stay thin: forms validate,
 services write."""
 
@@ -14,8 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from catalogue.models import Product
-from fashionsite.permissions import staff_permission_required
+from fashionsite.permissions import permission_required
 from fashionsite.upload_handlers import limited_upload
 from fashionsite.uploads import size_label
 from surveys import exports, selectors, services
@@ -35,8 +34,8 @@ from surveys.participant_views import form_data, task_context
 
 PROGRESS_REFRESH_SECONDS = 30  # the progress page reloads itself: live numbers without JavaScript
 
-# Anonymous users go to the login page; signed-in users without the permission get 403.
-researcher_required = staff_permission_required(selectors.RESEARCHER_PERMISSION)
+# Anonymous users go to the login page; signed-in users outside the Researchers group get the 403 page.
+researcher_required = permission_required(selectors.RESEARCHER_PERMISSION)
 
 
 @researcher_required
@@ -80,9 +79,7 @@ def manage_edit(request, slug):
 @researcher_required
 def manage_detail(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    categories = (
-        Product.objects.exclude(master_category="").values_list("master_category", flat=True).distinct()
-    )
+    categories = selectors.sampling_categories()
     context = {
         "survey": survey,
         "configs": survey.configs.select_related("weight_config"),
@@ -90,9 +87,10 @@ def manage_detail(request, slug):
         "queries": survey.queries.filter(participant=None),
         "query_form": QueryForm(),
         "csv_form": QueryCsvForm(),
-        "sample_form": SampleForm(categories=sorted(categories)),
+        "sample_form": SampleForm(categories=categories),
         "invite_form": InviteForm(),
         "open_link": request.build_absolute_uri(reverse("surveys:open", args=[survey.slug])),
+        "opening": services.active_opening(survey=survey),
     }
     return render(request, "surveys/manage/detail.html", context)
 
@@ -100,7 +98,10 @@ def manage_detail(request, slug):
 @researcher_required
 def manage_questions(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    formset = QuestionFormSet(form_data(request), queryset=survey.questions.all())
+    questions = survey.questions.all()
+    # A new question goes last: its order follows the highest one.
+    last = max((question.order for question in questions), default=0)
+    formset = QuestionFormSet(form_data(request), queryset=questions, initial=[{"order": last + 1}])
     if request.method == "POST" and formset.is_valid():
         services.save_questions(survey=survey, **question_changes(formset))
         messages.success(request, "Questions saved. New answers store the new wording.")
@@ -170,10 +171,8 @@ def manage_import_queries(request, slug):
 @require_POST
 def manage_sample_queries(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    categories = (
-        Product.objects.exclude(master_category="").values_list("master_category", flat=True).distinct()
-    )
-    form = SampleForm(request.POST, categories=sorted(categories))
+    categories = selectors.sampling_categories()
+    form = SampleForm(request.POST, categories=categories)
     if form.is_valid():
         try:
             created = services.sample_catalogue_queries(
@@ -217,7 +216,13 @@ def manage_status(request, slug):
             if problem:
                 raise services.SurveyError(problem)
             confirm = request.POST.get("confirm_identical", "")
-            services.open_survey(survey=survey, confirm_identical=int(confirm) if confirm.isdigit() else None)
+            confirm_identical = int(confirm) if confirm.isdigit() else None
+            missing, _total = services.missing_cells(survey=survey)
+            if missing:
+                # Searches to run: a background job with a progress page (surveys/opening_views.py).
+                job = services.start_opening(survey=survey, confirm_identical=confirm_identical)
+                return redirect("surveys:manage-opening", slug=survey.slug, job_id=job.pk)
+            services.open_survey(survey=survey, confirm_identical=confirm_identical)
             messages.success(request, "The survey is open.")
         elif request.POST.get("action") == "close":
             services.close_survey(survey=survey)

@@ -119,12 +119,19 @@ def image_queries(space: EmbeddingSpace, *, n: int, seed: int) -> list[Query]:
 
 
 def score_configuration(
-    space: EmbeddingSpace, config: WeightConfig, task: str, queries: list[Query], *, exact: bool | None = None
+    space: EmbeddingSpace,
+    config: WeightConfig,
+    task: str,
+    queries: list[Query],
+    *,
+    exact: bool | None = None,
+    on_query: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
-    """Mean Recall@1/5/10 and MRR of one configuration over the queries, through the search service."""
+    """Mean Recall@1/5/10 and MRR of one configuration over the queries, through the search service.
+    `on_query(done)` is called after each query (progress output)."""
     exact = config.exact if exact is None else exact
     totals = defaultdict(float)
-    for query in queries:
+    for done, query in enumerate(queries, start=1):
         is_text = task == RetrievalEvaluation.Task.TEXT_TO_IMAGE
         ranking = rank_products(
             space=space,
@@ -140,6 +147,8 @@ def score_configuration(
             [row.product_id for row in ranking.rows], query.relevant
         ).items():
             totals[name] += value
+        if on_query is not None:
+            on_query(done)
     n = len(queries)
     return {name: value / n for name, value in totals.items()}
 
@@ -153,12 +162,15 @@ def evaluate_retrieval(
     seed: int = 0,
     exact: bool | None = None,
     encode: Callable[[EmbeddingSpace, str], np.ndarray] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[RetrievalEvaluation]:
     """Run the benchmark for every (configuration, task) and store one RetrievalEvaluation per pair.
 
     The same sampled queries are used for every configuration of a task, so configurations are
     compared on identical queries. Raises EvaluationError when the catalogue has nothing to evaluate.
+    `progress(line)` gets a line per step and every tenth of each (configuration, task) run.
     """
+    say = progress or (lambda line: None)
     if n_queries < 1:
         raise EvaluationError("The number of queries must be at least 1.")
     n_products = Product.objects.filter(embeddings__space=space).count()
@@ -166,13 +178,21 @@ def evaluate_retrieval(
         raise EvaluationError(f"No product has vectors in {space.name} yet: embed the catalogue first.")
     results = []
     for task in tasks:
+        say(f"{task}: sampling and encoding up to {n_queries} queries in {space.name} ...")
         if task == RetrievalEvaluation.Task.TEXT_TO_IMAGE:
             queries = text_queries(space, n=n_queries, seed=seed, encode=encode)
         else:
             queries = image_queries(space, n=n_queries, seed=seed)
         for config in configs:
             started = time.perf_counter()
-            metrics = score_configuration(space, config, task, queries, exact=exact)
+            metrics = score_configuration(
+                space,
+                config,
+                task,
+                queries,
+                exact=exact,
+                on_query=_progress_reporter(f"{task} · {config}", len(queries), started, say),
+            )
             results.append(
                 _store(
                     space=space,
@@ -187,6 +207,22 @@ def evaluate_retrieval(
                 )
             )
     return results
+
+
+def _progress_reporter(label: str, total: int, started: float, say: Callable[[str], None]):
+    """on_query callback: one line at each tenth of `total`, with elapsed time and an estimate."""
+    step = max(1, total // 10)
+
+    def report(done: int) -> None:
+        if done % step and done != total:
+            return
+        elapsed = time.perf_counter() - started
+        left = elapsed / done * (total - done)
+        say(
+            f"  {label}: {done}/{total} queries ({100 * done // total}%), {elapsed:.0f} s, about {left:.0f} s left"
+        )
+
+    return report
 
 
 @transaction.atomic

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Count, Q
 
+from fashionsite.permissions import has_page_permission
+from search.selectors import filter_options
 from surveys.models import Assignment, Participant, Rating, ResultSet, Survey
 
 RESEARCHER_PERMISSION = "surveys.conduct_survey"
 
 
 def researcher_can_manage(user) -> bool:
-    """Staff with the researcher permission (the Researchers group has it): survey pages, API, report."""
-    return bool(
-        user
-        and user.is_authenticated
-        and user.is_active
-        and user.is_staff
-        and user.has_perm(RESEARCHER_PERMISSION)
-    )
+    """Holders of the researcher permission (the Researchers group has it): survey pages, API, report."""
+    return has_page_permission(user, RESEARCHER_PERMISSION)
+
+
+def sampling_categories() -> list[str]:
+    """The catalogue's master categories, each once, sorted (the sampling form's checkboxes)."""
+    return filter_options(("master_category",))["master_category"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,28 @@ class SurveyProgress:
     ratings: int
     median_time_on_task_s: float | None
     participants_failed_attention: int = 0
+    configs: list = field(default_factory=list)
+    own_query_cells: list[dict] = field(default_factory=list)
+
+    @property
+    def matrix(self) -> list[dict]:
+        """The cells as rows of a query × arm table: {"query", "cells"} in query order."""
+        rows: dict[int, dict] = {}
+        for cell in self.cells:
+            rows.setdefault(cell["query"].pk, {"query": cell["query"], "cells": []})["cells"].append(cell)
+        return list(rows.values())
+
+
+def _cell(query, config, row: dict, target: int | None) -> dict:
+    rated = row.get("rated", 0)
+    return {
+        "query": query,
+        "config": config,
+        "assigned": row.get("assigned", 0),
+        "rated": rated,
+        "target": target,
+        "percent": min(100, round(100 * rated / target)) if target else None,
+    }
 
 
 def survey_progress(survey: Survey) -> SurveyProgress:
@@ -128,15 +151,18 @@ def survey_progress(survey: Survey) -> SurveyProgress:
     for query in survey.queries.filter(participant=None).order_by("position", "id"):
         for config in configs:
             row = counts.get((query.pk, config.pk), {})
-            cells.append(
-                {
-                    "query": query,
-                    "config": config,
-                    "assigned": row.get("assigned", 0),
-                    "rated": row.get("rated", 0),
-                    "target": survey.target_ratings_per_cell,
-                }
-            )
+            cells.append(_cell(query, config, row, survey.target_ratings_per_cell))
+    own = {
+        row["survey_config_id"]: row
+        for row in Assignment.objects.filter(participant__survey=survey, query__participant__isnull=False)
+        .values("survey_config_id")
+        .annotate(assigned=Count("id"), rated=Count("rating"))
+    }
+    own_query_cells = (
+        [_cell(None, config, own.get(config.pk, {}), None) for config in configs]
+        if survey.own_query_mode
+        else []
+    )
     participants = survey.participants.aggregate(
         started=Count("id", filter=Q(consent_at__isnull=False)),
         finished=Count("id", filter=Q(finished_at__isnull=False)),
@@ -153,11 +179,14 @@ def survey_progress(survey: Survey) -> SurveyProgress:
         median = cursor.fetchone()[0]
     return SurveyProgress(
         cells=cells,
+        configs=configs,
+        own_query_cells=own_query_cells,
         participants_started=participants["started"],
         participants_finished=participants["finished"],
         ratings=ratings.count(),
         median_time_on_task_s=median,
         participants_failed_attention=ratings.filter(attention_passed=False)
+        .order_by()
         .values("assignment__participant_id")
         .distinct()
         .count(),

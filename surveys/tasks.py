@@ -1,4 +1,4 @@
-"""Celery tasks of the surveys app (default queue). Thin: the work is in surveys.report."""
+"""Celery tasks of the surveys app (default queue). Thin: the work is in surveys.report and surveys.services."""
 
 from __future__ import annotations
 
@@ -24,3 +24,15 @@ def run_offline_evaluation(evaluation_id: int) -> None:
     from surveys.offline import jobs
 
     jobs.run_evaluation(evaluation_id=evaluation_id)
+
+
+@shared_task(ignore_result=True)
+def open_survey_job(job_id: int) -> str:
+    """Compute a survey's result sets with progress, then open it (surveys.services.run_opening)."""
+    from surveys import services
+    from surveys.models import OpeningJob
+
+    job = OpeningJob.objects.filter(pk=job_id).select_related("survey").first()
+    if job is None or not job.active:
+        return "nothing to do"
+    return services.run_opening(job=job).status

@@ -79,3 +79,10 @@ urlpatterns += [
     path("manage/<slug:slug>/preferences/", preference_views.preferences_page, name="preferences"),
     path("manage/<slug:slug>/preferences.csv", preference_views.preferences_csv, name="preferences-csv"),
 ]
+
+# Opening in the background with a progress bar (surveys/opening_views.py).
+from surveys import opening_views  # noqa: E402
+
+urlpatterns += [
+    path("manage/<slug:slug>/opening/<int:job_id>/", opening_views.opening_page, name="manage-opening"),
+]

@@ -18,7 +18,14 @@ from surveys.services.design import (
     update_survey,
 )
 from surveys.services.errors import QueryImportError, SurveyClosed, SurveyError
-from surveys.services.fielding import close_survey, open_survey
+from surveys.services.fielding import (
+    active_opening,
+    check_openable,
+    close_survey,
+    open_survey,
+    run_opening,
+    start_opening,
+)
 from surveys.services.participation import (
     ABANDONED_AFTER,
     SubmitResult,
@@ -33,9 +40,14 @@ from surveys.services.participation import (
 from surveys.services.planning import plan_sample_size, preregister
 from surveys.services.preferences import submit_preference
 from surveys.services.queries import add_query, delete_query, import_queries_csv, sample_catalogue_queries
-from surveys.services.result_sets import compute_result_sets, ensure_result_set
+from surveys.services.result_sets import compute_result_sets, ensure_result_set, missing_cells
 
 __all__ = [
+    "active_opening",
+    "check_openable",
+    "missing_cells",
+    "run_opening",
+    "start_opening",
     "ABANDONED_AFTER",
     "IdenticalArms",
     "arm_overlaps",

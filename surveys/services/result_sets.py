@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from django.core.files.base import ContentFile
@@ -121,11 +122,23 @@ def ensure_result_set(*, query: SurveyQuery, survey_config: SurveyConfig) -> Res
         )
 
 
-def compute_result_sets(*, survey: Survey) -> int:
-    """Compute every (researcher query, configuration) cell now; returns how many exist."""
+def compute_result_sets(*, survey: Survey, on_cell: Callable[[int], None] | None = None) -> int:
+    """Compute every (researcher query, configuration) cell now; returns how many exist.
+    `on_cell(done)` is called after each cell (the opening job's progress bar)."""
     configs = list(survey.configs.select_related("weight_config"))
     queries = list(survey.queries.filter(participant=None).select_related("survey"))
+    done = 0
     for query in queries:
         for config in configs:
             ensure_result_set(query=query, survey_config=config)
+            done += 1
+            if on_cell is not None:
+                on_cell(done)
     return len(queries) * len(configs)
+
+
+def missing_cells(*, survey: Survey) -> tuple[int, int]:
+    """(cells without a result set yet, all researcher-query cells) of the survey."""
+    total = survey.queries.filter(participant=None).count() * survey.configs.count()
+    computed = ResultSet.objects.filter(query__survey=survey, query__participant=None).count()
+    return max(total - computed, 0), total

@@ -164,3 +164,15 @@ def test_replacing_the_image_re_embeds_and_deleting_keeps_past_searches(
     assert result.product_id is None and result.title == "Navy Blue Linen Shirt"
     shown = catalogue_admin_client.get(f"/api/search-runs/{run.uuid}/").json()
     assert shown["results"][0]["catalog_id"] == "77001" and shown["results"][0]["product"] is None
+
+
+@pytest.mark.django_db
+def test_the_product_form_suggests_existing_values_and_explains_the_id_rule(catalogue_admin_client):
+    Product.objects.create(catalog_id="1", title="a", base_colour="Navy Blue", gender="Men")
+    Product.objects.create(catalog_id="2", title="b", base_colour="Navy Blue", gender="Women")
+    html = catalogue_admin_client.get(reverse("catalogue:product-create")).content.decode()
+    colour_input = html.split('name="base_colour"')[1].split(">")[0]
+    assert 'list="base_colour-values"' in colour_input
+    datalist = html.split('<datalist id="base_colour-values">')[1].split("</datalist>")[0]
+    assert datalist == '<option value="Navy Blue">'  # each value once
+    assert "At most 64 letters, digits" in html and "cannot change after saving" in html

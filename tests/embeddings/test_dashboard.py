@@ -16,7 +16,7 @@ from tests.fixtures import wait_until
 @pytest.mark.django_db
 def test_anonymous_is_sent_to_login_and_non_admin_gets_403(client):
     response = client.get(reverse("embeddings:dashboard"))
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     client.force_login(User.objects.create_user("no-perm", password="pw-x-12345", is_staff=True))
     assert client.get(reverse("embeddings:dashboard")).status_code == 403
     assert client.post(reverse("embeddings:start-job", args=[1])).status_code == 403

@@ -34,7 +34,7 @@ def trainer_client(client):
 
 def test_only_staff_with_the_training_permission_get_the_page_and_the_api(client, base_space):
     response = client.get(reverse("embeddings:training"))
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert client.get("/api/training-runs/").status_code in (401, 403)
     client.force_login(User.objects.create_user("staff-only", password="pw-x-12345", is_staff=True))
     assert client.get(reverse("embeddings:training")).status_code == 403

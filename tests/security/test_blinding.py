@@ -66,7 +66,7 @@ def test_an_anonymous_participant_learns_no_arm_from_any_url(client, api, open_s
             assert secret not in body, (url, secret)
     assert all(api.get(f"/api/search-runs/{run.uuid}/").status_code == 404 for run in runs)
     assert api.get("/api/weight-configs/").json()["error"]["message"] == (
-        "Weight configurations are visible to staff only."
+        "Weight configurations are visible to staff and researchers only."
     )
 
 

@@ -348,8 +348,13 @@ def test_result_settings_change_only_before_anyone_is_assigned(researcher_client
     services.give_consent(participant=services.join_open_link(survey=survey))
     shown = {len(a.result_set.product_ids) for a in survey.participants.get().assignments.all()}
     assert shown == {4}  # the cells were computed again with the new size
-    refused = researcher_client.post(url, form | {"results_per_task": 9})
-    assert refused.status_code == 200
-    assert "cannot change: Results per task" in refused.content.decode()
+    # Now the field is shown locked and a posted value is ignored (#16 item 5); the service still
+    # refuses the change for any other caller.
+    assert (
+        "Locked: participants have already been shown results" in researcher_client.get(url).content.decode()
+    )
+    researcher_client.post(url, form | {"results_per_task": 9})
+    with pytest.raises(services.SurveyError, match="cannot change: Results per task"):
+        services.update_survey(survey=survey, results_per_task=9)
     survey.refresh_from_db()
     assert survey.results_per_task == 4

@@ -158,6 +158,10 @@ def test_command_stores_rows_and_explains_bad_input():
     )
     text = out.getvalue()
     assert "image-to-image" in text and "R@10" in text
+    # Progress while it runs (#16 item 6): a line per step and per tenth of each configuration's run.
+    assert f"image-to-image: sampling and encoding up to 8 queries in {space.name} ..." in text
+    assert f"image-to-image · {config_a}: 8/8 queries (100%)" in text
+    assert text.index("8/8 queries") < text.index("R@10")
     assert "randomly initialised" in text
     assert RetrievalEvaluation.objects.filter(space=space).count() == 2
     with pytest.raises(CommandError, match="no-such-config"):
@@ -207,3 +211,21 @@ def test_text_to_image_searches_image_documents_only_whatever_the_product_shares
         seed=2,
     )
     assert (rows[0].recall_at_10, rows[0].mrr) == (rows[1].recall_at_10, rows[1].mrr)
+
+
+def test_the_report_hint_names_the_real_space(client):
+    from django.urls import reverse
+
+    from embeddings.models import EmbeddingSpace
+    from tests.surveys.report_factories import make_rated_survey
+
+    survey = make_rated_survey(n_queries=4, n_participants=2)
+    EmbeddingSpace.objects.filter(is_active=True).update(is_active=False)
+    active = make_space()
+    EmbeddingSpace.objects.filter(pk=active.pk).update(is_active=True)
+    client.force_login(staff_user("hint-researcher", "surveys.conduct_survey"))
+    html = client.get(reverse("surveys:report", args=[survey.slug])).content.decode()
+    hint = html.split('data-testid="evaluate-hint">')[1].split("</code>")[0]
+    expected_space = survey.space.name if survey.space_id else active.name
+    assert hint.startswith(f"python manage.py evaluate_retrieval --space {expected_space} --configs ")
+    assert "NAME" not in hint

@@ -127,7 +127,7 @@ class Command(BaseCommand):
                     f"fashionsite is already running on the data directory {self.data_dir} "
                     f"(launcher pid {holder}). See `manage.py up --status`, stop it with Ctrl-C or "
                     "`manage.py up --stop`, or give this one its own data with FASHIONSITE_DATA_DIR=... "
-                    "and another --port."
+                    "and another port (FASHIONSITE_PORT=... or --port)."
                 ) from None
             handle.seek(0)
             handle.truncate()
@@ -196,9 +196,8 @@ class Command(BaseCommand):
             source = settings.FASHIONSITE_SAMPLE_CATALOG
             self.stdout.write(f"First start: importing the sample catalogue from {source} ...")
             result = importing.import_catalogue(source)
-            self.stdout.write(
-                f"  {result.created} products created, {result.updated} updated, {result.unchanged} unchanged"
-            )
+            without_image = Product.objects.filter(image="").count()
+            self.stdout.write(import_summary(result, without_image=without_image))
         self._queue_missing(space)
         return space
 
@@ -247,13 +246,19 @@ class Command(BaseCommand):
         self._say(f"not ready after {timeout:.0f} s (last answer: {last}); carrying on, see the logs")
 
     def _say_where_to_go(self, host: str, port: int, logs: Path, space) -> None:
+        from django.contrib.auth import get_user_model
+
         base = f"http://{host}:{port}"
         manage = f"{sys.executable} manage.py"
+        first_user = (
+            "" if get_user_model().objects.exists() else f"   (no user yet: {manage} createsuperuser)"
+        )
         lines = [
             "",
             f"fashionsite is running at {base}/",
             f"  search            {base}/",
-            f"  admin             {base}/admin/   (create a user: {manage} createsuperuser)",
+            f"  sign in           {base}/accounts/login/{first_user}",
+            f"  admin             {base}/admin/",
             f"  catalogue upload  {base}/catalogue/",
             f"  embeddings        {base}/embeddings/",
             f"  surveys           {base}/surveys/manage/",
@@ -391,3 +396,11 @@ def _signals_ignored():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def import_summary(result, *, without_image: int) -> str:
+    """The first start's one-line account of the sample import."""
+    line = f"  {result.created} products created, {result.updated} updated, {result.unchanged} unchanged"
+    if without_image:
+        line += f"; {without_image} product{'' if without_image == 1 else 's'} without an image (searched by text only)"
+    return line

@@ -56,6 +56,7 @@ class Command(BaseCommand):
                 n_queries=options["queries"],
                 seed=options["seed"],
                 exact=True if options["exact"] else None,
+                progress=self._progress,
             )
         except EvaluationError as exc:
             raise CommandError(str(exc)) from exc
@@ -77,3 +78,7 @@ class Command(BaseCommand):
                     f"{space.name} uses randomly initialised weights: these figures say nothing about retrieval quality."
                 )
             )
+
+    def _progress(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()

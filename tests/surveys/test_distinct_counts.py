@@ -1,0 +1,50 @@
+"""Distinct values are distinct whatever the model's default ordering (issue #16, item 1)."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from surveys import report, selectors
+from tests.surveys.report_factories import make_rated_survey
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sampling_form_lists_each_category_once(researcher_client, draft_survey):
+    # The catalogue fixture has 40 products in two master categories (Apparel, Footwear).
+    html = researcher_client.get(reverse("surveys:manage-detail", args=[draft_survey.slug])).content.decode()
+    boxes = re.findall(r'name="categories" value="([^"]+)"', html)
+    assert boxes == ["Apparel", "Footwear"]
+
+
+def _fail_twice():
+    from surveys.models import Question, Rating
+
+    survey = make_rated_survey(n_queries=6, n_participants=4)
+    Question.objects.create(
+        survey=survey, kind=Question.Kind.ATTENTION, wording="Choose 2.", expected_value=2, order=9
+    )
+    ratings = Rating.objects.filter(assignment__participant__survey=survey)
+    ratings.update(attention_passed=True)
+    failed = ratings.order_by("id").first().assignment.participant
+    # One participant fails the check on two tasks: still one participant.
+    two = failed.assignments.order_by("position").values_list("rating__pk", flat=True)[:2]
+    Rating.objects.filter(pk__in=list(two)).update(attention_passed=False)
+    return survey
+
+
+def test_participants_who_failed_attention_are_counted_once_in_the_report():
+    survey = _fail_twice()
+    data = report.build_report(survey, report.ReportFilters(exclude_failed_attention=True), n_resamples=50)
+    assert (
+        "1 participant who failed an attention check was left out, with all their ratings."
+        in (data["statistics"]["explanations"])
+    )
+
+
+def test_participants_who_failed_attention_are_counted_once_on_the_progress_page(researcher_client):
+    survey = _fail_twice()
+    assert selectors.survey_progress(survey).participants_failed_attention == 1
+    page = researcher_client.get(reverse("surveys:manage-progress", args=[survey.slug])).content.decode()
+    assert 'data-testid="failed-attention">1<' in page
