@@ -10,18 +10,17 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from fashionsite.permissions import staff_permission_required
+from embeddings.models import EmbeddingSpace
+from search.models import WeightConfig
 from surveys.offline import jobs, plots
 from surveys.offline.forms import ConfigFromPointForm, StartEvaluationForm
 from surveys.offline.models import OfflineEvaluation
-from surveys.selectors import RESEARCHER_PERMISSION
-
-researcher_required = staff_permission_required(RESEARCHER_PERMISSION)
+from surveys.researcher_views import researcher_required
 
 
 @researcher_required
 def evaluation_list(request):
-    form = StartEvaluationForm(request.POST or None)
+    form = StartEvaluationForm(request.POST or None, initial=_prefill(request.GET))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         evaluation = jobs.start_evaluation(
@@ -40,6 +39,21 @@ def evaluation_list(request):
     return render(
         request, "surveys/offline/list.html", {"form": form, "evaluations": evaluations}, status=status
     )
+
+
+def _prefill(query) -> dict:
+    """Start-form values from a link (the report's "run it here"): kind, space and configurations
+    by name, so a researcher starts the evaluation the report asks for with one click."""
+    initial = {}
+    if query.get("kind") in OfflineEvaluation.Kind.values:
+        initial["kind"] = query["kind"]
+    space = EmbeddingSpace.objects.filter(name=query.get("space", "")).first()
+    if space is not None:
+        initial["space"] = space
+    names = [name for name in query.get("configs", "").split(",") if name]
+    if names:
+        initial["configs"] = WeightConfig.objects.filter(is_current=True, name__in=names)
+    return initial
 
 
 def _table_rows(evaluation) -> list[dict]:

@@ -229,3 +229,24 @@ def test_the_report_hint_names_the_real_space(client):
     expected_space = survey.space.name if survey.space_id else active.name
     assert hint.startswith(f"python manage.py evaluate_retrieval --space {expected_space} --configs ")
     assert "NAME" not in hint
+
+
+def test_the_report_links_to_starting_the_evaluation_as_a_background_job(client):
+    """Issue 16 item 6: the report's hint opens the offline page with its space and arms chosen."""
+    import html as html_lib
+
+    from django.urls import reverse
+
+    from tests.surveys.report_factories import make_rated_survey
+
+    survey = make_rated_survey(n_queries=4, n_participants=2)
+    client.force_login(staff_user("start-researcher", "surveys.conduct_survey"))
+    page = client.get(reverse("surveys:report", args=[survey.slug])).content.decode()
+    link = html_lib.unescape(page.split('data-testid="evaluate-start" href="')[1].split('"')[0])
+    assert link.startswith(reverse("surveys:offline-list") + "?kind=protocol&space=")
+    start = client.get(link).content.decode()
+    configs = [c.weight_config.name for c in survey.configs.select_related("weight_config")]
+    assert 'value="protocol" selected' in start or 'value="protocol" checked' in start
+    for name in configs:
+        assert f">{name}" in start
+    assert start.count(" selected>") + start.count(" selected ") >= 1 + len(configs)
