@@ -299,14 +299,8 @@ def own_query(request, token):
             "please choose a smaller one.",
         )
     elif request.method == "POST" and form.is_valid():
-        image = form.cleaned_data.get("image")
         try:
-            services.add_own_query(
-                participant=participant,
-                text=form.cleaned_data.get("text", ""),
-                image_bytes=image.read() if image else None,
-                image_name=image.name if image else "",
-            )
+            services.add_own_query(participant=participant, **form.query_fields())
         except services.SurveyError as exc:
             form.add_error(None, str(exc))
         else:

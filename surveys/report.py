@@ -268,6 +268,8 @@ def arm_labels(configs) -> dict[str, str]:
     if len(set(spaces.values())) > 1:
         return {code: f"{name} · {spaces[code]}" for code, name in names.items()}
     return names
+
+
 def mark_preregistered(survey: Survey, filters: ReportFilters, analysis: dict) -> dict:
     """What the frozen preregistration fixed, and per comparison / model contrast whether it is the
     preregistered primary analysis ("preregistered") or not ("exploratory"). The primary analysis

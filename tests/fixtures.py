@@ -88,25 +88,22 @@ def logged_in(user):
     return client
 
 
-@pytest.fixture
-def catalogue_admin(db):
-    """A staff user with catalogue.manage_catalog (what the Catalogue admins group grants)."""
-    return staff_user("catalogue-admin", "catalogue.manage_catalog")
+def staff_role_fixtures(name: str, permission: str):
+    """Two fixtures for a staff role: `name`, a staff user holding `permission` (as the role's group
+    grants it), and `<name>_client`, pytest-django's test client logged in as that user."""
+
+    @pytest.fixture(name=name)
+    def user(db):
+        return staff_user(name.replace("_", "-"), permission)
+
+    @pytest.fixture(name=f"{name}_client")
+    def user_client(client, request):
+        client.force_login(request.getfixturevalue(name))
+        return client
+
+    return user, user_client
 
 
-@pytest.fixture
-def catalogue_admin_client(client, catalogue_admin):
-    client.force_login(catalogue_admin)
-    return client
-
-
-@pytest.fixture
-def researcher(db):
-    """A staff user with surveys.conduct_survey (what the Researchers group grants)."""
-    return staff_user("researcher", "surveys.conduct_survey")
-
-
-@pytest.fixture
-def researcher_client(client, researcher):
-    client.force_login(researcher)
-    return client
+# What the Catalogue admins group grants, and what the Researchers group grants.
+catalogue_admin, catalogue_admin_client = staff_role_fixtures("catalogue_admin", "catalogue.manage_catalog")
+researcher, researcher_client = staff_role_fixtures("researcher", "surveys.conduct_survey")

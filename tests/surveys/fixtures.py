@@ -104,6 +104,28 @@ def make_own_query_survey(*, slug: str, own_query_tasks: int = 2, products: int 
     return survey
 
 
+def open_for_test(survey):
+    """Open `survey` whatever its arms show. Text-only queries over a tiny catalogue may give
+    identical arms (whether they do depends on the titles sampled); a test about something else
+    opens as a researcher who confirmed their count (tests/surveys/test_arms_differ.py tests the rule)."""
+    from surveys import services
+
+    identical = services.arm_overlaps(survey=survey)["n_identical"]
+    return services.open_survey(survey=survey, confirm_identical=identical)
+
+
+def open_text_query_survey(*, slug: str):
+    """An open survey with two arms and two text-only queries sampled from the products' titles (the
+    tiny model encodes them): for tests over the `tiny_catalogue` fixture."""
+    from surveys import services
+
+    survey = services.create_survey(
+        title=slug.title(), slug=slug, weight_configs=make_weight_configs(2), exact=True, results_per_task=5
+    )
+    services.sample_catalogue_queries(survey=survey, count=2, categories=[], use_image=False)
+    return open_for_test(survey)
+
+
 def join_through_open_link(client, survey) -> str:
     """Consent through the survey's open link; returns the participant's token."""
     from django.urls import reverse
