@@ -89,6 +89,16 @@ class ProductEmbedding(models.Model):
         return f"{self.product_id}@{self.space_id}"
 
 
+class JobStatus(models.TextChoices):
+    """The life of a background job (an embedding job, a training run)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class EmbeddingJob(models.Model):
     """A request to embed products of one space; its state lives here, not in the broker.
 
@@ -102,12 +112,7 @@ class EmbeddingJob(models.Model):
         MISSING = "missing", "missing or stale"
         GIVEN = "given", "given products"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+    Status = JobStatus
 
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MISSING)
@@ -210,12 +215,7 @@ class TrainingRun(models.Model):
     the new space and the base-vs-fine-tuned evaluation on the test split.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+    Status = JobStatus
 
     FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)
 

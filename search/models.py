@@ -69,6 +69,21 @@ class WeightConfig(models.Model):
     superseded, so provenance keeps pointing at what was shown.
     """
 
+    # The fields that decide what a search returns (the API's editable values, an export's
+    # `weights` column); name, version and description only identify or explain them.
+    WEIGHT_FIELDS = (
+        "stage1_text",
+        "stage1_image",
+        "k1",
+        "stage2_text",
+        "stage2_image",
+        "product_image_share",
+        "product_title_share",
+        "k",
+        "ef_search",
+        "exact",
+    )
+
     name = models.CharField(max_length=100)
     version = models.PositiveIntegerField(default=1)
     stage1_text = models.FloatField(default=0.5)

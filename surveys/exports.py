@@ -112,19 +112,7 @@ def codebook(survey: Survey) -> list[dict]:
 
 
 def _weights(config) -> str:
-    fields = (
-        "stage1_text",
-        "stage1_image",
-        "k1",
-        "stage2_text",
-        "stage2_image",
-        "product_image_share",
-        "product_title_share",
-        "k",
-        "ef_search",
-        "exact",
-    )
-    return json.dumps({field: getattr(config, field) for field in fields}, sort_keys=True)
+    return json.dumps({field: getattr(config, field) for field in config.WEIGHT_FIELDS}, sort_keys=True)
 
 
 def _answer_text(value) -> str | None:

@@ -153,19 +153,6 @@ class TaskForm(forms.Form):
         return result
 
 
-class OwnQueryForm(forms.Form):
-    text = forms.CharField(label="Describe what you have in mind", max_length=500, required=False)
-    # A plain file field: the service decodes it by the site's one image rule (JPEG, PNG or WebP by
-    # content); Django's ImageField would let Pillow open any format first.
-    image = forms.FileField(label="…or upload a photo of it (JPEG, PNG or WebP)", required=False)
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("text", "").strip() and not data.get("image"):
-            raise ValidationError("Type a description, upload a photo, or both.")
-        return data
-
-
 class SurveyForm(forms.ModelForm):
     weight_configs = forms.ModelMultipleChoiceField(
         queryset=WeightConfig.objects.all(),
@@ -344,14 +331,36 @@ def question_changes(formset) -> dict:
 
 
 class QueryForm(forms.Form):
+    """A query by text, image or both: the researcher's add-query form."""
+
     text = forms.CharField(max_length=500, required=False)
+    # A plain file field: the service decodes it by the site's one image rule (JPEG, PNG or WebP by
+    # content); Django's ImageField would let Pillow open any format first.
     image = forms.FileField(required=False, help_text="JPEG, PNG or WebP")
+    empty_message = "A query needs a text, an image, or both."
 
     def clean(self):
         data = super().clean()
         if not data.get("text", "").strip() and not data.get("image"):
-            raise ValidationError("A query needs a text, an image, or both.")
+            raise ValidationError(self.empty_message)
         return data
+
+    def query_fields(self) -> dict:
+        """The valid query as the query services take it (text, image_bytes, image_name)."""
+        image = self.cleaned_data.get("image")
+        return {
+            "text": self.cleaned_data.get("text", ""),
+            "image_bytes": image.read() if image else None,
+            "image_name": image.name if image else "",
+        }
+
+
+class OwnQueryForm(QueryForm):
+    """A participant's own query (own-query mode), worded for participants."""
+
+    text = forms.CharField(label="Describe what you have in mind", max_length=500, required=False)
+    image = forms.FileField(label="…or upload a photo of it (JPEG, PNG or WebP)", required=False)
+    empty_message = "Type a description, upload a photo, or both."
 
 
 class QueryCsvForm(forms.Form):

@@ -314,6 +314,20 @@ class Assignment(models.Model):
     def __str__(self):
         return f"{self.participant_id}#{self.position}"
 
+    @classmethod
+    def for_result_set(cls, participant, result_set: ResultSet, position: int, **fields) -> "Assignment":
+        """An unsaved task of `participant` at `position` showing `result_set`: its query, its
+        configuration and the search run that computed it (provenance)."""
+        return cls(
+            participant=participant,
+            query_id=result_set.query_id,
+            survey_config_id=result_set.survey_config_id,
+            result_set=result_set,
+            search_run_id=result_set.search_run_id,
+            position=position,
+            **fields,
+        )
+
 
 PREFERENCE_CHOICES = (
     ("left", "Set A (left)"),

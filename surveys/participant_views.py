@@ -97,6 +97,14 @@ def _participant_or_404(token: str) -> Participant:
     return participant
 
 
+def _participant_of_running_survey(token: str) -> Participant:
+    """The link's participant, for pages that need its survey still running (closed: the closed page)."""
+    participant = _participant_or_404(token)
+    if participant.survey.status == Survey.Status.CLOSED:
+        raise SurveyClosedPage(participant.survey)
+    return participant
+
+
 def _open_survey_or_404(slug: str) -> Survey:
     """A survey reachable by its open link. Invite-only surveys answer exactly like unknown slugs,
     so guessing slugs tells nobody which surveys exist or what they are called."""
@@ -148,10 +156,8 @@ def open_link(request, slug):
 @participant_page
 def invite(request, token):
     """A participant's own link: consent first, then the next task, then the thank-you page."""
-    participant = _participant_or_404(token)
+    participant = _participant_of_running_survey(token)
     survey = participant.survey
-    if survey.status == Survey.Status.CLOSED:
-        return _closed_page(request, survey)
     _remember(request, participant)
     if participant.consent_at is None:
         form = ConsentForm(form_data(request))
@@ -302,10 +308,8 @@ def task(request, token, assignment):
 @participant_page
 def own_query(request, token):
     """Own-query mode: the participant types and/or uploads a query, then rates its results."""
-    participant = _participant_or_404(token)
+    participant = _participant_of_running_survey(token)
     survey = participant.survey
-    if survey.status == Survey.Status.CLOSED:
-        return _closed_page(request, survey)
     if participant.consent_at is None or not selectors.needs_own_query(participant):
         return redirect("surveys:invite", token=token)
     form = OwnQueryForm(*form_data_and_files(request))
@@ -317,14 +321,8 @@ def own_query(request, token):
             "please choose a smaller one.",
         )
     elif request.method == "POST" and form.is_valid():
-        image = form.cleaned_data.get("image")
         try:
-            services.add_own_query(
-                participant=participant,
-                text=form.cleaned_data.get("text", ""),
-                image_bytes=image.read() if image else None,
-                image_name=image.name if image else "",
-            )
+            services.add_own_query(participant=participant, **form.query_fields())
         except services.SurveyError as exc:
             form.add_error(None, str(exc))
         else:

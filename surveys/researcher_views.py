@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -109,62 +110,61 @@ def manage_questions(request, slug):
     return render(request, "surveys/manage/questions.html", {"survey": survey, "formset": formset})
 
 
-@limited_upload("FASHIONSITE_MAX_QUERY_IMAGE_BYTES")
-@researcher_required
-@require_POST
-def manage_add_query(request, slug):
-    survey = get_object_or_404(Survey, slug=slug)
-    form = QueryForm(request.POST, request.FILES)
-    if request.upload_limit_exceeded():
-        messages.error(
-            request,
-            f"The image is larger than {size_label(settings.FASHIONSITE_MAX_QUERY_IMAGE_BYTES)} "
-            "(FASHIONSITE_MAX_QUERY_IMAGE_BYTES); nothing was added.",
-        )
-    elif form.is_valid():
-        image = form.cleaned_data.get("image")
-        try:
-            services.add_query(
-                survey=survey,
-                text=form.cleaned_data.get("text", ""),
-                image_bytes=image.read() if image else None,
-                image_name=image.name if image else "",
-            )
-        except services.SurveyError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, "Query added.")
-    else:
-        messages.error(request, " ".join(form.non_field_errors()) or "Check the query form.")
-    return redirect(survey)
+def survey_upload_form(form_class, *, max_bytes_setting: str, too_large: str, invalid: str):
+    """The survey page's upload forms (one query, a CSV of queries) as views: POST only, for
+    researchers, the upload streamed to disk and stopped past `max_bytes_setting`. An upload past it
+    (`too_large` names it as {limit}), an invalid form (its own error, else `invalid`) or a refusal
+    of the service becomes an error message with nothing stored; otherwise the decorated
+    `save(survey, form)` stores and returns the success message. Back to the survey page either way."""
+
+    def decorator(save):
+        @limited_upload(max_bytes_setting)
+        @researcher_required
+        @require_POST
+        @wraps(save)
+        def view(request, slug):
+            survey = get_object_or_404(Survey, slug=slug)
+            form = form_class(request.POST, request.FILES)
+            if request.upload_limit_exceeded():
+                limit = f"{size_label(getattr(settings, max_bytes_setting))} ({max_bytes_setting})"
+                messages.error(request, too_large.format(limit=limit))
+            elif not form.is_valid():
+                messages.error(request, " ".join(form.non_field_errors()) or invalid)
+            else:
+                try:
+                    messages.success(request, save(survey, form))
+                except services.SurveyError as exc:
+                    messages.error(request, f"Nothing was added: {exc}")
+            return redirect(survey)
+
+        return view
+
+    return decorator
 
 
-@limited_upload("FASHIONSITE_MAX_UPLOAD_BYTES")
-@researcher_required
-@require_POST
-def manage_import_queries(request, slug):
-    survey = get_object_or_404(Survey, slug=slug)
-    form = QueryCsvForm(request.POST, request.FILES)
-    if request.upload_limit_exceeded():
-        messages.error(
-            request,
-            f"Nothing imported: the upload is larger than {size_label(settings.FASHIONSITE_MAX_UPLOAD_BYTES)} "
-            "(FASHIONSITE_MAX_UPLOAD_BYTES).",
-        )
-    elif form.is_valid():
-        try:
-            created = services.import_queries_csv(
-                survey=survey,
-                csv_file=form.cleaned_data["csv_file"],
-                zip_file=form.cleaned_data.get("zip_file"),
-            )
-        except services.SurveyError as exc:
-            messages.error(request, f"Nothing imported: {exc}")
-        else:
-            messages.success(request, f"{len(created)} queries imported.")
-    else:
-        messages.error(request, "Choose a CSV file.")
-    return redirect(survey)
+@survey_upload_form(
+    QueryForm,
+    max_bytes_setting="FASHIONSITE_MAX_QUERY_IMAGE_BYTES",
+    too_large="The image is larger than {limit}; nothing was added.",
+    invalid="Check the query form.",
+)
+def manage_add_query(survey, form):
+    services.add_query(survey=survey, **form.query_fields())
+    return "Query added."
+
+
+@survey_upload_form(
+    QueryCsvForm,
+    max_bytes_setting="FASHIONSITE_MAX_UPLOAD_BYTES",
+    too_large="Nothing was added: the upload is larger than {limit}.",
+    invalid="Choose a CSV file.",
+)
+def manage_import_queries(survey, form):
+    data = form.cleaned_data
+    created = services.import_queries_csv(
+        survey=survey, csv_file=data["csv_file"], zip_file=data.get("zip_file")
+    )
+    return f"{len(created)} queries imported."
 
 
 @researcher_required

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -39,6 +40,36 @@ def pytest_configure(config):
     # Every fixture user gets a password; PBKDF2's many rounds cost most of a second each on a busy
     # 2-core machine. Tests check who may sign in, not the hash's strength (Django's own advice).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        separate_xdist_worker(settings, worker)
+
+
+def separate_xdist_worker(settings, worker: str) -> None:
+    """Under pytest-xdist (`make test-fast` runs two workers) each worker shares the servers but not
+    their contents: pytest-django already gives it its own test database (test_<name>_gw0); here it
+    also gets its own Redis database for the cache (tests empty the cache, which is a FLUSHDB, and
+    count throttled requests in it) and its own media and weights folders (stored files are named
+    by row ids, which repeat across the workers' databases)."""
+    number = int(worker.removeprefix("gw"))
+    redis_db = 2 + number  # the broker uses db 0, a lone session's cache db 1; Redis has 16
+    if redis_db > 15:
+        raise pytest.UsageError(f"xdist worker {worker}: at most 14 workers share the test Redis")
+    settings.CACHES = {
+        alias: {**conf, "LOCATION": redis_location_with_db(conf["LOCATION"], redis_db)}
+        for alias, conf in settings.CACHES.items()
+    }
+    settings.MEDIA_ROOT = Path(settings.MEDIA_ROOT) / worker
+    settings.TRAINING_WEIGHTS_DIR = Path(settings.TRAINING_WEIGHTS_DIR) / worker
+
+
+def redis_location_with_db(location: str, db: int) -> str:
+    """The same Redis server, database `db` (unix://path?db=N or redis://host:port/N)."""
+    parts = urlsplit(location)
+    if parts.scheme == "unix":  # urlunsplit would drop the empty host ("unix:/path")
+        path, _, query = location.partition("?")
+        return f"{path}?{urlencode({**dict(parse_qsl(query)), 'db': str(db)})}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 def fresh_broker_connections(app) -> None:

@@ -3,8 +3,11 @@ fixtures). Images are real JPEGs written through default storage, so the worker 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 import numpy as np
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 COLOURS = ["red", "navy", "green", "black", "white", "orange", "purple", "yellow"]
@@ -53,9 +56,49 @@ class EmbeddingSpaceFactory(DjangoModelFactory):
     dimension = 8
 
 
+class RunningJobFactory(DjangoModelFactory):
+    """An embedding job of the whole catalogue, running for `seconds` (default 100) with `done` of
+    `total` products (and `failed`) behind it: what the progress, rate and ETA columns read."""
+
+    class Meta:
+        model = "embeddings.EmbeddingJob"
+        exclude = ("seconds",)
+
+    space = factory.SubFactory(EmbeddingSpaceFactory)
+    kind = "all"
+    status = "running"
+    total = 400
+    done = 0
+    seconds = 100
+    started_at = factory.LazyAttribute(lambda o: timezone.now() - timedelta(seconds=o.seconds))
+
+
 def unit_vector(seed: int, dimension: int) -> np.ndarray:
     vector = np.random.default_rng(seed).normal(size=dimension).astype(np.float32)
     return vector / np.linalg.norm(vector)
+
+
+def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """n random unit vectors of dimension d, one a row."""
+    rows = rng.normal(size=(n, d)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def store_vectors(products, space, image, title) -> list:
+    """Known vectors in one insert: products[i] gets image[i] and title[i] in `space`, at its
+    current revision (what search and the reports read)."""
+    from embeddings.models import ProductEmbedding
+
+    return ProductEmbedding.objects.bulk_create(
+        ProductEmbedding(
+            product=product,
+            space=space,
+            image_vector=image[i],
+            title_vector=title[i],
+            product_revision=product.revision,
+        )
+        for i, product in enumerate(products)
+    )
 
 
 class ProductEmbeddingFactory(DjangoModelFactory):

@@ -3,8 +3,9 @@
 One of each: `image_bytes` / `jpeg_bytes` / `png_bytes` build test images (also the polyglot JPEG
 with a script in its comment), `catalogue_admin` / `catalogue_admin_client` are a staff user with
 catalogue.manage_catalog (pytest-django's `admin_client` is the superuser for /admin/), and
-`researcher` / `researcher_client` one with surveys.conduct_survey, and `wait_until` polls a
-condition the real worker makes true.
+`researcher` / `researcher_client` one with surveys.conduct_survey (`staff_role_fixtures` makes such
+a pair), `staff` a staff user with no permission, `api_client` DRF's test client, and `wait_until`
+polls a condition the real worker makes true.
 """
 
 from __future__ import annotations
@@ -88,25 +89,36 @@ def logged_in(user):
     return client
 
 
-@pytest.fixture
-def catalogue_admin(db):
-    """A staff user with catalogue.manage_catalog (what the Catalogue admins group grants)."""
-    return staff_user("catalogue-admin", "catalogue.manage_catalog")
+def staff_role_fixtures(name: str, permission: str):
+    """Two fixtures for a staff role: `name`, a staff user holding `permission` (as the role's group
+    grants it), and `<name>_client`, pytest-django's test client logged in as that user."""
+
+    @pytest.fixture(name=name)
+    def user(db):
+        return staff_user(name.replace("_", "-"), permission)
+
+    @pytest.fixture(name=f"{name}_client")
+    def user_client(client, request):
+        client.force_login(request.getfixturevalue(name))
+        return client
+
+    return user, user_client
+
+
+# What the Catalogue admins group grants, and what the Researchers group grants.
+catalogue_admin, catalogue_admin_client = staff_role_fixtures("catalogue_admin", "catalogue.manage_catalog")
+researcher, researcher_client = staff_role_fixtures("researcher", "surveys.conduct_survey")
 
 
 @pytest.fixture
-def catalogue_admin_client(client, catalogue_admin):
-    client.force_login(catalogue_admin)
-    return client
+def api_client():
+    """Django REST framework's test client (JSON bodies, force_authenticate)."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
 
 
 @pytest.fixture
-def researcher(db):
-    """A staff user with surveys.conduct_survey (what the Researchers group grants)."""
-    return staff_user("researcher", "surveys.conduct_survey")
-
-
-@pytest.fixture
-def researcher_client(client, researcher):
-    client.force_login(researcher)
-    return client
+def staff(django_user_model):
+    """A staff user with no permission: staff status alone opens nothing that a permission guards."""
+    return django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)

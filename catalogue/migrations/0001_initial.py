@@ -7,23 +7,15 @@ migration as applied there (and record it), without running it. A new database r
 
 import django.db.models.deletion
 from django.conf import settings
-from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+from fashionsite.group_grants import grant_to_group
 
 GROUP_NAME = "Catalogue admins"
 
 
 def create_group(apps, schema_editor):
-    # Permissions are normally created after migrate; make sure ours exists before granting it.
-    app_config = apps.get_app_config("catalogue")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    permission = Permission.objects.get(content_type__app_label="catalogue", codename="manage_catalog")
-    group, _ = Group.objects.get_or_create(name=GROUP_NAME)
-    group.permissions.add(permission)
+    grant_to_group(apps, GROUP_NAME, [("catalogue", "manage_catalog")])
 
 
 def remove_group(apps, schema_editor):

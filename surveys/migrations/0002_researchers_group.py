@@ -2,27 +2,14 @@
 
 from django.db import migrations
 
+from fashionsite.group_grants import grant_to_group
+
 GROUP = "Researchers"
 PERMISSIONS = [("surveys", "conduct_survey"), ("search", "view_weightconfig")]
 
 
 def create_researchers_group(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    # Permissions are normally created after migrate; make sure ours exist before granting them.
-    for label in ("surveys", "search"):
-        app_config = apps.get_app_config(label)
-        had_models = getattr(app_config, "models_module", None)
-        app_config.models_module = had_models or True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = had_models
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=GROUP)
-    for app_label, codename in PERMISSIONS:
-        permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-        if permission is not None:
-            group.permissions.add(permission)
+    grant_to_group(apps, GROUP, PERMISSIONS)
 
 
 def remove_researchers_group(apps, schema_editor):

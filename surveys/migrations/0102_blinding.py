@@ -5,26 +5,14 @@ the Researchers group may create and edit weight configurations (a model permiss
 
 from django.db import migrations, models
 
+from fashionsite.group_grants import grant_to_group
+
 GROUP = "Researchers"
 GRANTED = [("search", "add_weightconfig"), ("search", "change_weightconfig")]
 
 
 def grant_weight_config_writes(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    # Permissions are normally created after migrate; make sure these exist before granting them.
-    app_config = apps.get_app_config("search")
-    had_models = getattr(app_config, "models_module", None)
-    app_config.models_module = had_models or True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = had_models
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=GROUP)
-    for app_label, codename in GRANTED:
-        permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-        if permission is not None:
-            group.permissions.add(permission)
+    grant_to_group(apps, GROUP, GRANTED)
 
 
 def revoke_weight_config_writes(apps, schema_editor):

@@ -121,16 +121,7 @@ def give_consent(*, participant: Participant) -> Participant:
         result_set = computed.get((query_id, config.pk))
         if result_set is None:
             result_set = ensure_result_set(query=SurveyQuery.objects.get(pk=query_id), survey_config=config)
-        assignments.append(
-            Assignment(
-                participant=participant,
-                query_id=query_id,
-                survey_config=config,
-                result_set=result_set,
-                search_run_id=result_set.search_run_id,
-                position=position,
-            )
-        )
+        assignments.append(Assignment.for_result_set(participant, result_set, position))
     Assignment.objects.bulk_create(assignments)
     if not tasks and not survey.own_query_mode:
         participant.finished_at = now
@@ -169,14 +160,9 @@ def add_own_query(
     plan.setdefault("own", []).append({"query": query.pk, "config": code})
     participant.plan = plan
     participant.save(update_fields=["plan"])
-    return Assignment.objects.create(
-        participant=participant,
-        query=query,
-        survey_config=config,
-        result_set=result_set,
-        search_run_id=result_set.search_run_id,
-        position=position,
-    )
+    assignment = Assignment.for_result_set(participant, result_set, position)
+    assignment.save()
+    return assignment
 
 
 def mark_shown(*, assignment: Assignment) -> None:

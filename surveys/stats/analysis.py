@@ -21,7 +21,7 @@ from surveys.stats.common import (
     config_keys,
     num,
 )
-from surveys.stats.intervals import TWO_WAY, two_way_interval, two_way_median_interval
+from surveys.stats.intervals import TWO_WAY, two_way_interval
 from surveys.stats.pairwise import pairwise_comparisons
 from surveys.stats.per_query import query_breakdown, query_differences
 from surveys.stats.ranking import relevance_metrics
@@ -43,9 +43,13 @@ def summarize_configuration(
     n_match = int(match.size)
 
     def interval(values, frame, median=False):
-        build = two_way_median_interval if median else two_way_interval
-        return build(
-            values, frame["participant"], frame["query"], seed=seed, n_resamples=n_resamples
+        return two_way_interval(
+            values,
+            frame["participant"],
+            frame["query"],
+            "median" if median else "mean",
+            seed=seed,
+            n_resamples=n_resamples,
         ).as_dict()
 
     return {

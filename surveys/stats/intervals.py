@@ -59,6 +59,17 @@ class TwoWayResampler:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(weight > 0, self.totals(values) / weight, np.nan)
 
+    def medians(self, values) -> np.ndarray:
+        """Per replicate, the weighted (lower) median of discrete values, from the weighted share
+        of every value (replicates that drew no rating are left out)."""
+        levels = np.unique(values)
+        weights = np.stack([self.totals(values == level) for level in levels], axis=1)
+        total = weights.sum(axis=1)
+        valid = total > 0
+        cumulative = np.cumsum(weights[valid], axis=1) / total[valid, None]
+        # Lower median: the first value whose cumulative share reaches one half.
+        return levels[np.argmax(cumulative >= 0.5 - 1e-12, axis=1)]
+
 
 def percentile(replicates, confidence: float = CONFIDENCE) -> tuple[float, float]:
     finite = np.asarray(replicates, dtype=float)
@@ -82,13 +93,16 @@ def two_way_interval(
     values,
     participants,
     queries,
+    statistic: str = "mean",
     *,
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = CONFIDENCE,
 ) -> Interval:
     """Two-way cluster bootstrap percentile interval of the mean of per-rating values (a rating,
-    a 0/1 share indicator, a precision@k or nDCG@k); NaN values are left out."""
+    a 0/1 share indicator, a precision@k or nDCG@k), or of the median of discrete values (1–5
+    ratings: each replicate's weighted median from the weighted share of every value); NaN values
+    are left out."""
     values = np.asarray(values, dtype=float)
     keep = ~np.isnan(values)
     values = values[keep]
@@ -98,37 +112,8 @@ def two_way_interval(
     resampler = TwoWayResampler(
         np.asarray(participants)[keep], np.asarray(queries)[keep], seed=seed, n_resamples=n_resamples
     )
-    return Interval(*percentile(resampler.means(values), confidence))
-
-
-def two_way_median_interval(
-    values,
-    participants,
-    queries,
-    *,
-    seed: int = DEFAULT_SEED,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    confidence: float = CONFIDENCE,
-) -> Interval:
-    """Two-way cluster bootstrap interval of the median of discrete values (1–5 ratings): each
-    replicate's weighted median from the weighted share of every value."""
-    values = np.asarray(values, dtype=float)
-    keep = ~np.isnan(values)
-    values = values[keep]
-    degenerate = _degenerate(values)
-    if degenerate is not None:
-        return degenerate
-    resampler = TwoWayResampler(
-        np.asarray(participants)[keep], np.asarray(queries)[keep], seed=seed, n_resamples=n_resamples
-    )
-    levels = np.unique(values)
-    weights = np.stack([resampler.totals(values == level) for level in levels], axis=1)
-    total = weights.sum(axis=1)
-    valid = total > 0
-    cumulative = np.cumsum(weights[valid], axis=1) / total[valid, None]
-    # Lower median: the first value whose cumulative share reaches one half.
-    medians = levels[np.argmax(cumulative >= 0.5 - 1e-12, axis=1)]
-    return Interval(*percentile(medians, confidence))
+    replicates = {"mean": resampler.means, "median": resampler.medians}[statistic](values)
+    return Interval(*percentile(replicates, confidence))
 
 
 def two_way_difference_replicates(

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from tests.search.conftest import tiny_catalogue  # noqa: F401 - pytest fixture
-from tests.surveys.fixtures import make_weight_configs
+from tests.surveys.fixtures import open_text_query_survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,15 +22,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 @pytest.fixture
 def survey(tiny_catalogue):  # noqa: F811 - the imported fixture
-    from surveys import services
-
-    survey = services.create_survey(
-        title="CSP", slug="csp", weight_configs=make_weight_configs(2), exact=True, results_per_task=5
-    )
-    services.sample_catalogue_queries(survey=survey, count=2, categories=[], use_image=False)
-    # Text-only queries over the tiny catalogue can give identical arms; open anyway.
-    identical = services.arm_overlaps(survey=survey)["n_identical"]
-    return services.open_survey(survey=survey, confirm_identical=identical)
+    return open_text_query_survey(slug="csp")
 
 
 def visit(page, url: str) -> list[str]:

@@ -172,7 +172,7 @@ def test_a_database_of_the_search_layout_migrates_forward_with_every_row(
     changed = {"django_migrations", "django_content_type"}
     # Later features may grow some tables: new permissions and the Researchers group's grants
     # (issue 18), new survey, arm and result-set columns (issues 13, 15, 18). Those keep at least
-        # their rows; new tables (django-axes)
+    # their rows; new tables (django-axes)
     # start empty; every other table is identical.
     grown = {
         "auth_permission",

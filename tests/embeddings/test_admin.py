@@ -4,14 +4,12 @@ and jobs show a progress bar with rate and ETA."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
 
-from embeddings.models import EmbeddingJob, EmbeddingSpace
+from embeddings.models import EmbeddingSpace
+from tests.factories import RunningJobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,15 +81,7 @@ def test_the_active_space_is_switched_in_the_admin(admin_client):
 
 def test_the_job_list_shows_progress_rate_and_eta(admin_client):
     space = EmbeddingSpace.objects.create(name="jobs", model_name="m", pretrained="none", dimension=4)
-    EmbeddingJob.objects.create(
-        space=space,
-        kind=EmbeddingJob.Kind.ALL,
-        status=EmbeddingJob.Status.RUNNING,
-        total=400,
-        done=90,
-        failed=10,
-        started_at=timezone.now() - timedelta(seconds=100),
-    )
+    RunningJobFactory(space=space, total=400, done=90, failed=10, seconds=100)
     page = admin_client.get(reverse("admin:embeddings_embeddingjob_changelist")).content.decode()
     assert '<progress max="400" value="100"' in page and "100/400 (25%)" in page
     assert "1.0" in page  # products per second

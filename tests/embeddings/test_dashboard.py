@@ -107,21 +107,9 @@ def test_retry_re_embeds_a_failed_product_once_its_image_is_fixed(catalogue_admi
 
 @pytest.mark.django_db
 def test_dashboard_shows_a_running_job_with_rate_and_eta(catalogue_admin_client):
-    from datetime import timedelta
+    from tests.factories import RunningJobFactory
 
-    from django.utils import timezone
-
-    from embeddings.models import EmbeddingJob
-
-    space = make_space("dash-j", active=True)
-    EmbeddingJob.objects.create(
-        space=space,
-        kind=EmbeddingJob.Kind.ALL,
-        status=EmbeddingJob.Status.RUNNING,
-        total=1000,
-        done=100,
-        started_at=timezone.now() - timedelta(seconds=50),
-    )
+    RunningJobFactory(space=make_space("dash-j", active=True), total=1000, done=100, seconds=50)
     page = catalogue_admin_client.get(reverse("embeddings:dashboard")).content.decode()
     jobs = page[page.index('data-testid="jobs"') :]
     assert "100 / 1000 (10%)" in jobs

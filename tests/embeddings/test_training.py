@@ -61,6 +61,7 @@ def test_bad_hyper_parameters_are_refused_and_store_nothing(base_space, params, 
     assert TrainingRun.objects.count() == 0
 
 
+@pytest.mark.slow  # trains the tiny model for real: seconds of CPU (make test runs it)
 def test_two_epochs_lower_the_loss_beat_the_random_model_and_create_the_space(
     base_space, django_capture_on_commit_callbacks
 ):
@@ -107,6 +108,7 @@ def test_two_epochs_lower_the_loss_beat_the_random_model_and_create_the_space(
     assert trained["text_to_image"]["recall@10"]["mean"] > random_init["text_to_image"]["recall@10"]["mean"]
 
 
+@pytest.mark.slow  # trains the tiny model for real: seconds of CPU (make test runs it)
 def test_a_locked_image_tower_keeps_image_vectors_while_text_vectors_learn(
     base_space, django_capture_on_commit_callbacks
 ):

@@ -112,6 +112,7 @@ def test_finetune_command_names_what_is_wrong_and_stores_nothing(base_space):
     assert TrainingRun.objects.count() == 0
 
 
+@pytest.mark.slow  # trains the tiny model for real: seconds of CPU (make test runs it)
 def test_a_finished_run_page_shows_loss_curve_validation_and_the_comparison(
     trainer_client, base_space, django_capture_on_commit_callbacks
 ):

@@ -64,6 +64,20 @@ def space_id(stack: Stack) -> int:
     return stack.sql("SELECT id FROM embeddings_embeddingspace WHERE is_active")[0][0]
 
 
+def assert_job_completes_once(stack: Stack, job: int, *, what: str) -> None:
+    """Wait for embedding job `job` to finish, then check every product has exactly one embedding."""
+    wait_until(
+        lambda: stack.sql("SELECT status FROM embeddings_embeddingjob WHERE id = %s", [job])[0][0] == "done",
+        timeout=400,
+        what=what,
+    )
+    rows, pairs = stack.sql(
+        "SELECT count(*), count(DISTINCT product_id) FROM embeddings_productembedding WHERE space_id = %s",
+        [space_id(stack)],
+    )[0]
+    assert rows == pairs == PRODUCTS
+
+
 def test_a_killed_worker_is_restarted_and_its_job_completes_once(ready):
     stack = ready
     old_worker = stack.child_pid("worker")
@@ -83,16 +97,7 @@ def test_a_killed_worker_is_restarted_and_its_job_completes_once(ready):
     wait_until(
         lambda: stack.child_pid("worker") != old_worker, timeout=60, what="the worker was not restarted"
     )
-    wait_until(
-        lambda: stack.sql("SELECT status FROM embeddings_embeddingjob WHERE id = %s", [job])[0][0] == "done",
-        timeout=400,
-        what="the job did not complete after the worker restart",
-    )
-    rows, pairs = stack.sql(
-        "SELECT count(*), count(DISTINCT product_id) FROM embeddings_productembedding WHERE space_id = %s",
-        [space_id(stack)],
-    )[0]
-    assert rows == pairs == PRODUCTS
+    assert_job_completes_once(stack, job, what="the job did not complete after the worker restart")
     assert stack.process.poll() is None, "the launcher stopped"
 
 
@@ -148,16 +153,9 @@ def test_postgres_restart_loses_no_acknowledged_rating_nor_a_running_batch_and_t
     assert stack.process.poll() is None, "the launcher stopped"
     stack.wait_for("the database answers again", timeout=60)
     # The batch that met the outage was retried (or re-sent by the sweep): the job completes once.
-    wait_until(
-        lambda: stack.sql("SELECT status FROM embeddings_embeddingjob WHERE id = %s", [job])[0][0] == "done",
-        timeout=400,
-        what="the embedding job that ran through the restart did not complete",
+    assert_job_completes_once(
+        stack, job, what="the embedding job that ran through the restart did not complete"
     )
-    rows, pairs = stack.sql(
-        "SELECT count(*), count(DISTINCT product_id) FROM embeddings_productembedding WHERE space_id = %s",
-        [space_id(stack)],
-    )[0]
-    assert rows == pairs == PRODUCTS
 
 
 def _search_ok(stack: Stack) -> bool:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from tests.factories import EmbeddingSpaceFactory, store_vectors, unit_rows
+
 GENDERS = ("Men", "Women", "Unisex")
 ARTICLES = ("Tshirts", "Shirts", "Jeans", "Watches", "Kurtas")
 COLOURS = ("Black", "Blue", "White", "Red")
@@ -21,27 +23,15 @@ class KnownCatalogue:
     products: list
 
 
-def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    rows = rng.normal(size=(n, d)).astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
 def make_known_catalogue(*, n: int = 600, dimension: int = 8, seed: int = 7, space=None) -> KnownCatalogue:
     """n products with deterministic attributes and random unit image/title vectors."""
     from catalogue.models import Product
-    from embeddings.models import EmbeddingSpace, ProductEmbedding
     from embeddings.services import create_space_indexes
 
     rng = np.random.default_rng(seed)
     new_space = space is None
     if new_space:
-        space = EmbeddingSpace.objects.create(
-            name=f"known-{dimension}d",
-            model_name=f"known-vectors-{dimension}d",
-            pretrained="none",
-            dimension=dimension,
-            is_active=True,
-        )
+        space = EmbeddingSpaceFactory(dimension=dimension, is_active=True)
     products = Product.objects.bulk_create(
         [
             Product(
@@ -62,18 +52,7 @@ def make_known_catalogue(*, n: int = 600, dimension: int = 8, seed: int = 7, spa
     )
     image = unit_rows(rng, n, space.dimension)
     title = unit_rows(rng, n, space.dimension)
-    ProductEmbedding.objects.bulk_create(
-        [
-            ProductEmbedding(
-                product=product,
-                space=space,
-                image_vector=image[i],
-                title_vector=title[i],
-                product_revision=product.revision,
-            )
-            for i, product in enumerate(products)
-        ]
-    )
+    store_vectors(products, space, image, title)
     if new_space:
         # After the rows: one HNSW build is several times cheaper than 2 x n inserts into the graph.
         create_space_indexes(space)

@@ -2,7 +2,6 @@
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.test import APIClient
 
 from embeddings.models import ProductEmbedding
 from search.models import SearchRun, WeightConfig
@@ -10,13 +9,9 @@ from tests.fixtures import png_bytes
 
 
 @pytest.fixture
-def client():
-    return APIClient()
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("staff", password="pw-staff-123", is_staff=True)
+def client(api_client):
+    """Every test here talks to the API."""
+    return api_client
 
 
 def _error(response, status):

@@ -8,7 +8,8 @@ from embeddings import ann
 from search import selectors
 from search.errors import SearchError
 from search.ranking import Plan, explain_stage1, make_plan, rank_products
-from tests.search.conftest import brute_force, make_known_catalogue, unit_rows
+from tests.factories import unit_rows
+from tests.search.conftest import brute_force, make_known_catalogue
 
 
 def _rng() -> np.random.Generator:

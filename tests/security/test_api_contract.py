@@ -18,23 +18,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def survey(tiny_catalogue):
     """An open survey over the tiny catalogue (queries are product titles, encoded by the tiny model)."""
-    from surveys import services
-    from tests.surveys.fixtures import make_weight_configs
+    from tests.surveys.fixtures import open_text_query_survey
 
-    survey = services.create_survey(
-        title="Contract",
-        slug="contract",
-        weight_configs=make_weight_configs(2),
-        exact=True,
-        results_per_task=5,
-    )
-    services.sample_catalogue_queries(survey=survey, count=2, categories=[], use_image=False)
-    # Text-only queries can show identical arms (whether they do depends on which titles were
-    # sampled); the API contract does not care, so open as a researcher who confirmed the count.
-    try:
-        return services.open_survey(survey=survey)
-    except services.IdenticalArms as identical:
-        return services.open_survey(survey=survey, confirm_identical=identical.count)
+    return open_text_query_survey(slug="contract")
 
 
 @pytest.fixture

@@ -19,13 +19,8 @@ NEW = {"name": "api-made", "stage1_text": 0.5, "stage1_image": 0.5, "stage2_text
 
 
 @pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("catalogue-admin", password="pw-staff-123", is_staff=True)
+def api(api_client):
+    return api_client
 
 
 @pytest.fixture

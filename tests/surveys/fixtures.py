@@ -11,6 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
+from tests.factories import EmbeddingSpaceFactory, store_vectors
 from tests.fixtures import jpeg_bytes
 
 _numbers = itertools.count(1)
@@ -26,19 +27,13 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
     from django.core.files.base import ContentFile
 
     from catalogue.models import Product
-    from embeddings.models import EmbeddingSpace, ProductEmbedding
+    from embeddings.models import EmbeddingSpace
 
     number = next(_numbers)
     rng = np.random.default_rng(seed)
     if space is None:
         EmbeddingSpace.objects.filter(is_active=True).update(is_active=False)
-        space = EmbeddingSpace.objects.create(
-            name=f"survey-test-{number}",
-            model_name=f"survey-known-vectors-{number}",
-            pretrained="none",
-            dimension=dimension,
-            is_active=True,
-        )
+        space = EmbeddingSpaceFactory(dimension=dimension, is_active=True)
     dimension = space.dimension
     products = []
     for i in range(n):
@@ -56,18 +51,7 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
     Product.objects.bulk_create(products)
     vectors = rng.normal(size=(n, 2, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
-    ProductEmbedding.objects.bulk_create(
-        [
-            ProductEmbedding(
-                product=p,
-                space=space,
-                image_vector=vectors[i, 0],
-                title_vector=vectors[i, 1],
-                product_revision=p.revision,
-            )
-            for i, p in enumerate(products)
-        ]
-    )
+    store_vectors(products, space, vectors[:, 0], vectors[:, 1])
     return space, products
 
 
@@ -102,6 +86,70 @@ def make_own_query_survey(*, slug: str, own_query_tasks: int = 2, products: int 
     )  # fmt: skip
     services.open_survey(survey=survey)
     return survey
+
+
+def survey_form(weight_configs, **fields) -> dict:
+    """The researcher's create-survey form, valid unless `fields` say otherwise."""
+    return {
+        "title": "Summer styles",
+        "slug": "summer",
+        "consent_text": "You agree.",
+        "results_per_task": 8,
+        "target_ratings_per_cell": 5,
+        "seed": 42,
+        "own_query_tasks": 0,
+        "weight_configs": [config.pk for config in weight_configs],
+    } | fields
+
+
+def rate_every_task(survey, *, participants: int = 4, comments=("",)) -> None:
+    """`participants` people join through the open link and rate every task of theirs, with answers
+    that vary by participant and task: match, satisfaction, relevance marks (every other product
+    shown) and, for any other question, a text from `comments`."""
+    from surveys import services
+    from surveys.models import Question
+
+    questions = list(survey.questions.all())
+    for index in range(participants):
+        participant = services.give_consent(participant=services.join_open_link(survey=survey))
+        for position, assignment in enumerate(participant.assignments.order_by("position")):
+            shown = [item["catalog_id"] for item in assignment.result_set.items]
+            answers = {}
+            for question in questions:
+                if question.kind == Question.Kind.MATCH:
+                    answers[question] = ["yes", "partly", "no"][(index + position) % 3]
+                elif question.kind == Question.Kind.SATISFACTION:
+                    answers[question] = 1 + (index * 3 + position) % 5
+                elif question.kind == Question.Kind.RELEVANCE:
+                    answers[question] = {
+                        catalog_id: (n + index) % 2 == 0 for n, catalog_id in enumerate(shown)
+                    }
+                else:
+                    answers[question] = comments[(index + position) % len(comments)]
+            services.mark_shown(assignment=assignment)
+            services.submit_rating(assignment=assignment, answers=answers)
+
+
+def open_for_test(survey):
+    """Open `survey` whatever its arms show. Text-only queries over a tiny catalogue may give
+    identical arms (whether they do depends on the titles sampled); a test about something else
+    opens as a researcher who confirmed their count (tests/surveys/test_arms_differ.py tests the rule)."""
+    from surveys import services
+
+    identical = services.arm_overlaps(survey=survey)["n_identical"]
+    return services.open_survey(survey=survey, confirm_identical=identical)
+
+
+def open_text_query_survey(*, slug: str):
+    """An open survey with two arms and two text-only queries sampled from the products' titles (the
+    tiny model encodes them): for tests over the `tiny_catalogue` fixture."""
+    from surveys import services
+
+    survey = services.create_survey(
+        title=slug.title(), slug=slug, weight_configs=make_weight_configs(2), exact=True, results_per_task=5
+    )
+    services.sample_catalogue_queries(survey=survey, count=2, categories=[], use_image=False)
+    return open_for_test(survey)
 
 
 def join_through_open_link(client, survey) -> str:

@@ -176,17 +176,7 @@ def make_rated_survey(
         for q_index, query in enumerate(queries):
             config = configs[(q_index + p_index) % n_configs]
             result_set = cell[(query.pk, config.pk)]
-            assignments.append(
-                Assignment(
-                    participant=participant,
-                    query=query,
-                    survey_config=config,
-                    result_set=result_set,
-                    search_run_id=result_set.search_run_id,
-                    position=q_index,
-                    shown_at=now,
-                )
-            )
+            assignments.append(Assignment.for_result_set(participant, result_set, q_index, shown_at=now))
     assignments = Assignment.objects.bulk_create(assignments, batch_size=2000)
     config_index = {config.pk: index for index, config in enumerate(configs)}
     participant_index = {participant.pk: index for index, participant in enumerate(participants)}

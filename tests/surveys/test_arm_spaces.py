@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from embeddings.models import EmbeddingSpace, ProductEmbedding
+from embeddings.models import EmbeddingSpace
 from surveys import services
 from surveys.models import Question, Rating, Survey
 from surveys.report import build_report
-from tests.surveys.fixtures import make_weight_configs
+from tests.factories import store_vectors
+from tests.surveys.fixtures import make_weight_configs, survey_form
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +30,7 @@ def second_space(products, *, name="tuned", embedded=None) -> EmbeddingSpace:
     chosen = products if embedded is None else products[:embedded]
     vectors = rng.normal(size=(len(chosen), 2, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
-    ProductEmbedding.objects.bulk_create(
-        ProductEmbedding(
-            product=p, space=space, image_vector=v[0], title_vector=v[1], product_revision=p.revision
-        )
-        for p, v in zip(chosen, vectors, strict=True)
-    )
+    store_vectors(chosen, space, vectors[:, 0], vectors[:, 1])
     return space
 
 
@@ -95,17 +91,15 @@ def test_the_form_offers_fully_embedded_spaces_and_a_second_space_doubles_the_ar
     page = researcher_client.get(reverse("surveys:manage-create")).content.decode()
     assert f'<option value="{tuned.pk}">tuned</option>' in page
     assert ">half</option>" not in page and "still embedding: half (50% embedded)" in page
-    form = {
-        "title": "Base vs tuned",
-        "slug": "arms",
-        "consent_text": "You agree.",
-        "results_per_task": 5,
-        "target_ratings_per_cell": 2,
-        "seed": 3,
-        "own_query_tasks": 0,
-        "space": base.pk,
-        "weight_configs": [config.pk],
-    }
+    form = survey_form(
+        [config],
+        title="Base vs tuned",
+        slug="arms",
+        seed=3,
+        results_per_task=5,
+        target_ratings_per_cell=2,
+        space=base.pk,
+    )
     response = researcher_client.post(reverse("surveys:manage-create"), form)
     assert response.status_code == 200 and "or one compared in a second space" in response.content.decode()
     response = researcher_client.post(reverse("surveys:manage-create"), form | {"second_space": half.pk})

@@ -11,26 +11,14 @@ from django.urls import reverse
 from surveys import services
 from surveys.models import Question, Rating, Survey, SurveyQuery
 from tests.fixtures import jpeg_bytes
+from tests.surveys.fixtures import survey_form
 
 pytestmark = pytest.mark.django_db
 
 
 def test_create_survey_through_the_form_gets_the_seed_questions(researcher_client, weight_configs):
-    response = researcher_client.post(
-        reverse("surveys:manage-create"),
-        {
-            "title": "Summer styles",
-            "slug": "summer",
-            "instructions": "Rate each set.",
-            "consent_text": "You agree.",
-            "results_per_task": 8,
-            "target_ratings_per_cell": 5,
-            "seed": 42,
-            "own_query_tasks": 0,
-            "allow_open_link": "on",
-            "weight_configs": [config.pk for config in weight_configs[:2]],
-        },
-    )
+    form = survey_form(weight_configs[:2], instructions="Rate each set.", allow_open_link="on")
+    response = researcher_client.post(reverse("surveys:manage-create"), form)
     assert response.status_code == 302
     survey = Survey.objects.get(slug="summer")
     assert survey.status == Survey.Status.DRAFT
@@ -42,19 +30,7 @@ def test_create_survey_through_the_form_gets_the_seed_questions(researcher_clien
 
 
 def test_one_configuration_is_refused(researcher_client, weight_configs):
-    response = researcher_client.post(
-        reverse("surveys:manage-create"),
-        {
-            "title": "x",
-            "slug": "x",
-            "consent_text": "c",
-            "results_per_task": 8,
-            "target_ratings_per_cell": 5,
-            "seed": 1,
-            "own_query_tasks": 0,
-            "weight_configs": [weight_configs[0].pk],
-        },
-    )
+    response = researcher_client.post(reverse("surveys:manage-create"), survey_form(weight_configs[:1]))
     assert response.status_code == 200
     assert "at least two" in response.content.decode()
     assert not Survey.objects.exists()

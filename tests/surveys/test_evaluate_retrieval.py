@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from surveys import retrieval
 from surveys.models import RetrievalEvaluation
+from tests.factories import store_vectors, unit_rows
 from tests.fixtures import staff_user
 from tests.surveys.report_factories import make_space, make_weight_configs
 
@@ -20,13 +21,10 @@ COLOURS = ("Black", "Blue")
 def known_catalogue(space, n=36, seed=4):
     """n products in 6 (article type, colour) groups, titles repeating every 9 products, unit vectors."""
     from catalogue.models import Product
-    from embeddings.models import ProductEmbedding
 
     rng = np.random.default_rng(seed)
-    image = rng.normal(size=(n, space.dimension)).astype(np.float32)
-    image /= np.linalg.norm(image, axis=1, keepdims=True)
-    title = rng.normal(size=(n, space.dimension)).astype(np.float32)
-    title /= np.linalg.norm(title, axis=1, keepdims=True)
+    image = unit_rows(rng, n, space.dimension)
+    title = unit_rows(rng, n, space.dimension)
     products = Product.objects.bulk_create(
         [
             Product(
@@ -38,18 +36,7 @@ def known_catalogue(space, n=36, seed=4):
             for i in range(n)
         ]
     )
-    ProductEmbedding.objects.bulk_create(
-        [
-            ProductEmbedding(
-                product=p,
-                space=space,
-                image_vector=image[i],
-                title_vector=title[i],
-                product_revision=p.revision,
-            )
-            for i, p in enumerate(products)
-        ]
-    )
+    store_vectors(products, space, image, title)
     return products, image
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from surveys import exports, services
 from surveys.models import Question, Rating
+from tests.surveys.fixtures import rate_every_task
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +28,7 @@ COMMENTS = [
 def rated_survey(make_survey):
     survey = make_survey(queries=3, configs=2)
     services.add_question(survey=survey, kind=Question.Kind.COMMENT, wording="Anything else?", required=False)
-    questions = list(survey.questions.all())
-    for index in range(4):
-        participant = services.give_consent(participant=services.join_open_link(survey=survey))
-        for position, assignment in enumerate(participant.assignments.order_by("position")):
-            answers = {}
-            for question in questions:
-                if question.kind == Question.Kind.MATCH:
-                    answers[question] = ["yes", "partly", "no"][(index + position) % 3]
-                elif question.kind == Question.Kind.SATISFACTION:
-                    answers[question] = 1 + (index * 3 + position) % 5
-                else:
-                    answers[question] = COMMENTS[(index + position) % len(COMMENTS)]
-            services.mark_shown(assignment=assignment)
-            services.submit_rating(assignment=assignment, answers=answers)
+    rate_every_task(survey, comments=COMMENTS)
     return survey
 
 

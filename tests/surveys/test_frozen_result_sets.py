@@ -15,29 +15,14 @@ from catalogue.services import delete_product
 from search.models import SearchResult
 from surveys import services
 from surveys.models import Question, ResultSet
+from tests.surveys.fixtures import rate_every_task
 
 pytestmark = pytest.mark.django_db
 
 
 def rate_all_but_one(survey):
     """Four participants rate every task (relevance marks included); a fifth consents and waits."""
-    questions = list(survey.questions.all())
-    for index in range(4):
-        participant = services.give_consent(participant=services.join_open_link(survey=survey))
-        for position, assignment in enumerate(participant.assignments.order_by("position")):
-            shown = [item["catalog_id"] for item in assignment.result_set.items]
-            answers = {}
-            for question in questions:
-                if question.kind == Question.Kind.MATCH:
-                    answers[question] = ["yes", "partly", "no"][(index + position) % 3]
-                elif question.kind == Question.Kind.SATISFACTION:
-                    answers[question] = 1 + (index * 3 + position) % 5
-                elif question.kind == Question.Kind.RELEVANCE:
-                    answers[question] = {
-                        catalog_id: (n + index) % 2 == 0 for n, catalog_id in enumerate(shown)
-                    }
-            services.mark_shown(assignment=assignment)
-            services.submit_rating(assignment=assignment, answers=answers)
+    rate_every_task(survey)
     return services.give_consent(participant=services.join_open_link(survey=survey))
 
 
