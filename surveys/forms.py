@@ -88,7 +88,10 @@ class TaskForm(forms.Form):
         """Each question with its choices pre-computed, so the page renders plain inputs (fast,
         no widget template per radio button): {"field", "input_type", "choices": [{id, value, label, checked}]}."""
         rows = []
-        for question, bound in zip(self.questions, self, strict=True):
+        # A graded question has one field per product ("q<pk>-<catalog id>"); the rest one ("q<pk>").
+        by_name = {f"q{question.pk}": question for question in self.questions}
+        for bound in self:
+            question = by_name[bound.name.split("-", 1)[0]]
             input_type = getattr(bound.field.widget, "input_type", "")
             choices = []
             if input_type in ("radio", "checkbox"):
