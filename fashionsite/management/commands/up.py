@@ -240,6 +240,9 @@ class Command(BaseCommand):
             f"{host}:{port}",
             "--workers",
             str(workers),
+            # The web workers' default torch thread count divides the cores by this (settings).
+            "--env",
+            f"WEB_CONCURRENCY={workers}",
         ]
 
     def _wait_until_ready(self, base: str, timeout: float = 300) -> None:
