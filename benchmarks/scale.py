@@ -226,7 +226,7 @@ def main() -> None:
     RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
     plot(per_size, REPO / "docs" / "search-scale.png")
     rows = []
-    for size, values in sorted(per_size.items(), key=lambda item: int(item[0])):
+    for size, values in sorted(per_size.items(), key=lambda item: int(item[0].split("|")[0])):
         rows += [(f"{size} {key}", value, None) for key, value in values.items() if key != "vectors"]
     print_table(rows)
     print(f"wrote {RESULTS}")

@@ -287,7 +287,7 @@ SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 4000)
 # that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
 SEARCH_EF_SEARCH = {
     "image": env_int("SEARCH_EF_SEARCH_IMAGE", 100),
-    "text": env_int("SEARCH_EF_SEARCH_TEXT", 800),
+    "text": env_int("SEARCH_EF_SEARCH_TEXT", 600),
     "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 600),
 }
 
