@@ -364,6 +364,11 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         help="with --reuse-sweep: rerun only the per-kind defaults section",
     )
     parser.add_argument(
+        "--text-only",
+        action="store_true",
+        help="with --reuse-sweep: rerun only the text-query server times",
+    )
+    parser.add_argument(
         "--filters-only",
         action="store_true",
         help="with --reuse-sweep: rerun only the filters section",
@@ -451,6 +456,15 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         chosen[kind] = min(ok) if ok else max(EF_SWEEP)
     metrics["chosen_ef_search"] = chosen
     metrics["settings_ef_search"] = dict(settings.SEARCH_EF_SEARCH)
+
+    if args.text_only:
+        from embeddings.services import set_active_space
+
+        set_active_space(site)
+        metrics.update(text_server_times(site))
+        metrics["uptime_at_end"] = uptime()
+        update_results(metrics, "Text-query section")
+        return
 
     # 2. Every kind at the settings' per-kind default (config.ef_search blank), site vs bare query.
     config.ef_search = None
