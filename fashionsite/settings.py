@@ -282,7 +282,7 @@ SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600
 SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
 # A filter keeping at most this many products is answered by an exact scan of those rows (the
 # measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
-SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 6000)
+SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 5000)
 # hnsw.ef_search per query kind when a weight config leaves ef_search blank: the lowest values
 # that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
 SEARCH_EF_SEARCH = {
