@@ -33,6 +33,16 @@ def styles() -> tuple[str, dict[int, dict]]:
     return name.rsplit("styles.csv", 1)[0], {int(row["id"]): row for row in rows}
 
 
+def start_servers() -> None:
+    """The benchmark's embedded PostgreSQL and Redis (settings start nothing; manage.py's entry
+    does the same for commands)."""
+    import os
+
+    from fashionsite import embedded
+
+    embedded.start_for_process(embedded.data_dir_from_env(), os.environ["FASHIONSITE_DB_NAME"])
+
+
 def catalogue_ids() -> np.ndarray:
     """The catalogue ids with an image, in the fixed order of the vector cache."""
     return np.load(CACHE / "order_ids.npy")

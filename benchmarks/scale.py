@@ -3,16 +3,19 @@
 For each size: that many products (the shared catalogue's rows, repeated with suffixed ids so the
 filters keep their selectivity) with vectors drawn from the Gaussian mixture fitted to real
 catalogue vectors (benchmarks/synthetic.py), one embedding space with the site's HNSW indexes
-(embeddings.ann, m=16, ef_construction=64), then, for image and text-like queries:
+(embeddings.ann; m and ef_construction from --m / --ef-construction, default the site's 16 / 64),
+then, for image and text-like queries:
 
 - the site's approximate stage 1 + 2 (search.ranking.rank_products at the per-kind ef_search
-  defaults) p50 and recall@100 against NumPy brute force;
+  defaults, and text-like queries at each --textlike-ef) p50 and recall@100 against NumPy brute
+  force;
 - the site's exact mode (sequential scan) p50;
 - NumPy brute force of both stages over the same in-memory vectors, p50;
 - HNSW build time, index and table size, PostgreSQL RSS, and whether EXPLAIN shows the index.
 
-Each run merges its sizes into benchmarks/results/scale.json (so 1M can be run on its own later)
-and redraws docs/search-scale.png from everything recorded there.
+Each run merges its sizes into benchmarks/results/scale.json under "<size>" (the site's index) or
+"<size>|m<m>|efc<efc>" (so 1M or another index can be run on its own later), records `uptime` at
+the start and end of each, and redraws docs/search-scale.png from everything recorded there.
 """
 
 from __future__ import annotations
@@ -32,13 +35,26 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 os.environ.setdefault("FASHIONSITE_DB_NAME", "bench_scale")
 os.environ.setdefault("FASHIONSITE_DATA_DIR", str(REPO / "var" / "bench"))
 
+from benchmarks import catalogue_db  # noqa: E402
 from benchmarks.search import noisy, p50, site_pass, truth  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
 EXACT_QUERIES = {44072: 20, 250_000: 10, 1_000_000: 5}
 
 
-def measure_size(size: int, queries: int) -> dict:
+def uptime() -> str:
+    import subprocess
+
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def entry_key(size: int, m: int, efc: int) -> str:
+    from embeddings.ann import HNSW_EF_CONSTRUCTION, HNSW_M
+
+    return str(size) if (m, efc) == (HNSW_M, HNSW_EF_CONSTRUCTION) else f"{size}|m{m}|efc{efc}"
+
+
+def measure_size(size: int, queries: int, *, m: int, efc: int, textlike_efs: list[int]) -> dict:
     from django.db import connection
 
     from benchmarks import catalogue_db
@@ -51,7 +67,10 @@ def measure_size(size: int, queries: int) -> dict:
     pks = catalogue_db.product_pks(size)
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '3GB'")  # the 1M graph fits: no on-disk build phase
-    space, build_s = catalogue_db.load_space(f"scale-{size}", pks, vectors, m=16, ef_construction=64)
+    uptime_start = uptime()
+    space, build_s = catalogue_db.load_space(
+        f"scale-{entry_key(size, m, efc)}", pks, vectors, m=m, ef_construction=efc
+    )
     print(f"{size}: loaded in {time.perf_counter() - started:.0f}s (index build {build_s})", flush=True)
     rng = np.random.default_rng(7)
     picks = rng.choice(size, queries, replace=False)
@@ -60,7 +79,14 @@ def measure_size(size: int, queries: int) -> dict:
         "textlike": [(t, None) for t in noisy(vectors[rng.choice(size, queries, replace=False)], rng)],
     }
     config = WeightConfig(name="scale", stage1_text=0.5, stage1_image=0.5, stage2_text=0.9, stage2_image=0.1)
-    out: dict = {"size": size, "load_avg_1m_at_start": round(os.getloadavg()[0], 2), "vectors": source}
+    out: dict = {
+        "size": size,
+        "m": m,
+        "ef_construction": efc,
+        "uptime_at_start": uptime_start,
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+        "vectors": source,
+    }
     if build_s is not None:
         out["index_build_s"] = round(build_s, 1)
     for kind, pairs in kinds.items():
@@ -86,6 +112,13 @@ def measure_size(size: int, queries: int) -> dict:
             recalls.append(len(truth(vectors, pks, plan) & {int(pks[i]) for i in top}) / 100)
         out[f"{kind}_numpy_p50"] = p50(numpy_times)
         print(size, kind, {k: v for k, v in out.items() if k.startswith(kind)}, flush=True)
+    for ef in textlike_efs:
+        config.ef_search = ef
+        result = site_pass(space, config, kinds["textlike"], vectors, pks)
+        out[f"textlike_hnsw_p50_ef{ef}"] = result["both_p50"]
+        out[f"textlike_hnsw_recall_ef{ef}"] = result["recall"]
+        print(size, f"textlike ef {ef}", result, uptime(), flush=True)
+    config.ef_search = None
     out["index_mb"] = round(catalogue_db.index_bytes(space) / 2**20, 1)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -100,6 +133,7 @@ def measure_size(size: int, queries: int) -> dict:
     explained = explain_stage1(make_plan(space, config, None, vectors[0]), exact=False)
     out["approx_plan_uses_hnsw"] = int(index_name(space.pk, "image_vector") in explained)
     out["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    out["uptime_at_end"] = uptime()
     return out
 
 
@@ -109,7 +143,7 @@ def plot(per_size: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted(int(size) for size in per_size)
+    sizes = sorted(int(size) for size in per_size if "|" not in size)  # the site's index
     rows = [per_size[str(size)] for size in sizes]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     for key, label, style in (
@@ -142,22 +176,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[44072, 250_000])
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--m", type=int, default=None, help="HNSW m (default: the site's)")
+    parser.add_argument("--ef-construction", type=int, default=None, help="(default: the site's)")
+    parser.add_argument(
+        "--textlike-ef", type=int, nargs="*", default=[], help="also text-like queries at these ef_search"
+    )
     args = parser.parse_args()
+    catalogue_db.start_servers()
 
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    from benchmarks import catalogue_db
     from benchmarks.common import machine_info, print_table
+    from embeddings.ann import HNSW_EF_CONSTRUCTION, HNSW_M
 
+    args.m = args.m or HNSW_M
+    args.ef_construction = args.ef_construction or HNSW_EF_CONSTRUCTION
     call_command("migrate", verbosity=0)
     note = catalogue_db.tune_server("2GB", "3GB")
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     per_size = previous.get("metrics", {}).get("per_size", {})
     for size in args.sizes:
-        per_size[str(size)] = measure_size(size, args.queries)
+        per_size[entry_key(size, args.m, args.ef_construction)] = measure_size(
+            size, args.queries, m=args.m, efc=args.ef_construction, textlike_efs=args.textlike_ef
+        )
     targets = {
         "image_hnsw_p50 (250k, 1M)": "<= 10 ms",
         "image_hnsw_recall (250k, 1M)": ">= 0.95",
@@ -182,7 +226,7 @@ def main() -> None:
     RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
     plot(per_size, REPO / "docs" / "search-scale.png")
     rows = []
-    for size, values in sorted(per_size.items(), key=lambda item: int(item[0])):
+    for size, values in sorted(per_size.items(), key=lambda item: int(item[0].split("|")[0])):
         rows += [(f"{size} {key}", value, None) for key, value in values.items() if key != "vectors"]
     print_table(rows)
     print(f"wrote {RESULTS}")

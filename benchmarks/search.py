@@ -38,13 +38,15 @@ from benchmarks.catalogue_db import CACHE, DATASET, styles  # noqa: E402
 
 K1, K = 100, 10
 SITE_INDEX = (16, 64)  # (m, ef_construction) of embeddings.ann
-INDEX_SWEEP = [(16, 64), (8, 64), (16, 128), (32, 128)]
+INDEX_SWEEP = [(16, 64), (32, 128)]
 EF_SWEEP = (100, 200, 300, 400, 600, 800)
 FILTERS = {
     "jeans": {"article_type": "Jeans"},
     "wallets": {"article_type": "Wallets"},
     "kurtas": {"article_type": "Kurtas"},
     "sports": {"usage": "Sports"},
+    # Above 10 %: only to locate the crossover between the plans.
+    "footwear": {"master_category": "Footwear"},
 }
 WARM_UP = 20
 
@@ -288,26 +290,62 @@ def pareto_plot(sweep: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def text_server_times(space) -> dict:
-    """run_search with text through the real (random-init) ViT-B-32 text tower: misses, then hits."""
+def text_server_times(space, repeats: int = 3) -> dict:
+    """run_search with text through the real (random-init) ViT-B-32 text tower: misses, then hits.
+
+    As in a web process, the encoder runs on settings.WEB_TORCH_THREADS torch threads; the same
+    misses with torch's default thread count (every core) alternate with them, `repeats` short
+    rounds each, so their ratio holds under the shared machine's load.
+    """
+    import torch
+    from django.conf import settings
     from django.core.cache import cache
 
+    from embeddings.encoders import limit_torch_threads
     from search.querycache import text_cache_key
     from search.services import run_search
 
-    titles = [
-        f"bench {i} " + t for i, t in enumerate(["blue denim jeans", "red summer dress", "black shoes"] * 14)
-    ]
+    default_threads = torch.get_num_threads()
     run_search(space=space, text="warm-up", source="api")
-    for title in titles:
-        cache.delete(text_cache_key(space, title))
-    misses = [run_search(space=space, text=title, source="api") for title in titles]
-    hits = [run_search(space=space, text=title, source="api") for title in titles]
+    web, default, hits = [], [], []
+    for round_ in range(repeats):
+        for threads, runs in ((settings.WEB_TORCH_THREADS, web), (default_threads, default)):
+            limit_torch_threads(threads)
+            titles = [
+                f"bench {round_} {threads} {i} " + t
+                for i, t in enumerate(["blue denim jeans", "red summer dress", "black shoes"] * 5)
+            ]
+            for title in titles:
+                cache.delete(text_cache_key(space, title))
+            runs += [run_search(space=space, text=title, source="api") for title in titles]
+            if threads == settings.WEB_TORCH_THREADS:
+                hits += [run_search(space=space, text=title, source="api") for title in titles]
+    limit_torch_threads(settings.WEB_TORCH_THREADS)
     return {
-        "text_total_server_p50": p50([run.total_ms for run in misses]),
-        "text_encode_p50": p50([run.encode_ms for run in misses]),
+        "text_web_torch_threads": settings.WEB_TORCH_THREADS,
+        "text_total_server_p50": p50([run.total_ms for run in web]),
+        "text_encode_p50": p50([run.encode_ms for run in web]),
+        "text_search_p50": p50([run.stage1_ms + run.stage2_ms for run in web]),
         "text_cached_total_server_p50": p50([run.total_ms for run in hits]),
+        "text_torch_default_threads": default_threads,
+        "text_total_server_p50_torch_default": p50([run.total_ms for run in default]),
+        "text_encode_p50_torch_default": p50([run.encode_ms for run in default]),
+        "text_encode_ratio_web_to_default": round(
+            p50([run.encode_ms for run in web]) / p50([run.encode_ms for run in default]), 2
+        ),
     }
+
+
+def update_results(metrics: dict, what: str) -> None:
+    """Merge a rerun section into the last full run's search.json (the rest is kept)."""
+    from benchmarks.scale import uptime
+
+    path = REPO / "benchmarks" / "results" / "search.json"
+    payload = json.loads(path.read_text())
+    payload["metrics"].update(metrics)
+    payload["notes"] += f" {what} rerun {time.strftime('%Y-%m-%d %H:%M')} UTC ({uptime()})."
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"updated {path}")
 
 
 def main() -> None:  # noqa: C901, PLR0915 - one linear script
@@ -325,7 +363,20 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         action="store_true",
         help="with --reuse-sweep: rerun only the per-kind defaults section",
     )
+    parser.add_argument(
+        "--text-only",
+        action="store_true",
+        help="with --reuse-sweep: rerun only the text-query server times",
+    )
+    parser.add_argument(
+        "--filters-only",
+        action="store_true",
+        help="with --reuse-sweep: rerun only the filters section",
+    )
     args = parser.parse_args()
+    from benchmarks import catalogue_db
+
+    catalogue_db.start_servers()
     if args.compute_vectors:
         compute_vectors(args.limit)
 
@@ -335,8 +386,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     from django.conf import settings
     from django.core.management import call_command
 
-    from benchmarks import catalogue_db
     from benchmarks.common import print_table, write_results
+    from benchmarks.scale import uptime
     from search.models import WeightConfig
     from search.ranking import make_plan
 
@@ -348,7 +399,12 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     pks = catalogue_db.product_pks(n)
     print(f"catalogue: {n} products; vectors: {vector_source}")
     load = os.getloadavg()
-    metrics: dict = {"catalogue_size": n, "k1": K1, "load_avg_1m_at_start": round(load[0], 2)}
+    metrics: dict = {
+        "catalogue_size": n,
+        "k1": K1,
+        "load_avg_1m_at_start": round(load[0], 2),
+        "uptime_at_start": uptime(),
+    }
     spaces, builds = {}, {}
     for m, efc in INDEX_SWEEP:
         name = f"bench-{n}-site" if (m, efc) == SITE_INDEX else f"bench-{n}-m{m}-efc{efc}"
@@ -401,9 +457,18 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     metrics["chosen_ef_search"] = chosen
     metrics["settings_ef_search"] = dict(settings.SEARCH_EF_SEARCH)
 
+    if args.text_only:
+        from embeddings.services import set_active_space
+
+        set_active_space(site)
+        metrics.update(text_server_times(site))
+        metrics["uptime_at_end"] = uptime()
+        update_results(metrics, "Text-query section")
+        return
+
     # 2. Every kind at the settings' per-kind default (config.ef_search blank), site vs bare query.
     config.ef_search = None
-    for name, queries in kinds.items():
+    for name, queries in kinds.items() if not args.filters_only else ():
         result = site_pass(site, config, queries, vectors, pks)
         paired = paired_pass(site, config, queries)
         metrics[f"{name}_both_p50"] = result["both_p50"]
@@ -420,27 +485,25 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
 
     if args.defaults_only:
         # Section 2 again at the current defaults; the rest of the last full run is kept.
-        path = REPO / "benchmarks" / "results" / "search.json"
-        payload = json.loads(path.read_text())
-        payload["metrics"].update(metrics)
-        payload["notes"] += (
-            f" Per-kind defaults and site/bare ratios rerun {time.strftime('%Y-%m-%d %H:%M')} UTC."
-        )
-        path.write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"updated {path}")
+        update_results(metrics, "Per-kind defaults and site/bare ratios")
         return
 
     # 3. Filters keeping 1-10 %: the site's plan, and each plan forced, against the unfiltered p50.
     _, rows = styles()
     catalog_ids = catalogue_db.catalogue_ids()
     attributes = [rows[int(catalog_ids[i % len(catalog_ids)])] for i in range(n)]
-    field_of = {"article_type": "articleType", "usage": "usage"}
-    unfiltered = metrics["combined_both_p50"]
+    field_of = {"article_type": "articleType", "usage": "usage", "master_category": "masterCategory"}
     threshold = settings.SEARCH_FILTER_EXACT_BELOW
+    metrics["filter_exact_below"] = threshold
     for label, filters in FILTERS.items():
         ((field, value),) = filters.items()
         mask = np.array([row[field_of[field]] == value for row in attributes])
         metrics[f"filter_{label}_share"] = round(float(mask.mean()), 4)
+        # The unfiltered p50 of the same queries, measured right before (same load).
+        unfiltered = site_pass(site, config, kinds["combined"][:100], vectors, pks, with_recall=False)[
+            "both_p50"
+        ]
+        metrics[f"filter_{label}_unfiltered_both_p50"] = unfiltered
         for plan_name, exact_below in (("site", threshold), ("hnsw", 0), ("exact", 10**9)):
             settings.SEARCH_FILTER_EXACT_BELOW = exact_below
             result = site_pass(
@@ -453,7 +516,12 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
                 metrics[f"filter_{label}_site_exact"] = int(result["exact"])
                 metrics[f"filter_{label}_ratio_to_unfiltered"] = round(result["both_p50"] / unfiltered, 2)
         settings.SEARCH_FILTER_EXACT_BELOW = threshold
-        print(label, {k: v for k, v in metrics.items() if k.startswith(f"filter_{label}")})
+        print(
+            label, {k: v for k, v in metrics.items() if k.startswith(f"filter_{label}")}, uptime(), flush=True
+        )
+    if args.filters_only:
+        update_results(metrics, "Filters section")
+        return
 
     # 4. Storage options on image queries at the image default: vector, halfvec, binary + rescoring.
     image_queries = kinds["image"]
@@ -487,14 +555,15 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     metrics.update(text_server_times(site))
     metrics["postgres_rss_mb"] = round(catalogue_db.postgres_rss_bytes() / 2**20)
     metrics["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    metrics["uptime_at_end"] = uptime()
 
     targets = {
         **{f"{kind}_recall": ">= 0.98" for kind in kinds},
         **{f"{kind}_both_p50": "<= 5 ms" for kind in kinds},
         **{f"{kind}_ratio_to_bare": "<= 1.2" for kind in kinds},
-        **{f"filter_{label}_site_recall": ">= 0.98" for label in FILTERS},
-        **{f"filter_{label}_site_page_fill": "== 1.0" for label in FILTERS},
-        **{f"filter_{label}_ratio_to_unfiltered": "<= 1.5" for label in FILTERS},
+        **{f"filter_{label}_site_recall": ">= 0.98" for label in FILTERS if label != "footwear"},
+        **{f"filter_{label}_site_page_fill": "== 1.0" for label in FILTERS if label != "footwear"},
+        **{f"filter_{label}_ratio_to_unfiltered": "<= 1.5" for label in FILTERS if label != "footwear"},
         "text_total_server_p50": "<= 60 ms",
         "text_cached_total_server_p50": "<= 10 ms",
         "approx_plan_uses_hnsw": "== 1",

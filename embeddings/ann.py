@@ -203,26 +203,31 @@ def raw_connection(using: str = "default"):
 
 
 def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool = False) -> list[tuple]:
-    """Settings, query and the settings' reset in ONE round trip (a psycopg pipeline).
+    """Settings and query in ONE round trip (a psycopg pipeline), leaving nothing behind.
 
-    Session-level set_config + RESET instead of SET LOCAL: it needs no transaction of its own
-    (no BEGIN/COMMIT round trips) and leaves nothing behind (RESET restores the session's
-    configured value, inside an outer transaction too); the messages up to the pipeline's sync
-    form one implicit transaction, so a failing query rolls the settings back as well.
+    The messages up to the pipeline's sync form one implicit transaction. Outside a transaction
+    (a web request in autocommit) the settings are local to it (`set_config(..., true)`): they end
+    with the query, so two statements run. Inside an outer transaction (a survey building result
+    sets) local settings would last until its commit, so they are set for the session and RESET
+    after the query (RESET restores the session's configured value). A failing query rolls the
+    settings back either way.
     """
     values = stage1_settings(query, exact=exact)
     raw = raw_connection(using)
     vector = np.asarray(query.vector, dtype=np.float32)
     params = {"q": vector, **query.filter_params}
+    idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    local = "true" if idle else "false"
     with raw.pipeline(), psycopg.Cursor(raw) as cursor, psycopg.Cursor(raw) as settings_cursor:
         if values:
             settings_cursor.execute(
-                "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in values),
+                "SELECT " + ", ".join(f"set_config(%s, %s, {local})" for _ in values),
                 [item for pair in values.items() for item in pair],
             )
         cursor.execute(("EXPLAIN " if explain else "") + sql, params, binary=not explain)
-        for name in values:
-            settings_cursor.execute(f"RESET {name}")  # names from stage1_settings, never user input
+        if not idle:
+            for name in values:
+                settings_cursor.execute(f"RESET {name}")  # names from stage1_settings, never user input
         return cursor.fetchall()
 
 

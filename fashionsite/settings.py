@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 
 from fashionsite import embedded
-from fashionsite.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from fashionsite.env import EnvError, env_bool, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = embedded.data_dir_from_env()
@@ -277,6 +277,14 @@ CELERY_BEAT_SCHEDULE = (
 )
 # Web workers load the active space's query encoder at boot, before serving (fashionsite/asgi.py).
 WARM_MODELS = env_bool("WARM_MODELS", True)
+# Torch intra-op threads of each web process's query encoder (the Celery worker keeps every core):
+# by default the cores this process may use, shared among the web workers (WEB_CONCURRENCY).
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+WEB_TORCH_THREADS = env_int(
+    "FASHIONSITE_TORCH_THREADS", max(1, _CORES // max(1, env_int("WEB_CONCURRENCY", 2)))
+)
+if WEB_TORCH_THREADS < 1:
+    raise EnvError(f"FASHIONSITE_TORCH_THREADS={WEB_TORCH_THREADS} must be at least 1")
 # Fine-tuning checkpoints and weights: a directory every training worker (and embedding worker) shares.
 TRAINING_WEIGHTS_DIR = env_path("FASHIONSITE_WEIGHTS_DIR", DATA_DIR / "weights", base=BASE_DIR)
 # Threads reading, decoding and augmenting training batches ahead of the model (raise on a GPU box).
@@ -289,12 +297,12 @@ SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600
 SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
 # A filter keeping at most this many products is answered by an exact scan of those rows (the
 # measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
-SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 4000)
+SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 5000)
 # hnsw.ef_search per query kind when a weight config leaves ef_search blank: the lowest values
 # that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
 SEARCH_EF_SEARCH = {
     "image": env_int("SEARCH_EF_SEARCH_IMAGE", 100),
-    "text": env_int("SEARCH_EF_SEARCH_TEXT", 800),
+    "text": env_int("SEARCH_EF_SEARCH_TEXT", 600),
     "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 600),
 }
 

@@ -18,6 +18,9 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
         f"{host}:{port}",
         "--workers",
         str(workers),
+        # The web workers' default torch thread count divides the cores by this (settings).
+        "--env",
+        f"WEB_CONCURRENCY={workers}",
     ]
 
 
