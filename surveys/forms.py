@@ -291,8 +291,10 @@ class QuestionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and self.instance.grade_labels:
-            self.initial["grade_labels"] = " | ".join(self.instance.grade_labels)
+        if self.instance.pk:
+            # The model keeps a list; the field edits "a | b | c" (an empty list is an empty field,
+            # not the text "[]", which would come back as one label).
+            self.initial["grade_labels"] = " | ".join(self.instance.grade_labels or [])
 
     def clean_grade_labels(self):
         labels = [

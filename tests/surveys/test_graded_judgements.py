@@ -58,3 +58,18 @@ def test_grade_labels_are_edited_on_the_questions_form():
     single = QuestionForm(data={"kind": "graded", "wording": "Relevant?", "grade_labels": "only", "order": 3})
     assert not single.is_valid()
     assert "Give at least two grade labels" in str(single.errors["grade_labels"])
+
+
+def test_a_saved_question_without_grade_labels_saves_again_unchanged(open_survey):
+    """The questions editor posts back what it rendered: an empty label list must render as an
+    empty field (it rendered as "[]", which came back as one label and blocked every save)."""
+    from surveys.forms import QuestionForm
+
+    question = open_survey.questions.exclude(kind=Question.Kind.GRADED).first()
+    assert question.grade_labels in ([], None)
+    rendered = QuestionForm(instance=question)
+    assert rendered["grade_labels"].value() == ""
+    data = {name: rendered[name].value() for name in rendered.fields}
+    data = {name: value for name, value in data.items() if value is not None and value is not False}
+    again = QuestionForm(data=data, instance=question)
+    assert again.is_valid(), again.errors
