@@ -10,9 +10,10 @@ from embeddings.models import EmbeddingSpace
 from embeddings.selectors import space_coverage
 from search.models import WeightConfig
 from surveys.blinding import blinding_problem
+from surveys.fields import int_radio_field
 from surveys.graded import DEFAULT_GRADE_LABELS, graded_answer, graded_fields
 from surveys.models import Question, Survey
-from surveys.services.design import RESULT_SETTINGS, SURVEY_FIELDS
+from surveys.services.design import QUESTION_FIELDS, RESULT_SETTINGS, SURVEY_FIELDS
 
 
 class ConsentForm(forms.Form):
@@ -53,17 +54,12 @@ class TaskForm(forms.Form):
                     elif value == high and question.high_label:
                         label = f"{value} – {question.high_label}"
                     choices.append((str(value), label))
-                self.fields[name] = forms.TypedChoiceField(
+                self.fields[name] = int_radio_field(
                     label=question.wording,
                     choices=choices,
-                    coerce=int,
-                    widget=forms.RadioSelect,
                     required=question.required,
-                    empty_value=None,
-                    error_messages={
-                        "required": f"Please choose a number from {low} to {high}.",
-                        "invalid_choice": f"Please choose a number from {low} to {high}.",
-                    },
+                    required_message=f"Please choose a number from {low} to {high}.",
+                    invalid_message=f"Please choose a number from {low} to {high}.",
                 )
             elif question.kind == Question.Kind.GRADED:
                 self.fields.update(graded_fields(question, self.products))
@@ -278,16 +274,8 @@ class QuestionForm(forms.ModelForm):
 
     class Meta:
         model = Question
-        fields = [
-            "kind",
-            "wording",
-            "low_label",
-            "high_label",
-            "grade_labels",
-            "expected_value",
-            "required",
-            "order",
-        ]
+        # The fields the design service saves (one list: surveys.services.design.QUESTION_FIELDS).
+        fields = list(QUESTION_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

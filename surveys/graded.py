@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from django import forms
 
+from surveys.fields import int_radio_field
+
 DEFAULT_GRADE_LABELS = ("Not relevant", "Somewhat relevant", "Relevant", "Perfect match")
 
 
@@ -25,17 +27,12 @@ def graded_fields(question, products) -> dict[str, forms.Field]:
     choices = [(str(grade), f"{grade} – {label}") for grade, label in enumerate(labels)]
     fields = {}
     for product in products:
-        fields[field_name(question, product)] = forms.TypedChoiceField(
+        fields[field_name(question, product)] = int_radio_field(
             label=f"{product.title or product.catalog_id}: {question.wording}",
             choices=choices,
-            coerce=int,
-            widget=forms.RadioSelect,
             required=question.required,
-            empty_value=None,
-            error_messages={
-                "required": f"Please grade every product from 0 to {len(labels) - 1}.",
-                "invalid_choice": f"Please choose a grade from 0 to {len(labels) - 1}.",
-            },
+            required_message=f"Please grade every product from 0 to {len(labels) - 1}.",
+            invalid_message=f"Please choose a grade from 0 to {len(labels) - 1}.",
         )
     return fields
 

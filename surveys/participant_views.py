@@ -20,6 +20,7 @@ from surveys import selectors, services
 from surveys.forms import ConsentForm, OwnQueryForm, TaskForm
 from surveys.join_limit import join_allowed
 from surveys.models import Assignment, Participant, Question, Survey
+from surveys.task_flow import after_submit
 
 SESSION_KEY = "survey_participants"  # {survey id: participant token}: resume on the open link
 
@@ -193,7 +194,13 @@ def _task_or_problem(token: str, assignment) -> Assignment:
     """The participant's task in one query (the common case); otherwise the page that says why not."""
     found = (
         Assignment.objects.select_related(
-            "participant__survey", "query", "result_set", "right_result_set", "rating", "draft", "search_run__space"
+            "participant__survey",
+            "query",
+            "result_set",
+            "right_result_set",
+            "rating",
+            "draft",
+            "search_run__space",
         )
         .filter(public_id=assignment, participant__token=token)
         .first()
@@ -274,18 +281,13 @@ def task(request, token, assignment):
                 result = services.submit_rating(assignment=found, answers=form.answers())
             except services.SurveyClosed:
                 return _closed_page(request, survey)
-            if not result.created:
-                messages.info(request, "Your answers to that task were already saved. Thank you!")
-            if request.POST.get("later"):
-                return redirect("surveys:paused", token=token)
-            # Straight to the next task (one round trip less); the invite page handles the rest.
-            following = selectors.next_assignment(participant)
-            target = (
-                reverse("surveys:task", args=[token, following.public_id])
-                if following is not None
-                else reverse("surveys:invite", args=[token])
+            return after_submit(
+                request,
+                token=token,
+                participant=participant,
+                created=result.created,
+                already="Your answers to that task were already saved. Thank you!",
             )
-            return HttpResponseRedirect(target, status=303)
         status = 400
     else:
         services.mark_shown(assignment=found)

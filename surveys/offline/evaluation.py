@@ -57,20 +57,34 @@ def arm_run(
     exact: bool | None = None,
 ) -> dict[str, list[tuple[int, float]]]:
     """query id → [(product id, stage-2 score)] of the arm's top `depth`, as the search ranks them."""
-    run = {}
-    for query, vectors in zip(queries, query_vectors, strict=True):
-        ranking = rank_products(
-            space=space,
-            text_vector=vectors.text,
-            image_vector=vectors.image,
-            config=config,
-            exact=config.exact if exact is None else exact,
-            filters={},
-            k=min(depth, config.k1),
-            exclude_product_id=vectors.exclude_product_id,
+    return {
+        query.qid: ranked(
+            space,
+            config,
+            vectors.text,
+            vectors.image,
+            depth=depth,
+            exact=exact,
+            exclude=vectors.exclude_product_id,
         )
-        run[query.qid] = [(row.product_id, row.stage2_score) for row in ranking.rows]
-    return run
+        for query, vectors in zip(queries, query_vectors, strict=True)
+    }
+
+
+def ranked(space, config, text, image, *, depth: int, exact: bool | None, exclude) -> list[tuple[int, float]]:
+    """[(product id, stage-2 score)] of one query's top `depth` as the two-stage search ranks them
+    (no filters; `exact` None follows the configuration; `exclude` leaves the query's own product out)."""
+    ranking = rank_products(
+        space=space,
+        text_vector=text,
+        image_vector=image,
+        config=config,
+        exact=config.exact if exact is None else exact,
+        filters={},
+        k=min(depth, config.k1),
+        exclude_product_id=exclude,
+    )
+    return [(row.product_id, row.stage2_score) for row in ranking.rows]
 
 
 def evaluate_arms(

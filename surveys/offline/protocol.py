@@ -30,8 +30,9 @@ import numpy as np
 
 from embeddings.models import EmbeddingSpace
 from search.models import WeightConfig
-from search.services import encode_text_cached, rank_products
+from search.services import encode_text_cached
 from surveys.offline import scoring
+from surveys.offline.evaluation import ranked
 from surveys.offline.trec import run_dict
 from surveys.offline.vectors import SpaceVectors, load_space_vectors
 
@@ -145,17 +146,16 @@ def run_task(
     for query in queries:
         text = np.asarray(encode(space, query.text), dtype=np.float32) if query.text else None
         image = vectors.image[rows[query.image_of]] if query.image_of is not None else None
-        ranking = rank_products(
-            space=space,
-            text_vector=text,
-            image_vector=image,
-            config=searched,
+        # `exact` None follows the arm's own configuration (not the document-side copy searched).
+        run[query.qid] = ranked(
+            space,
+            searched,
+            text,
+            image,
+            depth=DEPTH,
             exact=config.exact if exact is None else exact,
-            filters={},
-            k=min(DEPTH, config.k1),
-            exclude_product_id=query.image_of,
+            exclude=query.image_of,
         )
-        run[query.qid] = [(row.product_id, row.stage2_score) for row in ranking.rows]
     qrels = {q.qid: dict.fromkeys(q.relevant, 1) for q in queries}
     metrics = TASK_METRICS[task]
     per_query = scoring.per_query(qrels, run_dict(run), metrics)

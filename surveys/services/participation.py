@@ -178,12 +178,7 @@ def save_task_draft(*, assignment: Assignment, values: dict) -> TaskDraft | None
     form's raw values by field name. Not a rating; replaces the task's previous draft. Returns
     None (nothing stored) when the task already has its rating."""
     with transaction.atomic():
-        locked = (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("participant__survey", "rating")
-            .get(pk=assignment.pk)
-        )
-        _require_open(locked.participant.survey)
+        locked = _lock_open_task(assignment)
         if hasattr(locked, "rating"):
             return None
         draft, _ = TaskDraft.objects.update_or_create(assignment=locked, defaults={"values": values})
@@ -201,21 +196,22 @@ def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
 
     `answers` is the cleaned form: {question: value} keyed by Question objects. A second submit
     (double click, replayed request) stores nothing and returns the first rating with created=False.
+    """
+    return store_rating_once(assignment=assignment, build=lambda locked: _new_rating(locked, answers))
+
+
+def store_rating_once(*, assignment: Assignment, build) -> SubmitResult:
+    """Store the rating `build(locked assignment)` makes (an unsaved Rating) once per task.
+
     The assignment row is locked while the rating is written; a submit that still races past the
     check (its snapshot predates the other's commit) meets the unique constraint and is answered
-    the same way.
-    """
+    with the first rating (created=False). The task's draft, if it was paused, goes with it."""
     try:
         with transaction.atomic():
-            locked = (
-                Assignment.objects.select_for_update(of=("self",))
-                .select_related("participant__survey", "rating")
-                .get(pk=assignment.pk)
-            )
-            _require_open(locked.participant.survey)
+            locked = _lock_open_task(assignment)
             if hasattr(locked, "rating"):
                 return SubmitResult(locked.rating, False)
-            rating = _new_rating(locked, answers)
+            rating = build(locked)
             rating.save()
             TaskDraft.objects.filter(assignment=locked).delete()
             finish_if_done(locked.participant)
@@ -225,6 +221,17 @@ def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
         if existing is None:
             raise
         return SubmitResult(existing, False)
+
+
+def _lock_open_task(assignment: Assignment) -> Assignment:
+    """The task's row locked for this transaction, with its survey (refused unless open) and rating."""
+    locked = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("participant__survey", "rating")
+        .get(pk=assignment.pk)
+    )
+    _require_open(locked.participant.survey)
+    return locked
 
 
 def _new_rating(assignment: Assignment, answers: dict) -> Rating:

@@ -9,13 +9,12 @@ participant as in rating surveys.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from surveys import assignment as plan_rules
 from surveys.models import PREFERENCE_CHOICES, Assignment, Participant, Rating, ResultSet, Survey, SurveyQuery
-from surveys.services.errors import SurveyClosed, SurveyError
-from surveys.services.participation import SubmitResult, finish_if_done
+from surveys.services.errors import SurveyError
+from surveys.services.participation import store_rating_once
 from surveys.services.result_sets import ensure_result_set
 from surveys.sidebyside import design
 
@@ -88,31 +87,17 @@ def submit_preference(*, assignment: Assignment, preference: str, reason: str = 
         raise SurveyError(f"Choose one of: {', '.join(PREFERENCES)} (got {preference!r}).")
     if len(reason) > MAX_REASON_CHARS:
         raise SurveyError(f"Please keep the reason under {MAX_REASON_CHARS} characters.")
-    try:
-        with transaction.atomic():
-            locked = (
-                Assignment.objects.select_for_update(of=("self",))
-                .select_related("participant__survey", "rating")
-                .get(pk=assignment.pk)
-            )
-            if locked.participant.survey.status != Survey.Status.OPEN:
-                raise SurveyClosed("This survey is not open.")
-            if locked.right_config_id is None:
-                raise SurveyError("This task is not a side-by-side comparison.")
-            if hasattr(locked, "rating"):
-                return SubmitResult(locked.rating, False)
-            now = timezone.now()
-            rating = Rating.objects.create(
-                assignment=locked,
-                preference=preference,
-                preference_reason=reason.strip(),
-                started_at=locked.shown_at,
-                time_on_task_s=max(0.0, (now - locked.shown_at).total_seconds()) if locked.shown_at else None,
-            )
-            finish_if_done(locked.participant)
-            return SubmitResult(rating, True)
-    except IntegrityError:
-        existing = Rating.objects.filter(assignment_id=assignment.pk).first()
-        if existing is None:
-            raise
-        return SubmitResult(existing, False)
+    if assignment.right_config_id is None:
+        raise SurveyError("This task is not a side-by-side comparison.")
+
+    def build(locked: Assignment) -> Rating:
+        now = timezone.now()
+        return Rating(
+            assignment=locked,
+            preference=preference,
+            preference_reason=reason.strip(),
+            started_at=locked.shown_at,
+            time_on_task_s=max(0.0, (now - locked.shown_at).total_seconds()) if locked.shown_at else None,
+        )
+
+    return store_rating_once(assignment=assignment, build=build)

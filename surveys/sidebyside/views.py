@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpResponseRedirect
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.shortcuts import render
 
 from surveys import selectors, services
 from surveys.models import PREFERENCE_CHOICES
 from surveys.services.preferences import MAX_REASON_CHARS
+from surveys.task_flow import after_submit
 
 QUESTION = "Which set matches what you had in mind better?"
 
@@ -53,17 +52,13 @@ def compare(request, found, *, token: str, progress):
                 preference=form.cleaned_data["preference"],
                 reason=form.cleaned_data["reason"],
             )
-            if not result.created:
-                messages.info(request, "Your answer to that task was already saved. Thank you!")
-            if request.POST.get("later"):
-                return redirect("surveys:paused", token=token)
-            following = selectors.next_assignment(found.participant)
-            target = (
-                reverse("surveys:task", args=[token, following.public_id])
-                if following is not None
-                else reverse("surveys:invite", args=[token])
+            return after_submit(
+                request,
+                token=token,
+                participant=found.participant,
+                created=result.created,
+                already="Your answer to that task was already saved. Thank you!",
             )
-            return HttpResponseRedirect(target, status=303)
         status = 400
     else:
         services.mark_shown(assignment=found)
