@@ -49,7 +49,10 @@ def judged_survey(make_survey):
     # Three raters of query 1: two see arm A, one sees arm B; graded 0-3 marks.
     rate(survey, raters[0], a1, {p[0]: 3, p[1]: 0, p[2]: 2})
     rate(survey, raters[1], a1, {p[0]: 2, p[1]: 1, p[2]: 2})
-    rate(survey, raters[2], b1, {b1.product_ids[0]: 1, **({p[0]: 2} if p[0] in b1.product_ids else {})})
+    # Arm B's own product for the third rater is one arm A's raters did not grade, so the grades of
+    # p[0..2] above stay exactly those (whichever products the two arms happen to share).
+    only_b = next(pid for pid in b1.product_ids if pid not in p[:3])
+    rate(survey, raters[2], b1, {only_b: 1, **({p[0]: 2} if p[0] in b1.product_ids else {})})
     # Binary marks (the old scale) on query 2.
     a2 = sets[(q2, "A")]
     rate(survey, raters[0], a2, {a2.product_ids[0]: True, a2.product_ids[1]: False})
