@@ -426,6 +426,9 @@ class OpeningJob(models.Model):
         DONE = "done", "Open"
         FAILED = "failed", "Failed"
 
+    # Still under way: a second "Open" click gets this job back instead of a new one.
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="opening_jobs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     cells_total = models.PositiveIntegerField(default=0)
@@ -444,7 +447,7 @@ class OpeningJob(models.Model):
 
     @property
     def active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in self.ACTIVE
 
     @property
     def percent(self) -> int:

@@ -53,9 +53,7 @@ def close_survey(*, survey: Survey) -> Survey:
 
 def active_opening(*, survey: Survey) -> OpeningJob | None:
     """The survey's queued or running opening job, if any."""
-    return survey.opening_jobs.filter(
-        status__in=[OpeningJob.Status.QUEUED, OpeningJob.Status.RUNNING]
-    ).first()
+    return survey.opening_jobs.filter(status__in=OpeningJob.ACTIVE).first()
 
 
 def start_opening(*, survey: Survey, confirm_identical: int | None = None) -> OpeningJob:
