@@ -97,8 +97,8 @@ class Stage1Query:
     """One stage-1 lookup: the K1 products whose mix of column similarities to `vector` is highest.
 
     `shares` maps each product-side column to its share of the score (columns with share 0 are
-    neither searched nor read). `filter_sql` holds extra conditions on `p` (the product table) with
-    `filter_params`; they are joined in only when present.
+    neither searched nor read). `filter_sql` holds extra conditions on `e`, the vector row, which
+    carries its product's filter attributes (migration 0006), with `filter_params`: no join.
     """
 
     space_id: int
@@ -114,26 +114,6 @@ class Stage1Query:
     @property
     def columns(self) -> list[str]:
         return [column for column in COLUMNS if self.shares.get(column)]
-
-
-def _product_table() -> str:
-    return ProductEmbedding._meta.get_field("product").related_model._meta.db_table
-
-
-def _join(query: Stage1Query) -> str:
-    return f"JOIN {_product_table()} p ON p.id = e.product_id" if "p." in query.filter_sql else ""
-
-
-def _exact_source(query: Stage1Query) -> str:
-    """Rows an exact stage 1 scores. With a product filter: the filtered products first, each
-    looked up in the space by the (product, space) unique index (LIMIT 1 keeps the LATERAL
-    subquery from being flattened into a hash join that reads every vector of the space)."""
-    if "p." not in query.filter_sql:
-        return f"{TABLE} e"
-    return (
-        f"{_product_table()} p CROSS JOIN LATERAL (SELECT * FROM {TABLE} x "  # noqa: S608
-        f"WHERE x.product_id = p.id AND {space_predicate(query.space_id, 'x')} LIMIT 1) e"
-    )
 
 
 def _selected(query: Stage1Query) -> str:
@@ -158,12 +138,12 @@ def stage1_sql(query: Stage1Query, *, exact: bool) -> str:
         )
         present = " OR ".join(f"e.{column} IS NOT NULL" for column in query.columns)
         return (
-            f"/* stage 1: exact */ SELECT e.product_id, {_selected(query)} FROM {_exact_source(query)} "  # noqa: S608
+            f"/* stage 1: exact */ SELECT e.product_id, {_selected(query)} FROM {TABLE} e "  # noqa: S608
             f"WHERE {where} AND ({present}) ORDER BY {score} DESC, e.product_id LIMIT {int(query.k1)}"
         )
     cast = f"{query.storage}({int(query.dimension)})"
     lookups = [
-        f"(SELECT e.product_id, {_selected(query)} FROM {TABLE} e {_join(query)} "  # noqa: S608
+        f"(SELECT e.product_id, {_selected(query)} FROM {TABLE} e "  # noqa: S608
         f"WHERE {where} AND e.{column} IS NOT NULL "
         f"ORDER BY {indexed_expression(column, query.dimension, query.storage, 'e')} <=> %(q)s::{cast} "
         f"LIMIT {int(query.k1)})"

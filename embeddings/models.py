@@ -12,7 +12,11 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from pgvector.django import VectorField
 
+from catalogue.models import ATTRIBUTE_FIELDS
+
 RANDOM_WEIGHTS = "none"
+# The product attributes search filters on, also stored on each vector row (ProductEmbedding).
+FILTER_ATTRIBUTES = (*ATTRIBUTE_FIELDS, "year")
 
 
 class EmbeddingSpace(models.Model):
@@ -78,12 +82,26 @@ class ProductEmbedding(models.Model):
     title_vector = VectorField(null=True, blank=True)
     product_revision = models.PositiveIntegerField()
     computed_at = models.DateTimeField(auto_now=True)
+    # The product's filter attributes, copied onto the vector row so a filtered search reads one
+    # table (the HNSW scan tests the filter without a join). Never written by Python: PostgreSQL
+    # triggers (migration 0006) fill them when the row is written and follow every product update.
+    gender = models.CharField(max_length=32, db_default="", editable=False)
+    master_category = models.CharField(max_length=64, db_default="", editable=False)
+    sub_category = models.CharField(max_length=64, db_default="", editable=False)
+    article_type = models.CharField(max_length=64, db_default="", editable=False)
+    base_colour = models.CharField(max_length=64, db_default="", editable=False)
+    season = models.CharField(max_length=32, db_default="", editable=False)
+    usage = models.CharField(max_length=64, db_default="", editable=False)
+    year = models.PositiveSmallIntegerField(null=True, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["product", "space"], name="one_embedding_per_product_space")
         ]
-        indexes = [models.Index(fields=["space", "product_revision"])]
+        indexes = [
+            models.Index(fields=["space", "product_revision"]),
+            *(models.Index(fields=["space", name], name=f"emb_space_{name}") for name in FILTER_ATTRIBUTES),
+        ]
 
     def __str__(self):
         return f"{self.product_id}@{self.space_id}"

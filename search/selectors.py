@@ -89,17 +89,18 @@ def validate_filters(raw: dict) -> dict:
 
 
 def filter_sql(clean: dict) -> tuple[str, dict]:
-    """SQL conditions on `p` (search_product) for validated filters, with their parameters."""
+    """SQL conditions on `e` (the vector row, which carries its product's filter attributes) for
+    validated filters, with their parameters."""
     parts, params = [], {}
     for field in FILTER_FIELDS:
         if field in clean:
-            parts.append(f"p.{field} = ANY(%(f_{field})s)")
+            parts.append(f"e.{field} = ANY(%(f_{field})s)")
             params[f"f_{field}"] = clean[field]
     if "year_min" in clean:
-        parts.append("p.year >= %(f_year_min)s")
+        parts.append("e.year >= %(f_year_min)s")
         params["f_year_min"] = clean["year_min"]
     if "year_max" in clean:
-        parts.append("p.year <= %(f_year_max)s")
+        parts.append("e.year <= %(f_year_max)s")
         params["f_year_max"] = clean["year_max"]
     return "".join(f" AND {part}" for part in parts), params
 

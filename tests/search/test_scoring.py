@@ -154,13 +154,14 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
         assert len(used) == 2, f"both product-side indexes should be used:\n{approx_plan}"
     assert not any(name in exact_plan for name in indexes), exact_plan
     assert "Sort" in exact_plan  # every row of the space scored, then sorted
-    filtered = explain_stage1(
-        plan,
-        filter_sql=" AND p.gender = ANY(%(f_gender)s)",
-        filter_params={"f_gender": ["Women"]},
-        exact=False,
-    )
+    filter_sql, filter_params = selectors.filter_sql(selectors.validate_filters({"gender": "Women"}))
+    filtered = explain_stage1(plan, filter_sql=filter_sql, filter_params=filter_params, exact=False)
     assert any(name in filtered for name in indexes), filtered
+    # The filter is tested on the vector row itself: neither plan reads the product table.
+    assert "search_product" not in filtered, filtered
+    filtered_exact = explain_stage1(plan, filter_sql=filter_sql, filter_params=filter_params, exact=True)
+    assert "search_product" not in filtered_exact, filtered_exact
+    assert not any(name in filtered_exact for name in indexes), filtered_exact
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_sort = off")
     # The same holds for a prepared statement's generic plan.
