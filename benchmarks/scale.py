@@ -54,7 +54,19 @@ def entry_key(size: int, m: int, efc: int) -> str:
     return str(size) if (m, efc) == (HNSW_M, HNSW_EF_CONSTRUCTION) else f"{size}|m{m}|efc{efc}"
 
 
-def measure_size(size: int, queries: int, *, m: int, efc: int, textlike_efs: list[int]) -> dict:
+BUILD_KEYS = ("index_build_s", "build_uptime_at_start", "build_uptime_at_end", "load_s")
+
+
+def measure_size(
+    size: int,
+    queries: int,
+    *,
+    m: int,
+    efc: int,
+    textlike_efs: list[int],
+    previous: dict | None = None,
+    build_only: bool = False,
+) -> dict:
     from django.db import connection
 
     from benchmarks import catalogue_db
@@ -72,6 +84,17 @@ def measure_size(size: int, queries: int, *, m: int, efc: int, textlike_efs: lis
         f"scale-{entry_key(size, m, efc)}", pks, vectors, m=m, ef_construction=efc
     )
     print(f"{size}: loaded in {time.perf_counter() - started:.0f}s (index build {build_s})", flush=True)
+    if build_s is not None:
+        build = {
+            "index_build_s": round(build_s, 1),
+            "load_s": round(time.perf_counter() - started, 1),
+            "build_uptime_at_start": uptime_start,
+            "build_uptime_at_end": uptime(),
+        }
+    else:  # a rerun on the built database keeps the build's own figures
+        build = {key: (previous or {})[key] for key in BUILD_KEYS if key in (previous or {})}
+    if build_only:
+        return {**(previous or {}), "size": size, "m": m, "ef_construction": efc, **build, **sizes(space)}
     rng = np.random.default_rng(7)
     picks = rng.choice(size, queries, replace=False)
     kinds = {
@@ -87,8 +110,7 @@ def measure_size(size: int, queries: int, *, m: int, efc: int, textlike_efs: lis
         "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
         "vectors": source,
     }
-    if build_s is not None:
-        out["index_build_s"] = round(build_s, 1)
+    out.update(build)
     for kind, pairs in kinds.items():
         result = site_pass(space, config, pairs, vectors, pks)
         out[f"{kind}_hnsw_p50"] = result["both_p50"]
@@ -119,7 +141,18 @@ def measure_size(size: int, queries: int, *, m: int, efc: int, textlike_efs: lis
         out[f"textlike_hnsw_recall_ef{ef}"] = result["recall"]
         print(size, f"textlike ef {ef}", result, uptime(), flush=True)
     config.ef_search = None
-    out["index_mb"] = round(catalogue_db.index_bytes(space) / 2**20, 1)
+    out.update(sizes(space))
+    explained = explain_stage1(make_plan(space, config, None, vectors[0]), exact=False)
+    out["approx_plan_uses_hnsw"] = int(index_name(space.pk, "image_vector") in explained)
+    out["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    out["uptime_at_end"] = uptime()
+    return out
+
+
+def sizes(space) -> dict:
+    """The space's index size, the vector table's size (all sizes' spaces) and PostgreSQL's RSS."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_total_relation_size('embeddings_productembedding'), count(*) FILTER (WHERE space_id = %s) "
@@ -127,14 +160,12 @@ def measure_size(size: int, queries: int, *, m: int, efc: int, textlike_efs: lis
             [space.pk],
         )
         table_bytes, rows = cursor.fetchone()
-    out["rows_in_space"] = rows
-    out["table_and_indexes_mb_all_sizes"] = round(table_bytes / 2**20)
-    out["postgres_rss_mb"] = round(catalogue_db.postgres_rss_bytes() / 2**20)
-    explained = explain_stage1(make_plan(space, config, None, vectors[0]), exact=False)
-    out["approx_plan_uses_hnsw"] = int(index_name(space.pk, "image_vector") in explained)
-    out["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
-    out["uptime_at_end"] = uptime()
-    return out
+    return {
+        "index_mb": round(catalogue_db.index_bytes(space) / 2**20, 1),
+        "rows_in_space": rows,
+        "table_and_indexes_mb_all_sizes": round(table_bytes / 2**20),
+        "postgres_rss_mb": round(catalogue_db.postgres_rss_bytes() / 2**20),
+    }
 
 
 def plot(per_size: dict, path: Path) -> None:
@@ -181,6 +212,11 @@ def main() -> None:
     parser.add_argument(
         "--textlike-ef", type=int, nargs="*", default=[], help="also text-like queries at these ef_search"
     )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="load and index the sizes (recording build time and sizes) without timing queries",
+    )
     args = parser.parse_args()
     catalogue_db.start_servers()
 
@@ -189,7 +225,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from benchmarks.common import machine_info, print_table
+    from benchmarks.common import print_table
     from embeddings.ann import HNSW_EF_CONSTRUCTION, HNSW_M
 
     args.m = args.m or HNSW_M
@@ -199,9 +235,29 @@ def main() -> None:
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     per_size = previous.get("metrics", {}).get("per_size", {})
     for size in args.sizes:
-        per_size[entry_key(size, args.m, args.ef_construction)] = measure_size(
-            size, args.queries, m=args.m, efc=args.ef_construction, textlike_efs=args.textlike_ef
+        key = entry_key(size, args.m, args.ef_construction)
+        per_size[key] = measure_size(
+            size,
+            args.queries,
+            m=args.m,
+            efc=args.ef_construction,
+            textlike_efs=args.textlike_ef,
+            previous=per_size.get(key),
+            build_only=args.build_only,
         )
+        # Written after each size: a long build is never lost to a later size's failure.
+        write(per_size, note)
+    plot(per_size, REPO / "docs" / "search-scale.png")
+    rows = []
+    for size, values in sorted(per_size.items(), key=lambda item: int(item[0].split("|")[0])):
+        rows += [(f"{size} {key}", value, None) for key, value in values.items() if key != "vectors"]
+    print_table(rows)
+    print(f"wrote {RESULTS}")
+
+
+def write(per_size: dict, note: str) -> None:
+    from benchmarks.common import machine_info
+
     targets = {
         "image_hnsw_p50 (250k, 1M)": "<= 10 ms",
         "image_hnsw_recall (250k, 1M)": ">= 0.95",
@@ -224,12 +280,6 @@ def main() -> None:
         ),
     }
     RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
-    plot(per_size, REPO / "docs" / "search-scale.png")
-    rows = []
-    for size, values in sorted(per_size.items(), key=lambda item: int(item[0].split("|")[0])):
-        rows += [(f"{size} {key}", value, None) for key, value in values.items() if key != "vectors"]
-    print_table(rows)
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

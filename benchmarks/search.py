@@ -405,20 +405,28 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         "load_avg_1m_at_start": round(load[0], 2),
         "uptime_at_start": uptime(),
     }
+    # A partial rerun (--reuse-sweep with a section) needs only the site's index.
+    partial = args.reuse_sweep and (args.defaults_only or args.text_only or args.filters_only)
     spaces, builds = {}, {}
-    for m, efc in INDEX_SWEEP:
+    for m, efc in [SITE_INDEX] if partial else INDEX_SWEEP:
         name = f"bench-{n}-site" if (m, efc) == SITE_INDEX else f"bench-{n}-m{m}-efc{efc}"
         spaces[(m, efc)], builds[(m, efc)] = catalogue_db.load_space(
             name, pks, vectors, m=m, ef_construction=efc
         )
-    halfvec, halfvec_build = catalogue_db.load_space(
-        f"bench-{n}-halfvec", pks, vectors, m=SITE_INDEX[0], ef_construction=SITE_INDEX[1], storage="halfvec"
-    )
     for (m, efc), seconds in builds.items():
         if seconds is not None:
             metrics[f"index_build_s_m{m}_efc{efc}"] = round(seconds, 1)
         metrics[f"index_mb_m{m}_efc{efc}"] = round(catalogue_db.index_bytes(spaces[(m, efc)]) / 2**20, 1)
-    metrics["index_mb_halfvec"] = round(catalogue_db.index_bytes(halfvec) / 2**20, 1)
+    if not partial:
+        halfvec, _ = catalogue_db.load_space(
+            f"bench-{n}-halfvec",
+            pks,
+            vectors,
+            m=SITE_INDEX[0],
+            ef_construction=SITE_INDEX[1],
+            storage="halfvec",
+        )
+        metrics["index_mb_halfvec"] = round(catalogue_db.index_bytes(halfvec) / 2**20, 1)
     site = spaces[SITE_INDEX]
 
     rng = np.random.default_rng(42)
@@ -495,6 +503,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     field_of = {"article_type": "articleType", "usage": "usage", "master_category": "masterCategory"}
     threshold = settings.SEARCH_FILTER_EXACT_BELOW
     metrics["filter_exact_below"] = threshold
+    metrics["filter_iterative_scan"] = settings.SEARCH_ITERATIVE_SCAN
     for label, filters in FILTERS.items():
         ((field, value),) = filters.items()
         mask = np.array([row[field_of[field]] == value for row in attributes])
@@ -504,8 +513,16 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
             "both_p50"
         ]
         metrics[f"filter_{label}_unfiltered_both_p50"] = unfiltered
-        for plan_name, exact_below in (("site", threshold), ("hnsw", 0), ("exact", 10**9)):
+        # The iterative scan in both orders (the site's setting is SEARCH_ITERATIVE_SCAN).
+        iterative = settings.SEARCH_ITERATIVE_SCAN
+        for plan_name, exact_below, order in (
+            ("site", threshold, iterative),
+            ("hnsw", 0, "relaxed_order"),
+            ("hnsw_strict", 0, "strict_order"),
+            ("exact", 10**9, iterative),
+        ):
             settings.SEARCH_FILTER_EXACT_BELOW = exact_below
+            settings.SEARCH_ITERATIVE_SCAN = order
             result = site_pass(
                 site, config, kinds["combined"][:100], vectors, pks, filters=filters, mask=mask
             )
@@ -516,6 +533,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
                 metrics[f"filter_{label}_site_exact"] = int(result["exact"])
                 metrics[f"filter_{label}_ratio_to_unfiltered"] = round(result["both_p50"] / unfiltered, 2)
         settings.SEARCH_FILTER_EXACT_BELOW = threshold
+        settings.SEARCH_ITERATIVE_SCAN = iterative
         print(
             label, {k: v for k, v in metrics.items() if k.startswith(f"filter_{label}")}, uptime(), flush=True
         )

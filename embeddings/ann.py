@@ -164,9 +164,10 @@ def stage1_settings(query: Stage1Query, *, exact: bool) -> dict[str, str]:
         "enable_sort": "off",
     }
     if query.filter_sql:
-        # Keep walking the graph until K1 rows pass the filter (rows may come back slightly out
-        # of order; the caller scores them exactly).
-        values["hnsw.iterative_scan"] = "relaxed_order"
+        # Keep walking the graph until K1 rows pass the filter (relaxed: rows may come back
+        # slightly out of order; the caller scores them exactly). The filter is tested on the
+        # vector row the scan has just read: no join.
+        values["hnsw.iterative_scan"] = settings.SEARCH_ITERATIVE_SCAN
         values["hnsw.max_scan_tuples"] = str(settings.SEARCH_MAX_SCAN_TUPLES)
     return values
 

@@ -298,6 +298,11 @@ SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
 # A filter keeping at most this many products is answered by an exact scan of those rows (the
 # measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
 SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 5000)
+# Above it, pgvector's iterative scan: relaxed_order (rows may come slightly out of order; stage 1
+# scores them exactly anyway) or strict_order.
+SEARCH_ITERATIVE_SCAN = env_str("SEARCH_ITERATIVE_SCAN", "relaxed_order")
+if SEARCH_ITERATIVE_SCAN not in ("relaxed_order", "strict_order"):
+    raise EnvError(f"SEARCH_ITERATIVE_SCAN={SEARCH_ITERATIVE_SCAN!r}: use relaxed_order or strict_order")
 # hnsw.ef_search per query kind when a weight config leaves ef_search blank: the lowest values
 # that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
 SEARCH_EF_SEARCH = {

@@ -66,6 +66,7 @@ print("perm", admin.has_perm("catalogue.manage_catalog"))
 print("products", sorted(Product.objects.values_list("catalog_id", "revision")))
 print("uploads", list(CatalogUpload.objects.values_list("original_name", "uploader__username")))
 print("embeddings", ProductEmbedding.objects.filter(product__catalog_id__startswith="old-").count())
+print("vector row attributes", sorted(ProductEmbedding.objects.values_list("gender", "year").distinct()))
 print("similar", SearchRun.objects.get(query_text="old").similar_to.catalog_id)
 """
 
@@ -183,6 +184,7 @@ def test_a_database_of_the_search_layout_migrates_forward_with_every_row(
         "surveys_surveyquery",
         "search_weightconfig",  # issue 17: seeded configs nothing cites take per-kind ef_search
         "embeddings_embeddingspace",  # issue 17: vector storage per space
+        "embeddings_productembedding",  # issue 17: the products' filter attributes on their vector rows
     }
     assert {t: d for t, d in after.items() if t in before and t not in changed | grown} == {
         t: d for t, d in before.items() if t not in changed | grown
@@ -202,4 +204,5 @@ def test_a_database_of_the_search_layout_migrates_forward_with_every_row(
     assert "products [('old-0', 1), ('old-1', 2), ('old-2', 3)]" in output
     assert "uploads [('old.zip', 'old-admin')]" in output
     assert "embeddings 2" in output
+    assert "vector row attributes [('Men', 2012)]" in output  # backfilled by embeddings 0006
     assert "similar old-0" in output
