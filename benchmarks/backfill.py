@@ -106,7 +106,7 @@ def main() -> None:
         targets,
         notes=(
             f"{args.rows} rows of 512-d image vectors (site HNSW m={HNSW_M}, ef_construction="
-            f"{HNSW_EF_CONSTRUCTION}) in a probe space of the scale database; each UPDATE rolled back. "
+            f"{HNSW_EF_CONSTRUCTION}) in a probe space of the benchmark database; each UPDATE rolled back. "
             "2 shared cores; load in the uptime fields."
         ),
     )

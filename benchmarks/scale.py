@@ -64,6 +64,7 @@ def measure_size(
     m: int,
     efc: int,
     textlike_efs: list[int],
+    image_efs: tuple[int, ...] = (),
     previous: dict | None = None,
     build_only: bool = False,
 ) -> dict:
@@ -134,12 +135,13 @@ def measure_size(
             recalls.append(len(truth(vectors, pks, plan) & {int(pks[i]) for i in top}) / 100)
         out[f"{kind}_numpy_p50"] = p50(numpy_times)
         print(size, kind, {k: v for k, v in out.items() if k.startswith(kind)}, flush=True)
-    for ef in textlike_efs:
-        config.ef_search = ef
-        result = site_pass(space, config, kinds["textlike"], vectors, pks)
-        out[f"textlike_hnsw_p50_ef{ef}"] = result["both_p50"]
-        out[f"textlike_hnsw_recall_ef{ef}"] = result["recall"]
-        print(size, f"textlike ef {ef}", result, uptime(), flush=True)
+    for kind, efs in (("textlike", textlike_efs), ("image", image_efs)):
+        for ef in efs:
+            config.ef_search = ef
+            result = site_pass(space, config, kinds[kind], vectors, pks)
+            out[f"{kind}_hnsw_p50_ef{ef}"] = result["both_p50"]
+            out[f"{kind}_hnsw_recall_ef{ef}"] = result["recall"]
+            print(size, f"{kind} ef {ef}", result, uptime(), flush=True)
     config.ef_search = None
     out.update(sizes(space))
     explained = explain_stage1(make_plan(space, config, None, vectors[0]), exact=False)
@@ -213,6 +215,9 @@ def main() -> None:
         "--textlike-ef", type=int, nargs="*", default=[], help="also text-like queries at these ef_search"
     )
     parser.add_argument(
+        "--image-ef", type=int, nargs="*", default=[], help="also image queries at these ef_search"
+    )
+    parser.add_argument(
         "--build-only",
         action="store_true",
         help="load and index the sizes (recording build time and sizes) without timing queries",
@@ -242,6 +247,7 @@ def main() -> None:
             m=args.m,
             efc=args.ef_construction,
             textlike_efs=args.textlike_ef,
+            image_efs=args.image_ef,
             previous=per_size.get(key),
             build_only=args.build_only,
         )

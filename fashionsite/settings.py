@@ -297,7 +297,7 @@ SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600
 SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
 # A filter keeping at most this many products is answered by an exact scan of those rows (the
 # measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
-SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 5000)
+SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 8000)
 # Above it, pgvector's iterative scan: relaxed_order (rows may come slightly out of order; stage 1
 # scores them exactly anyway) or strict_order.
 SEARCH_ITERATIVE_SCAN = env_str("SEARCH_ITERATIVE_SCAN", "relaxed_order")
