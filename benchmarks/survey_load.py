@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import os
 import random
-import re
 import signal
 import socket
 import statistics
@@ -42,9 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 # Every simulated participant comes from 127.0.0.1: lift the per-address open-link limit.
 os.environ["SURVEY_JOINS_PER_HOUR"] = "0"
 
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-TASK = re.compile(r"/surveys/i/[^/]+/task/[0-9a-f-]+/")
-RADIO = re.compile(r'type="radio" name="(q\d+)" value="([^"]+)"')
+from benchmarks.participant_http import TASK, join_open_link, task_answers  # noqa: E402
 
 
 def fresh_database() -> None:
@@ -213,26 +210,14 @@ def participant_loop(base: str, slug: str, deadline: float, stats: Stats, seed: 
     while time.monotonic() < deadline:
         with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
             try:
-                page = client.get(f"/surveys/s/{slug}/")
-                token = CSRF.search(page.text).group(1)
-                response = client.post(
-                    f"/surveys/s/{slug}/", data={"csrfmiddlewaretoken": token, "consent": "on"}
-                )
-                if response.status_code != 302:
-                    raise RuntimeError(f"consent answered {response.status_code}")
-                invite = response.headers["location"]
+                location = join_open_link(client, slug)
                 with stats.lock:
                     stats.participants += 1
-                location = client.get(invite).headers.get("location", "")
                 while time.monotonic() < deadline and TASK.search(location):
                     started = time.perf_counter()
                     task = client.get(location)
                     page_ms = (time.perf_counter() - started) * 1000
-                    answers = {"csrfmiddlewaretoken": CSRF.search(task.text).group(1)}
-                    choices: dict[str, list[str]] = {}
-                    for name, value in RADIO.findall(task.text):
-                        choices.setdefault(name, []).append(value)
-                    answers.update({name: rng.choice(values) for name, values in choices.items()})
+                    answers = task_answers(task.text, rng.choice)
                     if think:
                         time.sleep(rng.uniform(0.5, 1.5) * think)  # reading the task, choosing answers
                     started = time.perf_counter()

@@ -13,6 +13,7 @@ from django.db import models
 from pgvector.django import VectorField
 
 from catalogue.models import ATTRIBUTE_FIELDS
+from fashionsite.job_status import JobStatus
 
 RANDOM_WEIGHTS = "none"
 # The product attributes search filters on, also stored on each vector row (ProductEmbedding).
@@ -107,14 +108,14 @@ class ProductEmbedding(models.Model):
         return f"{self.product_id}@{self.space_id}"
 
 
-class JobStatus(models.TextChoices):
-    """The life of a background job (an embedding job, a training run)."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+# The shared job states plus CANCELLED: embedding jobs and training runs can be cancelled.
+CancellableJobStatus = models.TextChoices(
+    "CancellableJobStatus",
+    [
+        *((status.name, (status.value, status.label)) for status in JobStatus),
+        ("CANCELLED", ("cancelled", "Cancelled")),
+    ],
+)
 
 
 class EmbeddingJob(models.Model):
@@ -130,7 +131,7 @@ class EmbeddingJob(models.Model):
         MISSING = "missing", "missing or stale"
         GIVEN = "given", "given products"
 
-    Status = JobStatus
+    Status = CancellableJobStatus
 
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MISSING)
@@ -233,7 +234,7 @@ class TrainingRun(models.Model):
     the new space and the base-vs-fine-tuned evaluation on the test split.
     """
 
-    Status = JobStatus
+    Status = CancellableJobStatus
 
     FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)
 

@@ -3,6 +3,19 @@
 from embeddings.models import EmbeddingSpace
 
 
+class UnknownSpace(LookupError):
+    """No embedding space has the name asked for; the message lists the names there are."""
+
+
+def space_named(name: str) -> EmbeddingSpace:
+    """The space named `name`; UnknownSpace ("no embedding space named ... (spaces: ...)") if none is."""
+    space = EmbeddingSpace.objects.filter(name=name).first()
+    if space is None:
+        names = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none yet"
+        raise UnknownSpace(f"no embedding space named {name!r} (spaces: {names})")
+    return space
+
+
 def active_space() -> EmbeddingSpace | None:
     return EmbeddingSpace.objects.filter(is_active=True).first()
 

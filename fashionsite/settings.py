@@ -5,42 +5,21 @@ fashionsite/embedded.py): settings only compute where they listen; manage.py, `m
 and the pytest session start them. Every variable is listed in the README's configuration table.
 """
 
-import contextlib
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
 
 from fashionsite import embedded
-from fashionsite.env import EnvError, env_bool, env_float, env_int, env_list, env_path, env_str
+from fashionsite.env import EnvError, env_bool, env_float, env_int, env_list, env_path, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = embedded.data_dir_from_env()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
-
-
-def _secret_key() -> str:
-    configured = env_str("SECRET_KEY")
-    if configured:
-        return configured
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        # Written 0600 from the first byte under a temporary name, then linked into place: never
-        # readable by others, and of two processes starting at once the first key wins.
-        temporary = DATA_DIR / f".secret_key.{os.getpid()}"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(50))
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-        temporary.unlink()
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# SECRET_KEY, else a random key kept in <data dir>/secret_key (written once).
+SECRET_KEY = secret_key(DATA_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

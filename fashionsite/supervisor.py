@@ -24,7 +24,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,16 @@ def process_matches(pid: int, create_time: float) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - create_time) < 1
     except psutil.Error:
         return False
+
+
+def running_children(run_dir: Path) -> Iterator[tuple[Path, int]]:
+    """(pid file, pid) of each child in `run_dir`'s pid files that is still running; unreadable
+    pid files count as none."""
+    for pidfile in sorted(run_dir.glob("*.pid")):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            entry = json.loads(pidfile.read_text())
+            if process_matches(entry["pid"], entry["create_time"]):
+                yield pidfile, entry["pid"]
 
 
 def stop_group(pid: int, *, timeout: float = 60) -> None:
@@ -102,16 +112,13 @@ class Supervisor:
     def stop_orphans(self) -> list[str]:
         """Stop children of an earlier launcher that are still running (found by their pid files)."""
         stopped = []
-        for pidfile in sorted(self.run_dir.glob("*.pid")):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                entry = json.loads(pidfile.read_text())
-                if process_matches(entry["pid"], entry["create_time"]):
-                    self.say(
-                        f"found {pidfile.stem} (pid {entry['pid']}) left running by a launcher that did "
-                        "not stop cleanly; stopping it"
-                    )
-                    stop_group(entry["pid"], timeout=30)
-                    stopped.append(pidfile.stem)
+        for pidfile, pid in running_children(self.run_dir):
+            self.say(
+                f"found {pidfile.stem} (pid {pid}) left running by a launcher that did not stop cleanly; stopping it"
+            )
+            stop_group(pid, timeout=30)
+            stopped.append(pidfile.stem)
+        for pidfile in self.run_dir.glob("*.pid"):
             pidfile.unlink(missing_ok=True)
         return stopped
 

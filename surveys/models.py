@@ -416,43 +416,7 @@ class StudyPlan(models.Model):
         return f"plan of {self.survey_id}"
 
 
-class OpeningJob(models.Model):
-    """Opening a survey in the background: every (query, arm) cell's results are computed by a
-    Celery task (surveys.tasks.open_survey_job) while the researcher watches a progress bar."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Computing results"
-        DONE = "done", "Open"
-        FAILED = "failed", "Failed"
-
-    # Still under way: a second "Open" click gets this job back instead of a new one.
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
-
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="opening_jobs")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    cells_total = models.PositiveIntegerField(default=0)
-    cells_done = models.PositiveIntegerField(default=0)
-    confirm_identical = models.PositiveIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    needs_confirmation = models.BooleanField(default=False, help_text="failed on identical arms")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self):
-        return f"opening {self.survey_id}: {self.status} {self.cells_done}/{self.cells_total}"
-
-    @property
-    def active(self) -> bool:
-        return self.status in self.ACTIVE
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.cells_done / self.cells_total) if self.cells_total else 0
-
-
-# The offline benchmark's rows (the report's Recall@K and the evaluation jobs) live in surveys/offline/.
+# Opening a survey in the background (surveys/opening_job.py); the offline benchmark's rows (the
+# report's Recall@K and the evaluation jobs) live in surveys/offline/.
 from surveys.offline.models import OfflineEvaluation, RetrievalEvaluation  # noqa: E402, F401
+from surveys.opening_job import OpeningJob  # noqa: E402, F401

@@ -9,6 +9,7 @@ be deleted. A report whose models are still being fitted in the background is no
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -47,9 +48,9 @@ def report_stamp(survey: Survey) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
-def _key(survey: Survey, filters: report.ReportFilters, part: str) -> str:
+def _key(survey: Survey, filters: report.ReportFilters) -> str:
     resamples = settings.REPORT_BOOTSTRAP_RESAMPLES
-    return f"surveys:report:{part}:{survey.pk}:{filters.as_query()}:{resamples}:{report_stamp(survey)}"
+    return f"surveys:report:{survey.pk}:{filters.as_query()}:{resamples}:{report_stamp(survey)}"
 
 
 def _pending(data: dict) -> bool:
@@ -57,24 +58,32 @@ def _pending(data: dict) -> bool:
     return any((models.get(name) or {}).get("pending") for name in ("mixed", "ordinal"))
 
 
-def cached_report(survey: Survey, filters: report.ReportFilters) -> tuple[dict, bool]:
-    """(the report, whether it came from the cache). `report["generated_at"]` says when it was computed."""
-    key = _key(survey, filters, "data")
-    data = cache.get(key)
+class CachedReport(NamedTuple):
+    data: dict
+    from_cache: bool
+    key: str  # the cache key of `data` (stamp included): its plots are cached under it too
+
+
+def cached_report(survey: Survey, filters: report.ReportFilters) -> CachedReport:
+    """The report, whether it came from the cache, and its cache key. `data["generated_at"]` says
+    when it was computed."""
+    key = _key(survey, filters)
+    data = cache.get(f"{key}:data")
     if data is not None:
-        return data, True
+        return CachedReport(data, True, key)
     data = report.build_report(survey, filters)
     if not _pending(data):
-        cache.set(key, data, REPORT_CACHE_SECONDS)
-    return data, False
+        cache.set(f"{key}:data", data, REPORT_CACHE_SECONDS)
+    return CachedReport(data, False, key)
 
 
-def cached_svgs(survey: Survey, filters: report.ReportFilters, data: dict) -> dict[str, str | None]:
-    """The report's plots as inline SVG, cached with the same stamp as the report they draw."""
-    key = _key(survey, filters, "svg") + f":{data['generated_at']}"
+def cached_svgs(cached: CachedReport) -> dict[str, str | None]:
+    """The report's plots as inline SVG, cached with the same stamp as the report they draw (no
+    second stamp is computed)."""
+    key = f"{cached.key}:svg:{cached.data['generated_at']}"
     svgs = cache.get(key)
     if svgs is None:
-        svgs = plots.all_svgs(data)
-        if not _pending(data):
+        svgs = plots.all_svgs(cached.data)
+        if not _pending(cached.data):
             cache.set(key, svgs, REPORT_CACHE_SECONDS)
     return svgs

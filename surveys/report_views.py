@@ -208,15 +208,15 @@ def _context(request, survey: Survey, *, standalone: bool) -> tuple[dict, int]:
     except report.FilterError as exc:
         errors = exc.fields
         filters = report.ReportFilters()
-    data, from_cache = report_cache.cached_report(survey, filters)
+    cached = report_cache.cached_report(survey, filters)
     context = {
         "survey": survey,
-        "report": data,
-        "from_cache": from_cache,
-        "rows": presentation(data),
+        "report": cached.data,
+        "from_cache": cached.from_cache,
+        "rows": presentation(cached.data),
         "plots": [
             {"name": name, "title": plots.TITLES[name], "svg": svg}
-            for name, svg in report_cache.cached_svgs(survey, filters, data).items()
+            for name, svg in report_cache.cached_svgs(cached).items()
         ],
         "filters": filters,
         "filter_errors": errors,
@@ -265,7 +265,7 @@ def report_plot_png(request, slug, name):
         filters = report.parse_filters(request.GET)
     except report.FilterError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    fig = plots.PLOTS[name](report_cache.cached_report(survey, filters)[0])
+    fig = plots.PLOTS[name](report_cache.cached_report(survey, filters).data)
     if fig is None:
         return HttpResponse(
             "Not enough ratings to draw this plot yet.", status=404, content_type="text/plain; charset=utf-8"
@@ -304,5 +304,5 @@ class SurveyReportView(APIView):
             filters = report.parse_filters(request.query_params)
         except report.FilterError as exc:
             raise ValidationError({name: [message] for name, message in exc.fields.items()}) from exc
-        data, from_cache = report_cache.cached_report(survey, filters)
-        return Response({**data, "cached": from_cache})
+        cached = report_cache.cached_report(survey, filters)
+        return Response({**cached.data, "cached": cached.from_cache})

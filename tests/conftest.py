@@ -40,6 +40,10 @@ def pytest_configure(config):
     # Every fixture user gets a password; PBKDF2's many rounds cost most of a second each on a busy
     # 2-core machine. Tests check who may sign in, not the hash's strength (Django's own advice).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A commit need not wait for its WAL to reach the disk: a test database never outlives a crash
+    # (migrations commit once each, transactional tests after every statement).
+    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         separate_xdist_worker(settings, worker)

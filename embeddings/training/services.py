@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from embeddings.models import EmbeddingSpace, TrainingRun
+from embeddings.selectors import UnknownSpace, space_named
 from embeddings.services import product_text
 from embeddings.tasks import train_run
 from embeddings.training.params import TrainingParams, TrainingSetupError, split_products, steps_per_epoch
@@ -29,11 +30,10 @@ CURVE_WRITE_EVERY = 10  # steps between writes of the loss curve (the step itsel
 
 def resolve_base_space(name: str) -> EmbeddingSpace:
     """The space named `name`, or TrainingSetupError listing the spaces there are."""
-    space = EmbeddingSpace.objects.filter(name=name).first()
-    if space is None:
-        names = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none yet"
-        raise TrainingSetupError({"base_space": f"no embedding space named {name!r} (spaces: {names})"})
-    return space
+    try:
+        return space_named(name)
+    except UnknownSpace as error:
+        raise TrainingSetupError({"base_space": str(error)}) from None
 
 
 def plan_split(params: TrainingParams) -> dict[str, list[int]]:

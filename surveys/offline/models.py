@@ -10,6 +10,8 @@
 from django.conf import settings
 from django.db import models
 
+from fashionsite.job_status import JobStatus
+
 
 class OfflineEvaluation(models.Model):
     class Kind(models.TextChoices):
@@ -17,11 +19,7 @@ class OfflineEvaluation(models.Model):
         COMPOSED = "composed", "Arms on composed, text-only and image-only queries"
         SWEEP = "sweep", "Weight sweep on composed queries"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     space = models.ForeignKey("embeddings.EmbeddingSpace", on_delete=models.CASCADE, related_name="+")

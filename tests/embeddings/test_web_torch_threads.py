@@ -28,7 +28,10 @@ ENCODE_AND_REPORT = (
 
 def run_python(code: str, **env) -> str:
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "fashionsite.settings", "WARM_MODELS": "0"}
-    environment.pop("FASHIONSITE_TORCH_THREADS", None)
+    # The test session runs its libraries on one thread (pyproject.toml's pytest env); these
+    # processes must see the machine's default, as a deployed process does.
+    for name in ("FASHIONSITE_TORCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        environment.pop(name, None)
     environment.update(env)
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env=environment, capture_output=True, text=True, timeout=300

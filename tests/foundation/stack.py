@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -19,12 +18,10 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.participant_http import TASK, join_open_link, task_answers
 from tests.fixtures import wait_until
 
 REPO = Path(__file__).resolve().parent.parent.parent
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-TASK = re.compile(r"/surveys/i/[^/]+/task/[0-9a-f-]+/")
-RADIO = re.compile(r'type="radio" name="(q\d+)" value="([^"]+)"')
 
 SURVEY_SETUP = """
 from search.services import create_weight_config
@@ -259,19 +256,10 @@ class Participants:
                     time.sleep(0.5)
 
     def _participate(self, client) -> None:
-        page = client.get(f"/surveys/s/{self.slug}/")
-        token = CSRF.search(page.text).group(1)
-        response = client.post(
-            f"/surveys/s/{self.slug}/", data={"csrfmiddlewaretoken": token, "consent": "on"}
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"consent answered {response.status_code}")
-        location = client.get(response.headers["location"]).headers.get("location", "")
+        location = join_open_link(client, self.slug)
         while self.running and TASK.search(location):
             task = client.get(location)
-            answers = {"csrfmiddlewaretoken": CSRF.search(task.text).group(1)}
-            for name, value in RADIO.findall(task.text):
-                answers[name] = value
+            answers = task_answers(task.text, lambda values: values[-1])
             started = time.perf_counter()
             response = client.post(location, data=answers)
             if response.status_code != 303:

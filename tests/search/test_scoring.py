@@ -1,5 +1,7 @@
 """The two-stage ranking against a NumPy brute force of docs/search-scoring.md, on known vectors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from django.db import connection
@@ -8,8 +10,25 @@ from embeddings import ann
 from search import selectors
 from search.errors import SearchError
 from search.ranking import Plan, explain_stage1, make_plan, rank_products
-from tests.factories import unit_rows
+from tests.factories import store_vectors, unit_rows
 from tests.search.conftest import brute_force, make_known_catalogue
+
+
+@pytest.fixture(scope="module")
+def module_catalogue(django_db_setup, django_db_blocker):
+    """The known catalogue (600 products, vectors, HNSW indexes) built once for this module, in a
+    transaction rolled back after its last test; each test runs in a savepoint of it (pytest-django's
+    `db`), so what a test writes is gone before the next one."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield make_known_catalogue()
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def known_catalogue(module_catalogue, db):
+    return module_catalogue
 
 
 def _rng() -> np.random.Generator:
@@ -247,7 +266,7 @@ def test_more_like_this_excludes_the_product(known_catalogue, weight_config):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", ["text", "image", "combined"])
-def test_a_halfvec_space_searches_through_its_halfvec_index(weight_config, kind):
+def test_a_halfvec_space_searches_through_its_halfvec_index(known_catalogue, weight_config, kind):
     from embeddings.ann import create_space_indexes, index_name
     from embeddings.models import EmbeddingSpace
 
@@ -259,7 +278,9 @@ def test_a_halfvec_space_searches_through_its_halfvec_index(weight_config, kind)
         vector_storage="halfvec",
     )
     create_space_indexes(space)
-    cat = make_known_catalogue(space=space)
+    # The known catalogue's products and vectors, stored again in the halfvec space.
+    store_vectors(known_catalogue.products, space, known_catalogue.image, known_catalogue.title)
+    cat = dataclasses.replace(known_catalogue, space=space)
     config = weight_config(product_image_share=0.5, product_title_share=0.5)
     text, image = _queries(cat.space.dimension)[kind]
     approximate, approx_rows = _ranked(cat, config, text=text, image=image, exact=False)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.contrib.auth.models import Permission
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from tests.schema_checks import check_every_operation as check_operations
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -47,28 +47,10 @@ def researcher_token(django_user_model):
 
 
 def check_every_operation(schema) -> list[str]:
-    """Generated requests to each operation; the failures, one line per operation that failed.
-
-    Every check runs but `positive_data_acceptance`: filter values are checked against the
+    """Every check runs but `positive_data_acceptance`: filter values are checked against the
     catalogue's own values (and NUL bytes are refused), which no schema can list, so schema-valid
-    requests may rightly get a 400. (A loop rather than schemathesis' `from_fixture`
-    parametrisation, which pytest 9 breaks.)"""
-    failures = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @hypothesis_settings(
-            max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
-        @given(case=operation.as_strategy())
-        def check(case):
-            case.call_and_validate(excluded_checks=[positive_data_acceptance])
-
-        try:
-            check()
-        except Exception as failure:  # noqa: BLE001 - collected and reported with the operation's name
-            failures.append(f"{operation.label}: {str(failure)[:1500]}")
-    return failures
+    requests may rightly get a 400."""
+    return check_operations(schema, max_examples=8, excluded_checks=[positive_data_acceptance])
 
 
 def test_every_operation_anonymously(api_schema):

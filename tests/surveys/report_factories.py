@@ -212,3 +212,21 @@ def make_rated_survey(
             )
             Rating.objects.filter(pk=rating.pk).update(submitted_at=stamp)
     return survey
+
+
+def rated_survey_with_attention_failures(failed_tasks: int):
+    """make_rated_survey(6 queries, 4 participants) that asks an attention check, which every
+    rating passed except the first `failed_tasks` tasks of one participant. Returns (survey, that
+    participant)."""
+    from surveys.models import Question, Rating
+
+    survey = make_rated_survey(n_queries=6, n_participants=4)
+    Question.objects.create(
+        survey=survey, kind=Question.Kind.ATTENTION, wording="Choose 2.", expected_value=2, order=9
+    )
+    ratings = Rating.objects.filter(assignment__participant__survey=survey)
+    ratings.update(attention_passed=True)
+    failed = ratings.order_by("id").first().assignment.participant
+    tasks = failed.assignments.order_by("position").values_list("rating__pk", flat=True)[:failed_tasks]
+    Rating.objects.filter(pk__in=list(tasks)).update(attention_passed=False)
+    return survey, failed

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from surveys import report, selectors
-from tests.surveys.report_factories import make_rated_survey
+from tests.surveys.report_factories import rated_survey_with_attention_failures
 
 pytestmark = pytest.mark.django_db
 
@@ -19,19 +19,8 @@ def test_sampling_form_lists_each_category_once(researcher_client, draft_survey)
 
 
 def _fail_twice():
-    from surveys.models import Question, Rating
-
-    survey = make_rated_survey(n_queries=6, n_participants=4)
-    Question.objects.create(
-        survey=survey, kind=Question.Kind.ATTENTION, wording="Choose 2.", expected_value=2, order=9
-    )
-    ratings = Rating.objects.filter(assignment__participant__survey=survey)
-    ratings.update(attention_passed=True)
-    failed = ratings.order_by("id").first().assignment.participant
     # One participant fails the check on two tasks: still one participant.
-    two = failed.assignments.order_by("position").values_list("rating__pk", flat=True)[:2]
-    Rating.objects.filter(pk__in=list(two)).update(attention_passed=False)
-    return survey
+    return rated_survey_with_attention_failures(failed_tasks=2)[0]
 
 
 def test_participants_who_failed_attention_are_counted_once_in_the_report():

@@ -11,7 +11,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from surveys import report, stats
-from tests.surveys.report_factories import make_rated_survey
+from tests.surveys.report_factories import make_rated_survey, rated_survey_with_attention_failures
 
 pytestmark = pytest.mark.django_db
 
@@ -127,19 +127,8 @@ def test_filters_narrow_the_ratings():
 
 
 def test_attention_filter_leaves_out_every_rating_of_participants_who_failed(researcher_client):
-    from surveys.models import Question, Rating
-
-    survey = make_rated_survey(n_queries=6, n_participants=4)
-    Question.objects.create(
-        survey=survey, kind=Question.Kind.ATTENTION, wording="Choose 2.", expected_value=2, order=9
-    )
-    ratings = Rating.objects.filter(assignment__participant__survey=survey)
-    ratings.update(attention_passed=True)
-    failed = ratings.order_by("id").first().assignment.participant
     # One failed check on one task is enough to leave out all of the participant's ratings.
-    Rating.objects.filter(pk=failed.assignments.order_by("position").first().rating.pk).update(
-        attention_passed=False
-    )
+    survey, failed = rated_survey_with_attention_failures(failed_tasks=1)
     everyone = report.ratings_frame(survey)
     kept = report.ratings_frame(survey, report.ReportFilters(exclude_failed_attention=True))
     assert len(everyone) == 24 and len(kept) == 18

@@ -83,6 +83,11 @@ def test_a_cache_hit_runs_no_statistics(researcher_client, rated):
     assert len(hit) < len(miss) - 5
     assert not any("time_on_task_s" in query["sql"] for query in hit.captured_queries)
     assert any("time_on_task_s" in query["sql"] for query in miss.captured_queries)
+    # The report and its plots share one stamp: it is computed once per load, not once for each.
+    stamps = [
+        query for query in hit.captured_queries if 'MAX("surveys_retrievalevaluation"."id")' in query["sql"]
+    ]
+    assert len(stamps) == 1
 
 
 def test_the_json_report_says_whether_it_came_from_the_cache(researcher_client, rated):

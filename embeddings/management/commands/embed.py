@@ -3,7 +3,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from embeddings.encoders import WeightsUnavailable
-from embeddings.models import EmbeddingJob, EmbeddingSpace
+from embeddings.models import EmbeddingJob
+from embeddings.selectors import UnknownSpace, space_named
 from embeddings.services import ensure_space_from_settings, resume_job, start_embedding_job
 
 
@@ -46,11 +47,10 @@ class Command(BaseCommand):
 
     def _space(self, name):
         if name:
-            space = EmbeddingSpace.objects.filter(name=name).first()
-            if space is None:
-                names = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none yet"
-                raise CommandError(f"no embedding space named {name!r} (spaces: {names})")
-            return space
+            try:
+                return space_named(name)
+            except UnknownSpace as error:
+                raise CommandError(str(error)) from None
         try:
             return ensure_space_from_settings()
         except WeightsUnavailable as error:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from embeddings.models import EmbeddingSpace
+from embeddings.selectors import UnknownSpace, space_named
 from embeddings.transfer import EmbeddingFileError, load_space
 
 
@@ -12,9 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("file")
 
     def handle(self, *args, space, file, **options):
-        found = EmbeddingSpace.objects.filter(name=space).first()
-        if found is None:
-            raise CommandError(f"no embedding space named {space!r}")
+        try:
+            found = space_named(space)
+        except UnknownSpace as error:
+            raise CommandError(str(error)) from None
         try:
             n = load_space(found, file)
         except EmbeddingFileError as error:

@@ -29,7 +29,7 @@ from django.db import DatabaseError, connection
 
 from fashionsite import embedded
 from fashionsite.celery import worker_command
-from fashionsite.supervisor import Program, Supervisor, process_matches
+from fashionsite.supervisor import Program, Supervisor, process_matches, running_children
 from fashionsite.web import web_command
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -361,12 +361,7 @@ class Command(BaseCommand):
         return 0 if ready else 1
 
     def _leftovers(self) -> list[str]:
-        left = []
-        for pidfile in sorted(self.run_dir.glob("*.pid")):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                entry = json.loads(pidfile.read_text())
-                if process_matches(entry["pid"], entry["create_time"]):
-                    left.append(f"{pidfile.stem} (pid {entry['pid']})")
+        left = [f"{pidfile.stem} (pid {pid})" for pidfile, pid in running_children(self.run_dir)]
         left += [f"{name} (pid {pid})" for name, pid in embedded.server_pids(self.data_dir).items()]
         return left
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from embeddings.models import EmbeddingSpace
+from embeddings.selectors import UnknownSpace, space_named
 from search.models import WeightConfig
 from surveys.models import RetrievalEvaluation
 from surveys.retrieval import EvaluationError, evaluate_retrieval
@@ -32,10 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("--exact", action="store_true", help="exact stage 1 instead of the HNSW index")
 
     def handle(self, *args, **options):
-        space = EmbeddingSpace.objects.filter(name=options["space"]).first()
-        if space is None:
-            known = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none"
-            raise CommandError(f"No embedding space named {options['space']!r} (known: {known}).")
+        try:
+            space = space_named(options["space"])
+        except UnknownSpace as error:
+            raise CommandError(str(error)) from None
         names = [name.strip() for name in options["configs"].split(",") if name.strip()]
         if not names:
             raise CommandError("--configs needs at least one weight configuration name.")

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from embeddings.models import EmbeddingSpace
+from embeddings.selectors import UnknownSpace, space_named
 from search.models import WeightConfig
 from surveys.offline import jobs
 from surveys.offline.models import OfflineEvaluation
@@ -28,10 +28,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        space = EmbeddingSpace.objects.filter(name=options["space"]).first()
-        if space is None:
-            known = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none"
-            raise CommandError(f"No embedding space named {options['space']!r} (known: {known}).")
+        try:
+            space = space_named(options["space"])
+        except UnknownSpace as error:
+            raise CommandError(str(error)) from None
         configs = []
         for name in [n.strip() for n in options["configs"].split(",") if n.strip()]:
             config = WeightConfig.objects.filter(name=name, is_current=True).first()

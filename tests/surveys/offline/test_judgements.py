@@ -17,14 +17,8 @@ def rate(survey, participant, result_set, marks: dict[int, object]):
 
     catalog = dict(Product.objects.filter(pk__in=marks).values_list("pk", "catalog_id"))
     position = participant.assignments.count()
-    assignment = Assignment.objects.create(
-        participant=participant,
-        query=result_set.query,
-        survey_config=result_set.survey_config,
-        result_set=result_set,
-        search_run=result_set.search_run,
-        position=position,
-    )
+    assignment = Assignment.for_result_set(participant, result_set, position)
+    assignment.save()
     return Rating.objects.create(
         assignment=assignment, relevance={catalog[pk]: value for pk, value in marks.items()}, satisfaction=3
     )
