@@ -9,6 +9,11 @@ its own once the body is complete. Bind address and worker count come from the c
 import os
 
 worker_class = "fashionsite.web.UvicornWorker"
+# Each web worker keeps up to DB_POOL_SIZE PostgreSQL connections open (fashionsite/dbpool.py)
+# instead of opening one per request. The workers are forked before Django loads, so each builds
+# its own pool. Requests beyond the pool wait for a connection (at most DB_POOL_TIMEOUT s), which
+# also caps how many queries the workers run in PostgreSQL at once.
+os.environ.setdefault("DB_POOL_SIZE", "4")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Loading the query encoder at worker boot (fashionsite.asgi) can take a while on a cold disk.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "180"))

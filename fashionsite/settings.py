@@ -119,6 +119,21 @@ else:
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
+# Connections per process kept open in a pool (fashionsite/dbpool.py); 0 = a new connection per
+# request. The web server's gunicorn config sets it for its workers (docs/deployment.md, "Database
+# connections"); the Celery worker and management commands keep 0.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0)
+if DB_POOL_SIZE < 0:
+    raise EnvError(f"DB_POOL_SIZE={DB_POOL_SIZE} must be 0 (no pool) or more")
+if DB_POOL_SIZE:
+    from fashionsite.dbpool import pool_options
+
+    # A pooled connection is given back at the end of each request, never kept (CONN_MAX_AGE 0);
+    # with CONN_HEALTH_CHECKS the pool checks each connection before lending it, and this backend
+    # drains the pool when a check fails (PostgreSQL restarted).
+    DATABASES["default"].update(ENGINE="fashionsite.postgres_pool", CONN_MAX_AGE=0)
+    DATABASES["default"]["OPTIONS"]["pool"] = pool_options(size=DB_POOL_SIZE, timeout=DB_POOL_TIMEOUT)
 DATABASES["default"]["TEST"] = {"NAME": env_str("FASHIONSITE_TEST_DB_NAME", "") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
