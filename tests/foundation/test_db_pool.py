@@ -113,6 +113,10 @@ def test_only_the_web_server_pools_connections():
     plain = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert plain.stdout.strip() == "None", plain.stderr
     pooled = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env={**env, "DB_POOL_SIZE": "3"}, capture_output=True, text=True
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**env, "DB_POOL_SIZE": "3"},
+        capture_output=True,
+        text=True,
     )
     assert "'max_size': 3" in pooled.stdout, pooled.stderr
