@@ -24,3 +24,14 @@ def test_a_submit_takes_at_most_nine_round_trips(client, open_survey, django_ass
     assert response.status_code == 303
     assert response["Location"] == task_url(participant, second)
     assert Rating.objects.get().assignment == first
+
+
+def test_a_task_page_takes_at_most_five_round_trips(client, open_survey, django_assert_max_num_queries):
+    """The task with everything it shows in one query, the questions, marking it shown, the progress
+    count, the session; the site-wide banner's active space is not asked (the page brings its own)."""
+    participant = consent(client, open_survey)
+    first = participant.assignments.order_by("position").first()
+    with django_assert_max_num_queries(5):
+        response = client.get(task_url(participant, first))
+    assert response.status_code == 200
+    assert first.query.text in response.content.decode()
