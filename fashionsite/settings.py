@@ -123,7 +123,7 @@ DATABASES["default"].setdefault("OPTIONS", {})
 # request. The web server's gunicorn config sets it for its workers (docs/deployment.md, "Database
 # connections"); the Celery worker and management commands keep 0.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
-DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0)
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
 if DB_POOL_SIZE < 0:
     raise EnvError(f"DB_POOL_SIZE={DB_POOL_SIZE} must be 0 (no pool) or more")
 if DB_POOL_SIZE:

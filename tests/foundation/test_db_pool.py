@@ -22,30 +22,46 @@ from tests.foundation.stack import free_port
 REPO = Path(__file__).resolve().parent.parent.parent
 NO_SURVEY = "/surveys/s/no-such-survey/"  # a page that asks the database, then says "not valid"
 NOT_VALID = "There is no survey at this address"
-POOL_SIZE = 4  # the gunicorn config's default per web worker
+CONFIG_POOL_SIZE = 16  # the gunicorn config's default per web worker
+POOL_SIZE = 4  # set for the test that fills the pool
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def web(tmp_path):
-    """One web worker, as `manage.py up` runs it, bound to the test database."""
+def start_web(tmp_path):
+    """Start one web worker, as `manage.py up` runs it, bound to the test database; DB_POOL_SIZE
+    `pool_size`, or the gunicorn config's default. Returns its base URL."""
     from fashionsite.web import web_command
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DB_POOL_SIZE"}  # the config's own default
-    env.update(FASHIONSITE_DB_NAME=connection.settings_dict["NAME"], WARM_MODELS="0", PYTHONUNBUFFERED="1")
-    log_path = tmp_path / "web.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            web_command("127.0.0.1", port, 1),
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
+    processes = []
+
+    def start(pool_size: int | None = None) -> str:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "DB_POOL_SIZE"}
+        if pool_size is not None:
+            env["DB_POOL_SIZE"] = str(pool_size)
+        env.update(
+            FASHIONSITE_DB_NAME=connection.settings_dict["NAME"], WARM_MODELS="0", PYTHONUNBUFFERED="1"
+        )
+        log_path = tmp_path / "web.log"
+        with open(log_path, "ab") as log:
+            processes.append(
+                subprocess.Popen(
+                    web_command("127.0.0.1", port, 1),
+                    cwd=REPO,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+            )
+        base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(base), timeout=120, what=f"the web server (log: {log_path})")
-        yield base
-    finally:
+        return base
+
+    yield start
+    for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
@@ -73,18 +89,21 @@ def assert_not_valid_page(base: str) -> None:
     assert NOT_VALID in response.text
 
 
-def test_requests_reuse_a_few_open_connections(web):
+def test_requests_reuse_a_few_open_connections(start_web):
+    web = start_web()
     for _ in range(10):
         assert_not_valid_page(web)
     serving = server_backends()
-    assert 1 <= len(serving) <= POOL_SIZE
+    assert 1 <= len(serving) <= CONFIG_POOL_SIZE
     for _ in range(20):
         assert_not_valid_page(web)
     # The same backends answered: no connection was opened (or closed) per request.
     assert server_backends() == serving
 
 
-def test_a_request_after_postgresql_ended_every_pooled_connection_is_answered(web):
+def test_a_request_after_postgresql_ended_every_pooled_connection_is_answered(start_web):
+    web = start_web(POOL_SIZE)
+
     def full_pool() -> set[int] | None:
         with ThreadPoolExecutor(12) as pool:
             list(pool.map(lambda _: assert_not_valid_page(web), range(24)))
