@@ -1,6 +1,7 @@
 """Survey load: concurrent simulated participants against the real web server over loopback.
 
-    .venv/bin/python benchmarks/survey_load.py [--participants 50] [--seconds 20] [--runs 5] [--workers 2] [--client-processes 5]
+    .venv/bin/python benchmarks/survey_load.py [--participants 50] [--seconds 20] [--runs 3] [--workers 2]
+        [--client-processes 5] [--think-seconds 1 10]
 
 Sets up a fresh database (FASHIONSITE_DB_NAME=bench_survey under var/bench-survey), a small
 catalogue with random unit vectors in its own space, and an open 6-query × 3-configuration
@@ -13,9 +14,17 @@ One submit in ten is sent twice (a replayed request) to check that nothing is st
 Measures submissions per second and p50/p95 latency of the submit POST (and of task pages),
 first with one participant (the baseline, same server) then with N concurrent ones spread over a
 few client processes, `--runs` times (the spread of p95 over runs is the figure to quote on a
-shared machine), with the CPU seconds the web server, PostgreSQL and the load clients each used,
-and checks that every acknowledged submission is in the database exactly once (zero lost, zero
-duplicated). Writes benchmarks/results/survey_load.json.
+shared machine), with the CPU seconds the web server, PostgreSQL and the load clients each used
+and the PostgreSQL connections opened, and checks that every acknowledged submission is in the
+database exactly once (zero lost, zero duplicated). Writes benchmarks/results/survey_load.json.
+
+Load models (`--think-seconds`, one set of runs each): the pause per task before submitting.
+1 s is the benchmark's original model, kept so its figures stay comparable: 50 participants
+then offer ~35-45 submissions/s, a third of the 3 s median time on task below which the report
+flags a rater as careless (docs/report.md), so it is a stress test. 10 s is a fast but attentive
+participant (12 results to look at and mark): 50 such participants offer ~5 submissions/s,
+what a study with 50 people on the site at the same moment sees. The saturation phase (no pause)
+gives the capacity that either model is measured against.
 """
 
 from __future__ import annotations
@@ -172,6 +181,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def connections_opened() -> int:
+    """Sessions PostgreSQL has started for the benchmark database (pg_stat_database.sessions)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        opened = cursor.fetchone()[0]
+    connection.close()  # the client processes are forked: they must not share a DB connection
+    return opened
+
+
 def postgres_pid() -> int:
     from fashionsite import embedded
     from fashionsite.env import env_path
@@ -306,12 +327,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measured_phase(base, slug, participants, seconds, think, processes, server_pid) -> dict:
-    """One phase with the CPU seconds the server, PostgreSQL and the load clients used in it."""
+    """One phase with the CPU seconds the server, PostgreSQL and the load clients used in it, and
+    the PostgreSQL connections opened meanwhile."""
     server_before, db_before = cpu_seconds([server_pid]), cpu_seconds([postgres_pid()])
+    opened_before = connections_opened()
     stats, elapsed = run_phase(base, slug, participants, seconds, think, processes)
     return {
         "stats": stats,
         "elapsed": elapsed,
+        "connections_opened": connections_opened() - opened_before,
         "cpu_s": {
             "web": round(cpu_seconds([server_pid]) - server_before, 1),
             "postgres": round(cpu_seconds([postgres_pid()]) - db_before, 1),
@@ -328,12 +352,55 @@ def spread(values: list[float]) -> dict:
     }
 
 
+def summarise(runs: list[tuple[dict, dict]], participants: int, think: float) -> dict:
+    """The figures of one load model's runs: spreads over the runs and the cost of one submit."""
+    per_run = []
+    for baseline, load in runs:
+        submit_ms = load["stats"].submit_ms
+        per_run.append({
+            "submissions_per_s": round(len(submit_ms) / load["elapsed"], 2),
+            "submit_p50_ms": round(percentile(submit_ms, 50), 1),
+            "submit_p95_ms": round(percentile(submit_ms, 95), 1),
+            "task_page_p95_ms": round(percentile(load["stats"].page_ms, 95), 1),
+            "baseline_submit_p95_ms": round(percentile(baseline["stats"].submit_ms, 95), 1),
+            "cpu_s": load["cpu_s"],
+            "connections_opened": load["connections_opened"],
+        })  # fmt: skip
+    submits = sum(len(load["stats"].submit_ms) for _, load in runs) or 1
+    cpu_total = {role: sum(run["cpu_s"][role] for run in per_run) for role in per_run[0]["cpu_s"]}
+    wall = sum(load["elapsed"] for _, load in runs)
+    return {
+        "participants_concurrent": participants,
+        "think_seconds": think,
+        "submit_p95_ms": spread([run["submit_p95_ms"] for run in per_run]),
+        "submit_p50_ms": spread([run["submit_p50_ms"] for run in per_run]),
+        "submissions_per_s": spread([run["submissions_per_s"] for run in per_run]),
+        "baseline_submit_p95_ms": spread([run["baseline_submit_p95_ms"] for run in per_run]),
+        "submit_p95_ratio_vs_single_participant": spread(
+            [run["submit_p95_ms"] / run["baseline_submit_p95_ms"] for run in per_run]
+        ),
+        "cpu_share_of_2_cores_during_load": {
+            role: round(seconds / (wall * (os.cpu_count() or 2)), 2) for role, seconds in cpu_total.items()
+        },
+        # Per submit cycle (its task page, the submit, a participant's share of consent pages).
+        "cpu_ms_per_submit": {
+            role: round(1000 * seconds / submits, 1) for role, seconds in cpu_total.items()
+        },
+        "connections_opened_per_submit": round(
+            sum(run["connections_opened"] for run in per_run) / submits, 3
+        ),
+        "per_run": per_run,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
-    parser.add_argument("--runs", type=int, default=5, help="load phases (each after its own baseline)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="load phases per load model (each after its own baseline)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
         "--client-processes",
@@ -344,8 +411,9 @@ def main() -> None:
     parser.add_argument(
         "--think-seconds",
         type=float,
-        default=1.0,
-        help="mean pause per task before submitting (people take far longer; 0 = saturation)",
+        nargs="+",
+        default=[1.0, 10.0],
+        help="mean pause per task before submitting, one set of runs per value (see the load models above)",
     )
     args = parser.parse_args()
 
@@ -359,22 +427,24 @@ def main() -> None:
 
     connections.close_all()  # the client processes are forked: they must not share a DB connection
     clients = args.client_processes
-    runs, loads = [], []
+    models: list[tuple[float, list]] = []
+    loads = []
     try:
-        for _ in range(args.runs):
-            baseline = measured_phase(base, slug, 1, args.baseline_seconds, 0.0, 1, server.pid)
-            load = measured_phase(
-                base, slug, args.participants, args.seconds, args.think_seconds, clients, server.pid
-            )
-            runs.append((baseline, load))
-            loads.append(os.getloadavg()[0])
+        for think in args.think_seconds:
+            runs = []
+            for _ in range(args.runs):
+                baseline = measured_phase(base, slug, 1, args.baseline_seconds, 0.0, 1, server.pid)
+                load = measured_phase(base, slug, args.participants, args.seconds, think, clients, server.pid)
+                runs.append((baseline, load))
+                loads.append(round(os.getloadavg()[0], 2))
+            models.append((think, runs))
         saturation = measured_phase(base, slug, args.participants, args.seconds, 0.0, clients, server.pid)
     finally:
         stop_server(server)
 
     from surveys.models import Rating
 
-    phases = [phase["stats"] for pair in runs for phase in pair] + [saturation["stats"]]
+    phases = [phase["stats"] for _, runs in models for pair in runs for phase in pair] + [saturation["stats"]]
     acked = set().union(*(phase.acked for phase in phases))
     errors = [error for phase in phases for error in phase.errors]
     stored = list(
@@ -383,84 +453,82 @@ def main() -> None:
         )
     )
     stored_ids = {str(value) for value in stored}
-    lost = len(acked - stored_ids)
-    duplicated = len(stored) - len(stored_ids)
-    unacknowledged_rows = len(stored_ids - acked)  # stored but the client saw an error (not lost)
-
-    per_run = []
-    for baseline, load in runs:
-        submit_ms = load["stats"].submit_ms
-        per_run.append({
-            "submissions_per_s": round(len(submit_ms) / load["elapsed"], 2),
-            "submit_p50_ms": round(percentile(submit_ms, 50), 1),
-            "submit_p95_ms": round(percentile(submit_ms, 95), 1),
-            "task_page_p95_ms": round(percentile(load["stats"].page_ms, 95), 1),
-            "baseline_submit_p95_ms": round(percentile(baseline["stats"].submit_ms, 95), 1),
-            "cpu_s": load["cpu_s"],
-        })  # fmt: skip
-    p95 = [run["submit_p95_ms"] for run in per_run]
-    ratio = [run["submit_p95_ms"] / run["baseline_submit_p95_ms"] for run in per_run]
-    cpu_total = {role: sum(run["cpu_s"][role] for run in per_run) for role in per_run[0]["cpu_s"]}
-    wall = sum(load["elapsed"] for _, load in runs)
+    summaries = [summarise(runs, args.participants, think) for think, runs in models]
     saturation_ms = saturation["stats"].submit_ms
+    first = summaries[0]
     metrics = {
-        "participants_concurrent": args.participants,
+        # The first load model's figures at the top level, under the names earlier runs used.
+        **{key: value for key, value in first.items() if key != "per_run"},
         "runs": args.runs,
         "seconds_per_run": args.seconds,
-        "submit_p95_ms": spread(p95),
-        "submit_p50_ms": spread([run["submit_p50_ms"] for run in per_run]),
-        "submissions_per_s": spread([run["submissions_per_s"] for run in per_run]),
-        "baseline_submit_p95_ms": spread([run["baseline_submit_p95_ms"] for run in per_run]),
-        "submit_p95_ratio_vs_single_participant": spread(ratio),
-        "cpu_share_of_2_cores_during_load": {
-            role: round(seconds / (wall * (os.cpu_count() or 2)), 2) for role, seconds in cpu_total.items()
-        },
-        "per_run": per_run,
-        "think_seconds": args.think_seconds,
+        "per_run": first["per_run"],
+        "load_models": {f"think_{summary['think_seconds']:g}s": summary for summary in summaries},
         "saturation_submissions_per_s": round(len(saturation_ms) / saturation["elapsed"], 2),
         "saturation_submit_p50_ms": round(percentile(saturation_ms, 50), 1),
         "saturation_submit_p95_ms": round(percentile(saturation_ms, 95), 1),
         "saturation_cpu_s": saturation["cpu_s"],
+        "saturation_connections_opened": saturation["connections_opened"],
         "replayed_submits": sum(phase.replays for phase in phases),
         "acknowledged": len(acked),
         "stored_ratings": len(stored),
-        "lost": lost,
-        "duplicated": duplicated,
-        "stored_unacknowledged": unacknowledged_rows,
+        "lost": len(acked - stored_ids),
+        "duplicated": len(stored) - len(stored_ids),
+        "stored_unacknowledged": len(stored_ids - acked),  # stored but the client saw an error (not lost)
         "client_errors": len(errors),
         "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after_each_run": [round(x, 2) for x in loads],
+        "load_average_after_each_run": loads,
     }
-    targets = {"submit_p95_ms": "median of runs <= 200", "lost": "== 0", "duplicated": "== 0"}
+    targets = {
+        "submit_p95_ms": f"median of runs <= 200 (think {args.think_seconds[0]:g} s)",
+        "lost": "== 0",
+        "duplicated": "== 0",
+    }
     from benchmarks.common import print_table, write_results
 
     rows = [
-        (f"run {number} submit p50 / p95 (ms)", f"{run['submit_p50_ms']} / {run['submit_p95_ms']}", None)
-        for number, run in enumerate(per_run, 1)
+        (
+            f"think {summary['think_seconds']:g} s: submit p95 min/median/max (ms)",
+            "/".join(str(v) for v in summary["submit_p95_ms"].values()),
+            targets["submit_p95_ms"] if summary is first else None,
+        )
+        for summary in summaries
+    ]
+    rows += [
+        (f"think {summary['think_seconds']:g} s: {name}", summary[name], None)
+        for summary in summaries
+        for name in (
+            "submit_p50_ms",
+            "submissions_per_s",
+            "cpu_ms_per_submit",
+            "connections_opened_per_submit",
+        )
     ]
     rows += [
         (name, value, targets.get(name))
         for name, value in metrics.items()
-        if name not in ("per_run", "saturation_cpu_s")
+        if name not in first and name not in ("per_run", "load_models", "saturation_cpu_s")
     ]
     print_table(rows)
     for error in errors[:5]:
         print("client error:", error)
     notes = (
         f"The web server `manage.py up` runs: gunicorn with {args.workers} uvicorn workers on 127.0.0.1 "
-        f"(fashionsite/web.py), fresh database {os.environ['FASHIONSITE_DB_NAME']}; load clients: {clients} "
-        "processes with a thread per participant, on the same 2 cores as the server and PostgreSQL; "
+        f"(fashionsite/web.py, each with its PostgreSQL connection pool: DB_POOL_SIZE from "
+        f"fashionsite/gunicorn_config.py), fresh database {os.environ['FASHIONSITE_DB_NAME']}; load clients: "
+        f"{clients} processes with a thread per participant, on the same 2 cores as the server and PostgreSQL; "
         "6 queries × 3 configurations, result sets computed at open; latency of the submit POST measured "
-        f"client-side (httpx); 10% of submits replayed. {args.runs} runs, each a {args.baseline_seconds:.0f} s "
-        f"single-participant baseline then {args.participants} participants pausing ~{args.think_seconds} s per "
-        f"task for {args.seconds:.0f} s; spread = min/median/max over the runs. Saturation phase: the same "
-        "participants with no pause at all. cpu_s: CPU seconds used by the web server, PostgreSQL and the "
-        f"load clients in each load phase. Machine shared with other engineers: load average before "
+        f"client-side (httpx); 10% of submits replayed. Per load model (pause per task "
+        f"{', '.join(f'{t:g}' for t in args.think_seconds)} s, uniform between half and 1.5 times it): "
+        f"{args.runs} runs, each a {args.baseline_seconds:.0f} s single-participant baseline then "
+        f"{args.participants} participants for {args.seconds:.0f} s; spread = min/median/max over the runs. "
+        "Saturation phase: the same participants with no pause at all. cpu_s: CPU seconds used by the web "
+        "server, PostgreSQL and the load clients in each load phase; connections_opened: sessions "
+        f"PostgreSQL started meanwhile. Machine shared with other engineers: load average before "
         f"{load_before[0]:.1f}, after the runs {', '.join(f'{x:.1f}' for x in loads)}."
     )
     path = write_results("survey_load", metrics, targets, notes=notes)
     print(f"wrote {path}")
-    if lost or duplicated:
+    if metrics["lost"] or metrics["duplicated"]:
         sys.exit(1)
 
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
 from fashionsite.permissions import navigation
 
@@ -10,7 +11,9 @@ def site(request):
 
     user = getattr(request, "user", None)
     return {
-        "embedding_notice": active_space_notice(),
+        # Asked only when a page shows the site-wide banner: a survey task page brings its own
+        # (the space its results came from), which saves a query on the busiest page.
+        "embedding_notice": SimpleLazyObject(active_space_notice),
         "site_debug": settings.DEBUG,
         "nav_items": navigation(user),
     }

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
-from fashionsite import embedded
-from fashionsite.env import EnvError, env_bool, env_float, env_int, env_list, env_path, env_str, secret_key
+from fashionsite import embedded, env
+from fashionsite.env import EnvError, env_bool, env_choice, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = embedded.data_dir_from_env()
@@ -19,7 +19,7 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 # SECRET_KEY, else a random key kept in <data dir>/secret_key (written once).
-SECRET_KEY = secret_key(DATA_DIR)
+SECRET_KEY = env.secret_key(DATA_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -79,9 +79,8 @@ TEMPLATES = [
 
 # --------------------------------------------------------------------------- database
 DATABASE_URL = env_str("DATABASE_URL")
-# No persistent connections by default: under ASGI each request runs in a thread of its own, and a
-# connection kept for CONN_MAX_AGE by a thread that is gone is never reused nor closed (the soak
-# exhausted PostgreSQL's max_connections). A new connection over the unix socket costs ~ms.
+# No persistent connections by default: under ASGI each request has a thread of its own, and a connection
+# kept by a thread that is gone is never reused nor closed (a soak ran out of max_connections); web: pool.
 DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 0)
 EMBEDDED_POSTGRES = not DATABASE_URL
 if DATABASE_URL:
@@ -98,6 +97,16 @@ else:
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
+# Connections per process kept open in a pool (fashionsite/dbpool.py; docs/deployment.md, "Database
+# connections"); 0 = a new connection per request. gunicorn_config.py sets it for the web workers only.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
+DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
+if DB_POOL_SIZE < 0:
+    raise EnvError(f"DB_POOL_SIZE={DB_POOL_SIZE} must be 0 (no pool) or more")
+if DB_POOL_SIZE:
+    from fashionsite.dbpool import use_pool
+
+    use_pool(DATABASES["default"], size=DB_POOL_SIZE, timeout=DB_POOL_TIMEOUT)
 DATABASES["default"]["TEST"] = {"NAME": env_str("FASHIONSITE_TEST_DB_NAME", "") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -277,11 +286,10 @@ SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
 # A filter keeping at most this many products is answered by an exact scan of those rows (the
 # measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
 SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 8000)
-# Above it, pgvector's iterative scan: relaxed_order (rows may come slightly out of order; stage 1
-# scores them exactly anyway) or strict_order.
-SEARCH_ITERATIVE_SCAN = env_str("SEARCH_ITERATIVE_SCAN", "relaxed_order")
-if SEARCH_ITERATIVE_SCAN not in ("relaxed_order", "strict_order"):
-    raise EnvError(f"SEARCH_ITERATIVE_SCAN={SEARCH_ITERATIVE_SCAN!r}: use relaxed_order or strict_order")
+# Above it, pgvector's iterative scan: relaxed_order (stage 1 scores the rows exactly anyway) or strict.
+SEARCH_ITERATIVE_SCAN = env_choice(
+    "SEARCH_ITERATIVE_SCAN", "relaxed_order", ("relaxed_order", "strict_order")
+)
 # hnsw.ef_search per query kind when a weight config leaves ef_search blank: the lowest values
 # that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
 SEARCH_EF_SEARCH = {
@@ -373,7 +381,10 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 # Sign-in lock-out (django-axes, fashionsite/throttling.py): LOGIN_FAILURE_LIMIT wrong passwords for
 # one account from one address lock that pair out for LOGIN_LOCKOUT_MINUTES, right password or not.
 INSTALLED_APPS += ["axes"]
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+# The sync-only subclass of axes' middleware (no thread hop per request under ASGI); axes' system
+# check looks for its own dotted path only.
+MIDDLEWARE += ["fashionsite.throttling.AxesMiddleware"]
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("LOGIN_LOCKOUT_MINUTES", 15) / 60  # hours

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from axes.helpers import get_cool_off
+from axes.middleware import AxesMiddleware as _AxesMiddleware
 from django.conf import settings
 from django.core.cache import caches
 from django.shortcuts import render
@@ -32,6 +33,15 @@ def lockout_response(request, original_response=None, credentials=None):
     if seconds:
         response["Retry-After"] = str(seconds)
     return response
+
+
+class AxesMiddleware(_AxesMiddleware):
+    """django-axes' middleware as plain sync middleware. Upstream it is async-capable, and as the
+    only such middleware among sync ones under the ASGI server it sent every request from a
+    worker thread to the event loop and back into another thread before the view (about 1.3 ms
+    of web CPU per request, measured on the participant pages)."""
+
+    async_capable = False
 
 
 class SettingsRate:

@@ -284,8 +284,7 @@ def task(request, token, assignment):
             return after_submit(
                 request,
                 token=token,
-                participant=participant,
-                created=result.created,
+                result=result,
                 already="Your answers to that task were already saved. Thank you!",
             )
         status = 400

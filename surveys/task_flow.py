@@ -5,18 +5,19 @@ from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from surveys import selectors
+from surveys.services import SubmitResult
 
 
-def after_submit(request, *, token: str, participant, created: bool, already: str) -> HttpResponseRedirect:
+def after_submit(request, *, token: str, result: SubmitResult, already: str) -> HttpResponseRedirect:
     """ "Save and continue later" goes to the paused page; otherwise straight to the next task (one
-    round trip less), or to the invite page when none is left. `already` is the note shown when the
-    answer had been stored before (double click, replayed request)."""
-    if not created:
+    round trip less; the submit's transaction found it), or to the invite page when none is left.
+    `already` is the note shown when the answer had been stored before (double click, replayed
+    request)."""
+    if not result.created:
         messages.info(request, already)
     if request.POST.get("later"):
         return HttpResponseRedirect(reverse("surveys:paused", args=[token]), status=302)
-    following = selectors.next_assignment(participant)
+    following = result.next_assignment
     target = (
         reverse("surveys:task", args=[token, following.public_id])
         if following is not None

@@ -21,6 +21,7 @@ from surveys.models import (
     SurveyQuery,
     TaskDraft,
 )
+from surveys.selectors import next_assignment
 from surveys.services.errors import SurveyClosed, SurveyError
 from surveys.services.queries import add_query
 from surveys.services.result_sets import ensure_result_set
@@ -189,6 +190,9 @@ def save_task_draft(*, assignment: Assignment, values: dict) -> TaskDraft | None
 class SubmitResult:
     rating: Rating
     created: bool
+    # Where the participant goes next: their next unanswered task, read in the submit's own
+    # transaction (None: none left).
+    next_assignment: Assignment | None = None
 
 
 def submit_rating(*, assignment: Assignment, answers: dict) -> SubmitResult:
@@ -205,22 +209,26 @@ def store_rating_once(*, assignment: Assignment, build) -> SubmitResult:
 
     The assignment row is locked while the rating is written; a submit that still races past the
     check (its snapshot predates the other's commit) meets the unique constraint and is answered
-    with the first rating (created=False). The task's draft, if it was paused, goes with it."""
+    with the first rating (created=False). The task's draft, if it was paused, goes with it. The
+    result names the participant's next unanswered task; with none left the participant is
+    marked finished (when every own query is entered too)."""
     try:
         with transaction.atomic():
             locked = _lock_open_task(assignment)
             if hasattr(locked, "rating"):
-                return SubmitResult(locked.rating, False)
+                return SubmitResult(locked.rating, False, next_assignment(locked.participant))
             rating = build(locked)
             rating.save()
             TaskDraft.objects.filter(assignment=locked).delete()
-            finish_if_done(locked.participant)
-            return SubmitResult(rating, True)
+            following = next_assignment(locked.participant)
+            if following is None:
+                finish_if_done(locked.participant)
+            return SubmitResult(rating, True, following)
     except IntegrityError:
         existing = Rating.objects.filter(assignment_id=assignment.pk).first()
         if existing is None:
             raise
-        return SubmitResult(existing, False)
+        return SubmitResult(existing, False, next_assignment(assignment.participant))
 
 
 def _lock_open_task(assignment: Assignment) -> Assignment:

@@ -55,8 +55,7 @@ def compare(request, found, *, token: str, progress):
             return after_submit(
                 request,
                 token=token,
-                participant=found.participant,
-                created=result.created,
+                result=result,
                 already="Your answer to that task was already saved. Thank you!",
             )
         status = 400

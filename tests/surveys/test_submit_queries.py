@@ -1,7 +1,7 @@
 """Database round trips per participant submit, the busiest request of a fielded survey
 (benchmarks/survey_load.py): the task and its survey in one query, the questions, then one short
-transaction (lock the assignment, insert the rating, delete a paused task's draft, is the participant
-done), and the next task."""
+transaction (lock the assignment, insert the rating, delete a paused task's draft, the next task:
+none left means the participant may be done)."""
 
 import pytest
 
@@ -11,16 +11,27 @@ from tests.surveys.test_participant_flow import consent, task_url, valid_answers
 pytestmark = pytest.mark.django_db
 
 
-def test_a_submit_takes_at_most_nine_round_trips(client, open_survey, django_assert_max_num_queries):
+def test_a_submit_takes_at_most_eight_round_trips(client, open_survey, django_assert_max_num_queries):
     participant = consent(client, open_survey)
     first, second = participant.assignments.order_by("position")[:2]
     url = task_url(participant, first)
     client.get(url)
     answers = valid_answers(open_survey)
-    # 7 queries (one is the DELETE of a draft saved by "Save and continue later") + BEGIN/COMMIT
+    # 6 queries (one is the DELETE of a draft saved by "Save and continue later") + BEGIN/COMMIT
     # (savepoints under the test's transaction).
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         response = client.post(url, answers)
     assert response.status_code == 303
     assert response["Location"] == task_url(participant, second)
     assert Rating.objects.get().assignment == first
+
+
+def test_a_task_page_takes_at_most_five_round_trips(client, open_survey, django_assert_max_num_queries):
+    """The task with everything it shows in one query, the questions, marking it shown, the progress
+    count, the session; the site-wide banner's active space is not asked (the page brings its own)."""
+    participant = consent(client, open_survey)
+    first = participant.assignments.order_by("position").first()
+    with django_assert_max_num_queries(5):
+        response = client.get(task_url(participant, first))
+    assert response.status_code == 200
+    assert first.query.text in response.content.decode()
