@@ -406,19 +406,29 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         "uptime_at_start": uptime(),
     }
     spaces, builds = {}, {}
-    for m, efc in INDEX_SWEEP:
+    # A partial rerun (--reuse-sweep with one section) needs only the site's index.
+    partial = args.reuse_sweep and (args.text_only or args.defaults_only or args.filters_only)
+    for m, efc in [SITE_INDEX] if partial else INDEX_SWEEP:
         name = f"bench-{n}-site" if (m, efc) == SITE_INDEX else f"bench-{n}-m{m}-efc{efc}"
         spaces[(m, efc)], builds[(m, efc)] = catalogue_db.load_space(
             name, pks, vectors, m=m, ef_construction=efc
         )
-    halfvec, halfvec_build = catalogue_db.load_space(
-        f"bench-{n}-halfvec", pks, vectors, m=SITE_INDEX[0], ef_construction=SITE_INDEX[1], storage="halfvec"
-    )
+    halfvec = None
+    if not partial:
+        halfvec, _ = catalogue_db.load_space(
+            f"bench-{n}-halfvec",
+            pks,
+            vectors,
+            m=SITE_INDEX[0],
+            ef_construction=SITE_INDEX[1],
+            storage="halfvec",
+        )
     for (m, efc), seconds in builds.items():
         if seconds is not None:
             metrics[f"index_build_s_m{m}_efc{efc}"] = round(seconds, 1)
         metrics[f"index_mb_m{m}_efc{efc}"] = round(catalogue_db.index_bytes(spaces[(m, efc)]) / 2**20, 1)
-    metrics["index_mb_halfvec"] = round(catalogue_db.index_bytes(halfvec) / 2**20, 1)
+    if halfvec is not None:
+        metrics["index_mb_halfvec"] = round(catalogue_db.index_bytes(halfvec) / 2**20, 1)
     site = spaces[SITE_INDEX]
 
     rng = np.random.default_rng(42)
@@ -443,7 +453,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
                 )
         print(f"swept m={m} efc={efc}", flush=True)
     metrics["sweep"] = {f"{k}|m{m}|efc{efc}|ef{ef}": v for (k, m, efc, ef), v in sweep.items()}
-    pareto_plot(sweep, REPO / "docs" / "search-pareto.png")
+    if not args.reuse_sweep:
+        pareto_plot(sweep, REPO / "docs" / "search-pareto.png")
     # The lowest ef_search per kind reaching recall 0.98 on the site's index. Text is chosen on the
     # text-like proxy (trained text vectors sit near the image cone); the random text tower's
     # vectors are orthogonal to it and reach 0.98 at no ef_search swept (recorded, not chosen on).

@@ -258,6 +258,9 @@ EMBEDDINGS_WEIGHTS_PATH = env_str("EMBEDDINGS_WEIGHTS_PATH", "")
 EMBEDDINGS_TEXT_TEMPLATE = env_str("EMBEDDINGS_TEXT_TEMPLATE", "{title}")
 EMBEDDINGS_DEVICE = env_str("EMBEDDINGS_DEVICE", "")  # "", cuda, cuda:1, mps, cpu
 EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 64)
+# An option, off by default: int8 text tower (faster text queries on CPUs, slightly different
+# vectors; docs/search-scoring.md measures the cost). Set it for web and worker processes alike.
+EMBEDDINGS_TEXT_INT8 = env_bool("EMBEDDINGS_TEXT_INT8", False)
 EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
 # Changed products are re-embedded by one sweep (embeddings/sweep.py), queued after each catalogue
 # change and by Celery beat every this many seconds (0: only after changes and at worker start).
