@@ -155,7 +155,7 @@ def _matrix(rows: list[tuple], position: int, dimension: int) -> np.ndarray | No
     if all(vector is None for vector in vectors):
         return None
     zeros = np.zeros(dimension, dtype=np.float32)
-    return np.stack([zeros if vector is None else vector for vector in vectors]).astype(np.float32)
+    return np.array([zeros if vector is None else vector for vector in vectors], dtype=np.float32)
 
 
 @dataclass(frozen=True)
