@@ -250,7 +250,7 @@ def rank_products(
         exact=exact,
         ef_search=plan.ef_search,
         matched=matched,
-        candidates=tuple(int(product_id) for product_id in ids),
+        candidates=tuple(ids.tolist()),
         candidate_count=len(ids),
         stage1_ms=stage1_ms,
         stage2_ms=stage2_ms,
