@@ -397,6 +397,29 @@ def text_int8_option(space, matrix: np.ndarray, titles: list[str], repeats: int 
     }
 
 
+def text_forward_ab(space, titles: list[str]) -> dict:
+    """The text tower over the texts' own tokens (the encoder's forward) against open_clip's
+    encode_text over the padded context, one title at a time, alternating which runs first."""
+    import torch
+
+    from embeddings.services import encoder_for
+
+    encoder = encoder_for(space)
+    times: dict[str, list[float]] = {"own_tokens": [], "padded": []}
+    forwards = {"own_tokens": encoder.text_forward, "padded": encoder.model.encode_text}
+    for index, title in enumerate(titles):
+        for name in ("own_tokens", "padded") if index % 2 else ("padded", "own_tokens"):
+            started = time.perf_counter()
+            with torch.inference_mode():
+                forwards[name](encoder.tokenizer([title]))
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {
+        "text_tower_own_tokens_p50": p50(times["own_tokens"]),
+        "text_tower_padded_p50": p50(times["padded"]),
+        "text_tower_ratio_own_tokens_to_padded": round(p50(times["own_tokens"]) / p50(times["padded"]), 2),
+    }
+
+
 def query_titles(count: int) -> list[str]:
     """The product titles whose text-tower vectors are the cached text queries."""
     _, rows = styles()
@@ -542,6 +565,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         set_active_space(site)
         metrics.update(text_server_times(site))
         metrics.update(text_int8_option(site, vectors, query_titles(100)))
+        metrics.update(text_forward_ab(site, query_titles(30)))
         metrics["uptime_at_end"] = uptime()
         update_results(metrics, "Text-query section")
         return
@@ -634,6 +658,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     set_active_space(site)
     metrics.update(text_server_times(site))
     metrics.update(text_int8_option(site, vectors, query_titles(100)))
+    metrics.update(text_forward_ab(site, query_titles(30)))
     metrics["postgres_rss_mb"] = round(catalogue_db.postgres_rss_bytes() / 2**20)
     metrics["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
     metrics["uptime_at_end"] = uptime()
