@@ -167,7 +167,9 @@ def paired_pass(space, config, queries) -> dict:
 
     Bare = the same stage-1 SQL through psycopg alone, its settings set once for the session.
     Alternating keeps both under the same machine load (the machine is shared), so their ratio
-    holds even when the absolute times drift.
+    holds even when the absolute times drift. Which of the two runs a query first alternates too:
+    the first run of a query vector reads its part of the graph into shared buffers and took
+    ~1.4x the second (earlier runs always ran the site first).
     """
     import psycopg
 
@@ -178,24 +180,36 @@ def paired_pass(space, config, queries) -> dict:
     first = make_plan(space, config, queries[0][0], queries[0][1]).stage1_query()
     sql = ann.stage1_sql(first, exact=False)
     site, bare = [], []
+
+    def site_ms(text, image) -> float:
+        started = time.perf_counter()
+        rank_products(
+            space=space, text_vector=text, image_vector=image, config=config, exact=False, filters={}, k=K
+        )
+        return (time.perf_counter() - started) * 1000
+
+    def bare_ms(cursor, text, image) -> float:
+        vector = make_plan(space, config, text, image).query_sum()
+        for name, value in ann.stage1_settings(first, exact=False).items():
+            cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+        started = time.perf_counter()
+        cursor.execute(sql, {"q": vector}, binary=True)
+        cursor.fetchall()
+        elapsed = (time.perf_counter() - started) * 1000
+        cursor.execute("RESET ALL")
+        return elapsed
+
     with psycopg.Cursor(raw) as cursor:
         for index, (text, image) in enumerate(queries[:WARM_UP] + queries):
-            started = time.perf_counter()
-            rank_products(
-                space=space, text_vector=text, image_vector=image, config=config, exact=False, filters={}, k=K
-            )
-            site_ms = (time.perf_counter() - started) * 1000
-            vector = make_plan(space, config, text, image).query_sum()
-            for name, value in ann.stage1_settings(first, exact=False).items():
-                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
-            started = time.perf_counter()
-            cursor.execute(sql, {"q": vector}, binary=True)
-            cursor.fetchall()
-            bare_ms = (time.perf_counter() - started) * 1000
-            cursor.execute("RESET ALL")
+            if index % 2:
+                bare_time = bare_ms(cursor, text, image)
+                site_time = site_ms(text, image)
+            else:
+                site_time = site_ms(text, image)
+                bare_time = bare_ms(cursor, text, image)
             if index >= WARM_UP:
-                site.append(site_ms)
-                bare.append(bare_ms)
+                site.append(site_time)
+                bare.append(bare_time)
     ratios = np.asarray(site) / np.asarray(bare)
     return {
         "site_p50": p50(site),
@@ -302,6 +316,7 @@ def text_server_times(space, repeats: int = 3) -> dict:
     from django.core.cache import cache
 
     from embeddings.encoders import limit_torch_threads
+    from embeddings.services import encoder_for
     from search.querycache import text_cache_key
     from search.services import run_search
 
@@ -321,8 +336,10 @@ def text_server_times(space, repeats: int = 3) -> dict:
             if threads == settings.WEB_TORCH_THREADS:
                 hits += [run_search(space=space, text=title, source="api") for title in titles]
     limit_torch_threads(settings.WEB_TORCH_THREADS)
+    encoder = encoder_for(space)
     return {
         "text_web_torch_threads": settings.WEB_TORCH_THREADS,
+        "text_forward": "padded" if encoder.text_forward == encoder.model.encode_text else "own tokens",
         "text_total_server_p50": p50([run.total_ms for run in web]),
         "text_encode_p50": p50([run.encode_ms for run in web]),
         "text_search_p50": p50([run.stage1_ms + run.stage2_ms for run in web]),
@@ -334,6 +351,80 @@ def text_server_times(space, repeats: int = 3) -> dict:
             p50([run.encode_ms for run in web]) / p50([run.encode_ms for run in default]), 2
         ),
     }
+
+
+def text_int8_option(space, matrix: np.ndarray, titles: list[str], repeats: int = 3) -> dict:
+    """EMBEDDINGS_TEXT_INT8 (an option, off by default) beside float32 on the same text queries:
+    server time of cache misses alternated round by round (same load), and what it changes: the
+    cosine of each query vector to the float32 one, and the overlap of the exact top 100 / top 10
+    over the catalogue's vectors (NumPy), i.e. the results' agreement before HNSW's own error."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from embeddings.services import encoder_for
+    from search.querycache import text_cache_key
+    from search.services import run_search
+
+    encoders = {}
+    for int8 in (False, True):
+        settings.EMBEDDINGS_TEXT_INT8 = int8
+        encoders[int8] = encoder_for(space)
+        encoders[int8].encode_texts(["warm up"])
+    totals = {False: [], True: []}
+    for round_ in range(repeats):
+        for int8 in (False, True):
+            settings.EMBEDDINGS_TEXT_INT8 = int8
+            for index, title in enumerate(titles[:15]):
+                text = f"int8 {int8} {round_} {index} {title}"
+                cache.delete(text_cache_key(space, text))
+                totals[int8].append(run_search(space=space, text=text, source="api").total_ms)
+    settings.EMBEDDINGS_TEXT_INT8 = False
+    exact, quantised = encoders[False].encode_texts(titles), encoders[True].encode_texts(titles)
+    cosines = np.sum(exact * quantised, axis=1)
+    top100, top10 = [], []
+    for a, b in zip(exact, quantised, strict=True):
+        first, second = np.argsort(-(matrix @ a))[:K1], np.argsort(-(matrix @ b))[:K1]
+        top100.append(len(set(first) & set(second)) / K1)
+        top10.append(len(set(first[:K]) & set(second[:K])) / K)
+    return {
+        "text_total_server_p50_int8": p50(totals[True]),
+        "text_total_server_p50_float32_beside_int8": p50(totals[False]),
+        "text_int8_queries": len(titles),
+        "text_int8_cosine_min": round(float(cosines.min()), 5),
+        "text_int8_cosine_mean": round(float(cosines.mean()), 5),
+        "text_int8_top100_overlap": round(float(np.mean(top100)), 4),
+        "text_int8_top10_overlap": round(float(np.mean(top10)), 4),
+    }
+
+
+def text_forward_ab(space, titles: list[str]) -> dict:
+    """The text tower over the texts' own tokens (the encoder's forward) against open_clip's
+    encode_text over the padded context, one title at a time, alternating which runs first."""
+    import torch
+
+    from embeddings.services import encoder_for
+
+    encoder = encoder_for(space)
+    times: dict[str, list[float]] = {"own_tokens": [], "padded": []}
+    forwards = {"own_tokens": encoder.text_forward, "padded": encoder.model.encode_text}
+    for index, title in enumerate(titles):
+        for name in ("own_tokens", "padded") if index % 2 else ("padded", "own_tokens"):
+            started = time.perf_counter()
+            with torch.inference_mode():
+                forwards[name](encoder.tokenizer([title]))
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {
+        "text_tower_own_tokens_p50": p50(times["own_tokens"]),
+        "text_tower_padded_p50": p50(times["padded"]),
+        "text_tower_ratio_own_tokens_to_padded": round(p50(times["own_tokens"]) / p50(times["padded"]), 2),
+    }
+
+
+def query_titles(count: int) -> list[str]:
+    """The product titles whose text-tower vectors are the cached text queries."""
+    _, rows = styles()
+    ids = np.load(CACHE / "query_text_ids.npy")[:count]
+    return [rows[int(pid)]["productDisplayName"] for pid in ids]
 
 
 def update_results(metrics: dict, what: str) -> None:
@@ -451,7 +542,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
                 )
         print(f"swept m={m} efc={efc}", flush=True)
     metrics["sweep"] = {f"{k}|m{m}|efc{efc}|ef{ef}": v for (k, m, efc, ef), v in sweep.items()}
-    pareto_plot(sweep, REPO / "docs" / "search-pareto.png")
+    if not args.reuse_sweep:
+        pareto_plot(sweep, REPO / "docs" / "search-pareto.png")
     # The lowest ef_search per kind reaching recall 0.98 on the site's index. Text is chosen on the
     # text-like proxy (trained text vectors sit near the image cone); the random text tower's
     # vectors are orthogonal to it and reach 0.98 at no ef_search swept (recorded, not chosen on).
@@ -470,6 +562,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
 
         set_active_space(site)
         metrics.update(text_server_times(site))
+        metrics.update(text_int8_option(site, vectors, query_titles(100)))
+        metrics.update(text_forward_ab(site, query_titles(30)))
         metrics["uptime_at_end"] = uptime()
         update_results(metrics, "Text-query section")
         return
@@ -571,6 +665,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
 
     set_active_space(site)
     metrics.update(text_server_times(site))
+    metrics.update(text_int8_option(site, vectors, query_titles(100)))
+    metrics.update(text_forward_ab(site, query_titles(30)))
     metrics["postgres_rss_mb"] = round(catalogue_db.postgres_rss_bytes() / 2**20)
     metrics["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
     metrics["uptime_at_end"] = uptime()

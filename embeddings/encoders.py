@@ -90,6 +90,10 @@ class Encoder:
     preprocess: object
     tokenizer: object
     dimension: int
+    # What encode_texts runs on tokens: the tower over the texts' own tokens when the model allows
+    # it (embeddings/text_tower.py), else open_clip's encode_text over the padded context.
+    text_forward: object = None
+    text_int8: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _autocast(self):
@@ -133,8 +137,9 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         tokens = self.tokenizer(list(texts)).to(self.device)
+        forward = self.text_forward or self.model.encode_text
         with self.lock, torch.inference_mode(), self._autocast():
-            return self._normalise(self.model.encode_text(tokens))
+            return self._normalise(forward(tokens))
 
 
 def _offline_alternative(model_name: str) -> str:
@@ -288,14 +293,31 @@ def _apply_thread_limit() -> None:
         torch.set_num_threads(_process_threads)
 
 
-def _create(model_name: str, pretrained: str, weights_path: str, device: str) -> Encoder:
+def text_int8_requested() -> bool:
+    """settings.EMBEDDINGS_TEXT_INT8: quantise the text tower to int8 (an option; changes vectors)."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "EMBEDDINGS_TEXT_INT8", False))
+
+
+def _create(model_name: str, pretrained: str, weights_path: str, device: str, text_int8: bool) -> Encoder:
     import torch
+
+    from embeddings import text_tower
 
     _apply_thread_limit()
     model, _, preprocess, tokenizer = _build_checked(model_name, pretrained, weights_path)
     model = model.to(device).eval()
     with torch.inference_mode():
         dimension = int(model.encode_text(tokenizer(["x"]).to(device)).shape[-1])
+    text_forward = text_tower.text_forward(model, tokenizer, device)
+    if text_int8:
+        if text_forward is model.encode_text or device != "cpu":
+            raise WeightsUnavailable(
+                f"EMBEDDINGS_TEXT_INT8 is set, but the text tower of {model_name} on {device} cannot be "
+                "quantised (it needs an open_clip text transformer on the CPU): unset EMBEDDINGS_TEXT_INT8."
+            )
+        text_tower.quantize_text_int8(model)
     return Encoder(
         model_name=model_name,
         pretrained=pretrained,
@@ -305,6 +327,8 @@ def _create(model_name: str, pretrained: str, weights_path: str, device: str) ->
         preprocess=preprocess,
         tokenizer=tokenizer,
         dimension=dimension,
+        text_forward=text_forward,
+        text_int8=text_int8,
     )
 
 
@@ -317,7 +341,7 @@ def load_encoder(
     builds the same random model and query and product vectors stay comparable.
     """
     device = select_device(device)
-    key = (model_name, pretrained or "", weights_path or "", device)
+    key = _key(model_name, pretrained, weights_path, device)
     encoder = _cache.get(key)
     if encoder is not None:
         return encoder
@@ -325,14 +349,18 @@ def load_encoder(
         encoder = _cache.get(key)
         if encoder is None:
             with _seeded_if_random(model_name, pretrained or "", weights_path or ""):
-                encoder = _create(model_name, pretrained or "", weights_path or "", device)
+                encoder = _create(model_name, pretrained or "", weights_path or "", device, key[-1])
             _cache[key] = encoder
     return encoder
 
 
 def is_loaded(model_name: str, pretrained: str, weights_path: str = "", device: str | None = None) -> bool:
     """Whether load_encoder() with these arguments would answer from this process's cache."""
-    return (model_name, pretrained or "", weights_path or "", select_device(device)) in _cache
+    return _key(model_name, pretrained, weights_path, select_device(device)) in _cache
+
+
+def _key(model_name: str, pretrained: str, weights_path: str, device: str) -> tuple:
+    return (model_name, pretrained or "", weights_path or "", device, text_int8_requested())
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

@@ -1,6 +1,8 @@
 """Reads about embedding spaces used across the site."""
 
-from embeddings.models import EmbeddingSpace
+from django.db.models import Exists, OuterRef
+
+from embeddings.models import EmbeddingSpace, ProductEmbedding
 
 
 class UnknownSpace(LookupError):
@@ -18,6 +20,17 @@ def space_named(name: str) -> EmbeddingSpace:
 
 def active_space() -> EmbeddingSpace | None:
     return EmbeddingSpace.objects.filter(is_active=True).first()
+
+
+def active_space_with_vectors() -> tuple[EmbeddingSpace | None, bool]:
+    """The active space and whether it holds any product vectors yet, in one query (a search
+    needs both before it starts)."""
+    space = (
+        EmbeddingSpace.objects.filter(is_active=True)
+        .annotate(has_vectors=Exists(ProductEmbedding.objects.filter(space=OuterRef("pk"))))
+        .first()
+    )
+    return space, bool(space is not None and space.has_vectors)
 
 
 def random_weights_notice(space: EmbeddingSpace | None) -> str:

@@ -135,10 +135,9 @@ else:
     CACHE_LOCATION = REDIS_URL
     CELERY_BROKER_URL = REDIS_URL
 
-# Redis is optional for a request: the cache answers "miss" at once while its circuit breaker is
-# open, so a frozen Redis costs one timeout. The breaker tries again after
-# CACHE_CIRCUIT_RESET_SECONDS when the last call timed out (frozen), after
-# CACHE_CIRCUIT_DOWN_RESET_SECONDS when Redis refused (down: a probe costs nothing).
+# Redis is optional for a request: the cache answers "miss" at once while its circuit breaker is open,
+# so a frozen Redis costs one timeout. The breaker tries again after CACHE_CIRCUIT_RESET_SECONDS when
+# the last call timed out (frozen), after CACHE_CIRCUIT_DOWN_RESET_SECONDS when Redis refused (down).
 CACHES = {
     "default": {
         "BACKEND": "fashionsite.resilience.ResilientRedisCache",
@@ -246,6 +245,8 @@ EMBEDDINGS_WEIGHTS_PATH = env_str("EMBEDDINGS_WEIGHTS_PATH", "")
 EMBEDDINGS_TEXT_TEMPLATE = env_str("EMBEDDINGS_TEXT_TEMPLATE", "{title}")
 EMBEDDINGS_DEVICE = env_str("EMBEDDINGS_DEVICE", "")  # "", cuda, cuda:1, mps, cpu
 EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 64)
+# Option: an int8 text tower (faster on CPUs, slightly different vectors: docs/search-scoring.md).
+EMBEDDINGS_TEXT_INT8 = env_bool("EMBEDDINGS_TEXT_INT8", False)
 EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
 # Changed products are re-embedded by one sweep (embeddings/sweep.py), queued after each catalogue
 # change and by Celery beat every this many seconds (0: only after changes and at worker start).
@@ -354,8 +355,7 @@ LOGGING = {
 }
 
 # =========================================================================== security (issue #18)
-# Kept together at the end on purpose: each line below is documented in docs/deployment.md
-# ("Security settings").
+# Kept together at the end: each line below is documented in docs/deployment.md ("Security settings").
 
 # Request bodies are refused with 413 from their Content-Length before anything reads them
 # (fashionsite/middleware.py). Each upload URL gets the limit of what it accepts; every other URL

@@ -155,7 +155,7 @@ def _matrix(rows: list[tuple], position: int, dimension: int) -> np.ndarray | No
     if all(vector is None for vector in vectors):
         return None
     zeros = np.zeros(dimension, dtype=np.float32)
-    return np.stack([zeros if vector is None else vector for vector in vectors]).astype(np.float32)
+    return np.array([zeros if vector is None else vector for vector in vectors], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def rank_products(
         exact=exact,
         ef_search=plan.ef_search,
         matched=matched,
-        candidates=tuple(int(product_id) for product_id in ids),
+        candidates=tuple(ids.tolist()),
         candidate_count=len(ids),
         stage1_ms=stage1_ms,
         stage2_ms=stage2_ms,

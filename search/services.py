@@ -36,12 +36,14 @@ MAX_QUERY_TEXT_CHARS = 1000
 
 def _resolve_space(space: EmbeddingSpace | None) -> EmbeddingSpace:
     if space is None:
-        from embeddings.selectors import active_space
+        from embeddings.selectors import active_space_with_vectors
 
-        space = active_space()
+        space, has_vectors = active_space_with_vectors()
+    else:
+        has_vectors = ProductEmbedding.objects.filter(space=space).exists()
     if space is None:
         raise SearchUnavailable("No embedding space is set up yet, so there is nothing to search.")
-    if not ProductEmbedding.objects.filter(space=space).exists():
+    if not has_vectors:
         progress = selectors.indexing_progress(space)
         raise SearchUnavailable(
             f"Indexing is in progress: {progress['embedded']} of {progress['products']} products have "

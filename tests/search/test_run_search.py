@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -312,3 +313,22 @@ def test_prune_command_reports_what_it_deleted(tiny_catalogue):
     out = StringIO()
     call_command("prune_search_runs", stdout=out)
     assert "Deleted 1 search run(s) and 0 query image(s)." in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_cached_text_search_reads_the_config_and_the_active_space_in_two_queries(tiny_catalogue):
+    """Before stage 1 a search needs the weight config and the active space with whether it has
+    vectors yet: two queries, not three (issue 17: where a cached text search spends its time)."""
+    first = run_search(text="red cotton shirt")
+    with CaptureQueriesContext(connection) as queries:
+        again = run_search(text="red cotton shirt")
+    before_storing = []
+    for query in queries.captured_queries:
+        if "search_searchrun" in query["sql"] or query["sql"].startswith("SAVEPOINT"):
+            break
+        before_storing.append(query["sql"])
+    assert len(before_storing) == 2, before_storing
+    assert [r.product_id for r in again.results.order_by("rank")] == [
+        r.product_id for r in first.results.order_by("rank")
+    ]
+    assert again.space == tiny_catalogue.space
