@@ -24,6 +24,7 @@ NO_SURVEY = "/surveys/s/no-such-survey/"  # a page that asks the database, then 
 NOT_VALID = "There is no survey at this address"
 CONFIG_POOL_SIZE = 16  # the gunicorn config's default per web worker
 POOL_SIZE = 4  # set for the test that fills the pool
+WEB_APPLICATION_NAME = "fashionsite-pool-test-web"
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -41,8 +42,13 @@ def start_web(tmp_path):
         env = {k: v for k, v in os.environ.items() if k != "DB_POOL_SIZE"}
         if pool_size is not None:
             env["DB_POOL_SIZE"] = str(pool_size)
+        # libpq names the web server's connections, so the test counts only those (a Celery worker of
+        # the same test session may be connected to the same database).
         env.update(
-            FASHIONSITE_DB_NAME=connection.settings_dict["NAME"], WARM_MODELS="0", PYTHONUNBUFFERED="1"
+            FASHIONSITE_DB_NAME=connection.settings_dict["NAME"],
+            WARM_MODELS="0",
+            PYTHONUNBUFFERED="1",
+            PGAPPNAME=WEB_APPLICATION_NAME,
         )
         log_path = tmp_path / "web.log"
         with open(log_path, "ab") as log:
@@ -74,11 +80,12 @@ def _answers(base: str) -> bool:
 
 
 def server_backends() -> set[int]:
-    """PostgreSQL backends connected to the test database other than this test's own."""
+    """PostgreSQL backends of the web server under test (by its application_name)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            "AND backend_type = 'client backend' AND application_name = %s",
+            [WEB_APPLICATION_NAME],
         )
         return {row[0] for row in cursor.fetchall()}
 
