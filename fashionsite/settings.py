@@ -94,33 +94,30 @@ else:
         }
     }
 # Fail fast while the database is away (a restart) instead of hanging a web thread.
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DATABASES["default"].update(CONN_HEALTH_CHECKS=True, ENGINE="django.db.backends.postgresql")
 DATABASES["default"].setdefault("OPTIONS", {})
-# Connections per process kept open in a pool (fashionsite/dbpool.py; docs/deployment.md, "Database
-# connections"); 0 = a new connection per request. gunicorn_config.py sets it for the web workers only.
+# Connections per process and database kept in a pool (fashionsite/dbpool.py; docs/deployment.md);
+# 0 = a new connection per request. gunicorn_config.py sets it for the web workers only.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 10.0)
 if DB_POOL_SIZE < 0:
     raise EnvError(f"DB_POOL_SIZE={DB_POOL_SIZE} must be 0 (no pool) or more")
-if DB_POOL_SIZE:
-    from fashionsite.dbpool import use_pool
-
-    use_pool(DATABASES["default"], size=DB_POOL_SIZE, timeout=DB_POOL_TIMEOUT)
 DATABASES["default"]["TEST"] = {"NAME": env_str("FASHIONSITE_TEST_DB_NAME", "") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Read replicas (docs/search-scoring.md, "Scale-out"): comma-separated URLs of streaming replicas
-# of the primary. Search reads go to one of them (fashionsite/routers.py), every write to the
-# primary. Empty: one database.
+# Read replicas (docs/search-scoring.md, "Scale-out"): comma-separated URLs of streaming replicas of
+# the primary. Search reads go to one of them (fashionsite/routers.py), every write to the primary.
+# Their connections follow the primary's rules (DB_CONN_MAX_AGE, the web workers' pool).
 DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
 DATABASE_REPLICA_ALIASES = [f"replica{number}" for number in range(1, len(DATABASE_REPLICA_URLS) + 1)]
 for _alias, _url in zip(DATABASE_REPLICA_ALIASES, DATABASE_REPLICA_URLS, strict=True):
-    DATABASES[_alias] = {
-        **dj_database_url.parse(_url, conn_max_age=60),
-        "ENGINE": "django.db.backends.postgresql",
-        "TEST": {"MIRROR": "default"},
-    }
+    DATABASES[_alias] = dj_database_url.parse(_url, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True)
+    DATABASES[_alias].update(ENGINE="django.db.backends.postgresql", TEST={"MIRROR": "default"})
+if DB_POOL_SIZE:
+    from fashionsite.dbpool import use_pool
+
+    for _database in DATABASES.values():
+        use_pool(_database, size=DB_POOL_SIZE, timeout=DB_POOL_TIMEOUT)
 DATABASE_ROUTERS = ["fashionsite.routers.SearchReplicaRouter"]
 
 # --------------------------------------------------------------------------- redis, cache, celery

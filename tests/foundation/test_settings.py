@@ -113,3 +113,37 @@ def test_the_offline_demo_model_is_the_default_setting(tmp_path):
         [sys.executable, "-c", code], cwd=REPO, env=environment, capture_output=True, text=True
     )
     assert result.stdout.split() == ["hf-hub:Marqo/marqo-fashionSigLIP"], result.stderr
+
+
+PRINT_REPLICA = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "r = s.DATABASES['replica1']; "
+    "print(json.dumps({'age': r['CONN_MAX_AGE'], 'checks': r['CONN_HEALTH_CHECKS'], "
+    "'engine': r['ENGINE'], 'pool': r.get('OPTIONS', {}).get('pool')}))"
+)
+
+
+@pytest.mark.parametrize("pool_size", ["", "3"])
+def test_replica_connections_follow_the_primarys_rules(tmp_path, pool_size):
+    """A replica connection kept for a minute by an ASGI request thread that is gone would never be
+    reused nor closed (the leak the primary had): replicas keep DB_CONN_MAX_AGE (0) and, in the web
+    workers, the same pool as the primary."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("DB_POOL_SIZE", "DB_CONN_MAX_AGE")}
+    environment.update(
+        FASHIONSITE_DATA_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="fashionsite.settings",
+        DATABASE_URL="postgres://app@primary.example/shop",
+        DATABASE_REPLICA_URLS="postgres://app@replica.example/shop",
+        DB_POOL_SIZE=pool_size,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_REPLICA], cwd=REPO, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    replica = json.loads(result.stdout)
+    assert replica["age"] == 0 and replica["checks"] is True
+    if pool_size:
+        assert replica["engine"] == "fashionsite.postgres_pool"
+        assert replica["pool"]["max_size"] == 3
+    else:
+        assert replica["engine"] == "django.db.backends.postgresql" and replica["pool"] is None
