@@ -23,23 +23,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 os.environ.setdefault("FASHIONSITE_DB_NAME", "bench_scale")
 os.environ.setdefault("FASHIONSITE_DATA_DIR", str(REPO / "var" / "bench"))
 
-ATTRIBUTES = (
-    "gender",
-    "master_category",
-    "sub_category",
-    "article_type",
-    "base_colour",
-    "season",
-    "usage",
-    "year",
-)
-
 
 def timed_backfill(cursor, space_pk: int, *, drop_hnsw: bool) -> float:
     """Seconds for the backfill's UPDATE of every row of the space (rolled back afterwards)."""
     from embeddings.ann import COLUMNS, index_name
+    from embeddings.models import FILTER_ATTRIBUTES
 
-    assign = ", ".join(f"{name} = p.{name}" for name in ATTRIBUTES)
+    assign = ", ".join(f"{name} = p.{name}" for name in FILTER_ATTRIBUTES)
     cursor.execute("BEGIN")
     try:
         if drop_hnsw:
