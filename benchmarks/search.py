@@ -420,6 +420,19 @@ def text_forward_ab(space, titles: list[str]) -> dict:
     }
 
 
+def text_section(site, vectors: np.ndarray) -> dict:
+    """The text-query figures (full run and --text-only): server times through run_search, the
+    int8 option beside float32, and the tower over own tokens against the padded context."""
+    from embeddings.services import set_active_space
+
+    set_active_space(site)
+    return {
+        **text_server_times(site),
+        **text_int8_option(site, vectors, query_titles(100)),
+        **text_forward_ab(site, query_titles(30)),
+    }
+
+
 def query_titles(count: int) -> list[str]:
     """The product titles whose text-tower vectors are the cached text queries."""
     _, rows = styles()
@@ -558,12 +571,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     metrics["settings_ef_search"] = dict(settings.SEARCH_EF_SEARCH)
 
     if args.text_only:
-        from embeddings.services import set_active_space
-
-        set_active_space(site)
-        metrics.update(text_server_times(site))
-        metrics.update(text_int8_option(site, vectors, query_titles(100)))
-        metrics.update(text_forward_ab(site, query_titles(30)))
+        metrics.update(text_section(site, vectors))
         metrics["uptime_at_end"] = uptime()
         update_results(metrics, "Text-query section")
         return
@@ -661,12 +669,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     metrics["approx_plan_uses_hnsw"] = int(index_name(site.pk, "image_vector") in explained)
 
     # 7. Text queries through run_search with the real text tower (random weights).
-    from embeddings.services import set_active_space
-
-    set_active_space(site)
-    metrics.update(text_server_times(site))
-    metrics.update(text_int8_option(site, vectors, query_titles(100)))
-    metrics.update(text_forward_ab(site, query_titles(30)))
+    metrics.update(text_section(site, vectors))
     metrics["postgres_rss_mb"] = round(catalogue_db.postgres_rss_bytes() / 2**20)
     metrics["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
     metrics["uptime_at_end"] = uptime()
