@@ -312,7 +312,7 @@ def _create(model_name: str, pretrained: str, weights_path: str, device: str, te
         dimension = int(model.encode_text(tokenizer(["x"]).to(device)).shape[-1])
     text_forward = text_tower.text_forward(model, tokenizer, device)
     if text_int8:
-        if text_forward is model.encode_text or device != "cpu":
+        if not text_tower.can_quantize(model, text_forward, device):
             raise WeightsUnavailable(
                 f"EMBEDDINGS_TEXT_INT8 is set, but the text tower of {model_name} on {device} cannot be "
                 "quantised (it needs an open_clip text transformer on the CPU): unset EMBEDDINGS_TEXT_INT8."

@@ -99,6 +99,14 @@ def text_forward(model, tokenizer, device: str):
     return lambda tokens: short_forward(model, tokens)
 
 
+def can_quantize(model, forward, device: str) -> bool:
+    """Whether EMBEDDINGS_TEXT_INT8 can apply: only short_forward runs a quantised tower, and torch's
+    dynamic quantisation runs on the CPU only. `forward` is what text_forward chose for `model`."""
+    # `==`, not `is`: each `model.encode_text` is a new bound-method object, equal when it wraps
+    # the same function of the same model.
+    return device == "cpu" and forward != model.encode_text
+
+
 def quantize_text_int8(model) -> None:
     """Dynamic int8 quantisation of the text transformer's MLP Linear layers, in place (CPU only).
 

@@ -76,6 +76,17 @@ def test_a_tower_whose_padding_matters_keeps_the_full_forward(encoder, change):
     assert text_tower.text_forward(model, encoder.tokenizer, "cpu") == model.encode_text
 
 
+def test_int8_is_refused_where_the_full_forward_runs_or_off_the_cpu(encoder):
+    """A quantised tower runs only through short_forward (open_clip's encode_text reads a dtype from
+    the replaced layers), so a model kept on the full forward must be refused, as must a GPU."""
+    assert text_tower.can_quantize(encoder.model, encoder.text_forward, "cpu")
+    assert not text_tower.can_quantize(encoder.model, encoder.text_forward, "cuda")
+    model = copy.deepcopy(encoder.model)
+    model.attn_mask = None  # not causal: padding matters, the full forward is kept
+    forward = text_tower.text_forward(model, encoder.tokenizer, "cpu")
+    assert not text_tower.can_quantize(model, forward, "cpu")
+
+
 def test_int8_text_tower_is_an_option_off_by_default(encoder, settings):
     assert encoder.text_int8 is False
     settings.EMBEDDINGS_TEXT_INT8 = True
