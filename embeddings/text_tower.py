@@ -94,7 +94,9 @@ def text_forward(model, tokenizer, device: str):
     if full.shape != short.shape or not torch.allclose(
         full, short, atol=PROBE_TOLERANCE, rtol=PROBE_TOLERANCE
     ):
-        logger.warning("text tower of %s: padding cannot be dropped (probe mismatch); full forward", model)
+        logger.warning(
+            "text tower of %s: padding cannot be dropped (probe mismatch); full forward", type(model).__name__
+        )
         return model.encode_text
     return lambda tokens: short_forward(model, tokens)
 
