@@ -189,11 +189,11 @@ def paired_pass(space, config, queries) -> dict:
         return (time.perf_counter() - started) * 1000
 
     def bare_ms(cursor, text, image) -> float:
-        vector = make_plan(space, config, text, image).query_sum()
+        query = make_plan(space, config, text, image).stage1_query()
         for name, value in ann.stage1_settings(first, exact=False).items():
             cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
         started = time.perf_counter()
-        cursor.execute(sql, {"q": vector}, binary=True)
+        cursor.execute(sql, {"q": query.vector, **query.probes}, binary=True)
         cursor.fetchall()
         elapsed = (time.perf_counter() - started) * 1000
         cursor.execute("RESET ALL")

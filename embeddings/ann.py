@@ -9,8 +9,10 @@ PostgreSQL uses such an index only for a query with the same expression and pred
 why `indexed_expression` and `space_predicate` build both the DDL and the query.
 
 The search app (search/ranking.py) turns its weights into a `Stage1Query`; this module runs it and
-returns the candidates WITH their vectors (binary, through pgvector's psycopg adapter), so stage 2
-rescoring needs no second query. Choices and measurements: docs/search-scoring.md.
+returns the candidates WITH each query vector's similarity to each searched product-side column,
+computed by PostgreSQL (not the 2 KB vectors: reading and sending them cost more than the index
+walk at ef_search 100), so stage 2 rescoring needs no second query. Choices and measurements:
+docs/search-scoring.md.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ from pgvector.psycopg.bit import register_bit_info
 from pgvector.psycopg.halfvec import register_halfvec_info
 from pgvector.psycopg.sparsevec import register_sparsevec_info
 from pgvector.psycopg.vector import register_vector_info
-from psycopg.adapt import Loader
-from psycopg.pq import Format
 from psycopg.types import TypeInfo
 
 from embeddings.models import EmbeddingSpace, ProductEmbedding
@@ -112,8 +112,10 @@ class Stage1Query:
     """One stage-1 lookup: the K1 products whose mix of column similarities to `vector` is highest.
 
     `shares` maps each product-side column to its share of the score (columns with share 0 are
-    neither searched nor read). `filter_sql` holds extra conditions on `e`, the vector row, which
-    carries its product's filter attributes (migration 0006), with `filter_params`: no join.
+    neither searched nor read). `probes` names the query vectors (e.g. "t", "v") whose similarity
+    to each searched column stage 1 returns per candidate. `filter_sql` holds extra conditions on
+    `e`, the vector row, which carries its product's filter attributes (migration 0006), with
+    `filter_params`: no join.
     """
 
     space_id: int
@@ -125,14 +127,22 @@ class Stage1Query:
     storage: str = "vector"
     filter_sql: str = ""
     filter_params: dict = field(default_factory=dict)
+    probes: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
         return [column for column in COLUMNS if self.shares.get(column)]
 
+    @property
+    def similarity_keys(self) -> list[tuple[str, str]]:
+        """(probe, column) of each similarity stage 1 returns, in column order after product_id."""
+        return [(probe, column) for probe in self.probes for column in self.columns]
+
 
 def _selected(query: Stage1Query) -> str:
-    return ", ".join(f"e.{column}" if column in query.columns else "NULL" for column in COLUMNS)
+    """product_id, then q·x per (probe, searched column): NULL where the product lacks that vector."""
+    sims = [f"-(e.{column} <#> %({probe})s::vector)" for probe, column in query.similarity_keys]
+    return ", ".join(["e.product_id", *sims])
 
 
 def stage1_sql(query: Stage1Query, *, exact: bool) -> str:
@@ -143,7 +153,7 @@ def stage1_sql(query: Stage1Query, *, exact: bool) -> str:
     scored exactly by the caller. Exact: the score over every row of the space (sequential scan,
     ORDER BY the score, never an index expression), so a prepared plan of one can never serve the
     other (psycopg prepares a statement after 5 executions).
-    Both return (product_id, image_vector, title_vector); unsearched columns come back NULL.
+    Both return (product_id, *similarities) in `query.similarity_keys` order.
     """
     where = f"{space_predicate(query.space_id, 'e')} {query.filter_sql}"
     if exact:
@@ -153,12 +163,12 @@ def stage1_sql(query: Stage1Query, *, exact: bool) -> str:
         )
         present = " OR ".join(f"e.{column} IS NOT NULL" for column in query.columns)
         return (
-            f"/* stage 1: exact */ SELECT e.product_id, {_selected(query)} FROM {TABLE} e "  # noqa: S608
+            f"/* stage 1: exact */ SELECT {_selected(query)} FROM {TABLE} e "  # noqa: S608
             f"WHERE {where} AND ({present}) ORDER BY {score} DESC, e.product_id LIMIT {int(query.k1)}"
         )
     cast = f"{query.storage}({int(query.dimension)})"
     lookups = [
-        f"(SELECT e.product_id, {_selected(query)} FROM {TABLE} e "  # noqa: S608
+        f"(SELECT {_selected(query)} FROM {TABLE} e "  # noqa: S608
         f"WHERE {where} AND e.{column} IS NOT NULL "
         f"ORDER BY {indexed_expression(column, query.dimension, query.storage, 'e')} <=> %(q)s::{cast} "
         f"LIMIT {int(query.k1)})"
@@ -185,17 +195,6 @@ def stage1_settings(query: Stage1Query, *, exact: bool) -> dict[str, str]:
         values["hnsw.iterative_scan"] = settings.SEARCH_ITERATIVE_SCAN
         values["hnsw.max_scan_tuples"] = str(settings.SEARCH_MAX_SCAN_TUPLES)
     return values
-
-
-class _VectorBytesLoader(Loader):
-    """Binary `vector` → its bytes, for stage 1's cursor: fetch_candidates converts each column's
-    vectors in one NumPy call (pgvector's loader builds, byteswaps and wraps a Python array per
-    vector, and a NumPy conversion per vector costs as much: ~4 µs each, ×100–200 a search)."""
-
-    format = Format.BINARY
-
-    def load(self, data) -> bytes:
-        return bytes(data)
 
 
 def _type_infos_of(raw) -> dict[str, TypeInfo | None]:
@@ -241,11 +240,14 @@ def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool
     values = stage1_settings(query, exact=exact)
     raw = raw_connection(using)
     vector = np.asarray(query.vector, dtype=np.float32)
-    params = {"q": vector, **query.filter_params}
+    params = {
+        "q": vector,
+        **{name: np.asarray(probe, dtype=np.float32) for name, probe in query.probes.items()},
+        **query.filter_params,
+    }
     idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     local = "true" if idle else "false"
     with raw.pipeline(), psycopg.Cursor(raw) as cursor, psycopg.Cursor(raw) as settings_cursor:
-        cursor.adapters.register_loader(_type_infos_of(raw)["vector"].oid, _VectorBytesLoader)
         if values:
             settings_cursor.execute(
                 "SELECT " + ", ".join(f"set_config(%s, %s, {local})" for _ in values),
@@ -258,29 +260,23 @@ def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool
         return cursor.fetchall()
 
 
-def fetch_candidates(query: Stage1Query, *, exact: bool, using: str = "default") -> list[tuple]:
-    """Stage 1's rows: (product_id, image vector or None, title vector or None), possibly with
-    duplicates (a product found through both columns); NumPy float32 vectors."""
+@dataclass(frozen=True)
+class Candidates:
+    """Stage 1's rows: product ids (a product found through both columns appears twice) and, per
+    (probe, column), each row's similarity q·x (0 where the product lacks that vector)."""
+
+    ids: np.ndarray
+    similarities: dict[tuple[str, str], np.ndarray]
+
+
+def fetch_candidates(query: Stage1Query, *, exact: bool, using: str = "default") -> Candidates:
+    """Stage 1 for `query`: its candidates with their similarities, in one round trip."""
     rows = _run(query, stage1_sql(query, exact=exact), exact=exact, using=using)
-    images, titles = _vectors([row[1] for row in rows]), _vectors([row[2] for row in rows])
-    return [(row[0], image, title) for row, image, title in zip(rows, images, titles, strict=True)]
-
-
-def _vectors(payloads: list) -> list[np.ndarray | None]:
-    """pgvector's binary `vector` payloads (uint16 dimension, uint16 unused, big-endian float32s)
-    → float32 arrays, all of a column in one conversion (rows of one matrix). Other pgvector
-    types (loaded by pgvector's own loaders) are converted one by one."""
-    present = [payload for payload in payloads if payload is not None]
-    if not present:
-        return [None] * len(payloads)
-    if not all(isinstance(payload, bytes) for payload in present):
-        return [None if v is None else np.asarray(v.to_numpy(), dtype=np.float32) for v in payloads]
-    width = len(present[0]) // 4  # the 4-byte header is one float32 slot
-    if any(len(payload) != 4 * width for payload in present):
-        raise ValueError("stage 1 read vectors of different dimensions in one column")
-    matrix = np.frombuffer(b"".join(present), dtype=">f4").reshape(len(present), width)[:, 1:]
-    rows = iter(matrix.astype(np.float32))
-    return [None if payload is None else next(rows) for payload in payloads]
+    keys = query.similarity_keys
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(keys))
+    ids = table[:, 0].astype(np.int64)
+    sims = np.nan_to_num(table[:, 1:])  # NULL (a missing vector) arrives as NaN: similarity 0
+    return Candidates(ids=ids, similarities={key: sims[:, i] for i, key in enumerate(keys)})
 
 
 def explain_stage1(query: Stage1Query, *, exact: bool, using: str = "default") -> str:

@@ -1,7 +1,7 @@
 """The two-stage ranking (reads only): stage 1 through embeddings.ann, stage 2 in NumPy.
 
-Stage 1 returns the K1 candidates with their vectors, so both stage scores are computed here from
-those vectors (one query per search). Formulas, index settings and the per-kind ef_search
+Stage 1 returns the K1 candidates with each query vector's similarity to their product-side
+vectors, so both stage scores are computed here from those (one query per search). Formulas, index settings and the per-kind ef_search
 defaults: docs/search-scoring.md.
 """
 
@@ -82,6 +82,9 @@ class Plan:
             storage=self.storage,
             filter_sql=filter_sql,
             filter_params=filter_params or {},
+            probes={
+                name: vector for name, vector in (("t", self.text), ("v", self.image)) if vector is not None
+            },
         )
 
 
@@ -114,21 +117,13 @@ def make_plan(
     )
 
 
-def similarities(plan: Plan, images: np.ndarray | None, titles: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Per query vector ("t", "v"): sim(q, p) = image_share·q·p_img + title_share·q·p_title per row.
-
-    `images`/`titles` hold one row per candidate (None: the column is not scored); a missing
-    product vector is a zero row, i.e. similarity 0.
-    """
+def similarities(plan: Plan, candidates: ann.Candidates) -> dict[str, np.ndarray]:
+    """Per query vector ("t", "v"): sim(q, p) = image_share·q·p_img + title_share·q·p_title per row,
+    from stage 1's per-column similarities (a missing product vector counts 0)."""
     out = {}
-    for name, query in (("t", plan.text), ("v", plan.image)):
-        if query is None:
-            continue
-        total = np.zeros(len(images if images is not None else titles), dtype=np.float64)
-        for share, matrix in ((plan.image_share, images), (plan.title_share, titles)):
-            if share and matrix is not None:
-                total += share * (matrix @ query).astype(np.float64)
-        out[name] = total
+    for (name, column), values in candidates.similarities.items():
+        share = plan.image_share if column == "image_vector" else plan.title_share
+        out[name] = out.get(name, 0.0) + share * values
     return out
 
 
@@ -139,23 +134,6 @@ def stage_scores(weights: tuple[float, float], sims: dict[str, np.ndarray]) -> n
         if weight and name in sims:
             total += weight * sims[name]
     return total
-
-
-def _unique_rows(rows: list[tuple]) -> list[tuple]:
-    """Stage 1's rows with each product once (a product found through both indexes)."""
-    seen: dict[int, tuple] = {}
-    for row in rows:
-        seen.setdefault(row[0], row)
-    return list(seen.values())
-
-
-def _matrix(rows: list[tuple], position: int, dimension: int) -> np.ndarray | None:
-    """One column's vectors as a float32 matrix (zero rows where missing); None if never read."""
-    vectors = [row[position] for row in rows]
-    if all(vector is None for vector in vectors):
-        return None
-    zeros = np.zeros(dimension, dtype=np.float32)
-    return np.array([zeros if vector is None else vector for vector in vectors], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -217,21 +195,21 @@ def rank_products(
         # the graph for them, and the page is always full.
         if matched <= settings.SEARCH_FILTER_EXACT_BELOW:
             exact = True
-    rows = []
+    ids, sims = np.zeros(0, dtype=np.int64), {}
     if matched != 0:
-        rows = ann.fetch_candidates(plan.stage1_query(filter_sql, filter_params), exact=exact, using=using)
-    rows = _unique_rows(rows)
-    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    sims = (
-        similarities(plan, _matrix(rows, 1, plan.dimension), _matrix(rows, 2, plan.dimension)) if rows else {}
-    )
-    stage1 = stage_scores(plan.stage1, sims) if rows else np.zeros(0)
+        candidates = ann.fetch_candidates(
+            plan.stage1_query(filter_sql, filter_params), exact=exact, using=using
+        )
+        # A product found through both indexes comes back twice with the same similarities.
+        ids, first = np.unique(candidates.ids, return_index=True)
+        sims = {name: values[first] for name, values in similarities(plan, candidates).items()}
+    stage1 = stage_scores(plan.stage1, sims) if len(ids) else np.zeros(0)
     order = np.lexsort((ids, -stage1))[: plan.k1]
     ids, stage1 = ids[order], stage1[order]
     stage1_ms = (time.perf_counter() - stage1_started) * 1000
 
     stage2_started = time.perf_counter()
-    stage2 = stage_scores(plan.stage2, sims)[order] if rows else np.zeros(0)
+    stage2 = stage_scores(plan.stage2, sims)[order] if len(ids) else np.zeros(0)
     # Stage 2 order; ties keep the better stage-1 rank.
     shown = np.lexsort((np.arange(len(ids)), -stage2))[(page - 1) * k : page * k]
     stage2_ms = (time.perf_counter() - stage2_started) * 1000

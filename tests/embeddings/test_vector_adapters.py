@@ -1,9 +1,11 @@
-"""Stage 1's connection setup: pgvector's types looked up once per process, vectors read into NumPy.
+"""Stage 1's connection setup and what it reads: pgvector's types looked up once per process, and
+per candidate the similarity of each query vector to each searched product-side vector, computed
+by PostgreSQL (not the 2 KB vectors themselves).
 
 Web requests open a new database connection each (DB_CONN_MAX_AGE 0), and pgvector's
 register_vector ran four catalogue queries on every one of them before the first search query
 (issue 17, where a cached text search spends its time). The type infos are now fetched by the
-first connection of a process and reused; binary vectors load straight into float32 arrays.
+first connection of a process and reused.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tests.search.conftest import make_known_catalogue
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_next_connection_reads_stage1_vectors_without_looking_pgvector_up_again(monkeypatch):
+def test_the_next_connection_reads_stage1_similarities_without_looking_pgvector_up_again(monkeypatch):
     catalogue = make_known_catalogue(n=40)
     config = WeightConfig(name="t", stage1_text=0.5, stage1_image=0.5, stage2_text=0.5, stage2_image=0.5)
     query = make_plan(catalogue.space, config, catalogue.title[5], catalogue.image[3]).stage1_query()
@@ -38,8 +40,29 @@ def test_the_next_connection_reads_stage1_vectors_without_looking_pgvector_up_ag
     again = ann.fetch_candidates(query, exact=True)
 
     assert lookups == []
-    assert [row[0] for row in again] == [row[0] for row in first]
-    row_of = {int(pk): i for i, pk in enumerate(catalogue.product_ids)}
-    for product_id, image, _ in again:
-        assert isinstance(image, np.ndarray) and image.dtype == np.float32
-        np.testing.assert_array_equal(image, catalogue.image[row_of[product_id]])
+    assert again.ids.tolist() == first.ids.tolist()
+    rows = [{int(pk): i for i, pk in enumerate(catalogue.product_ids)}[int(pk)] for pk in again.ids]
+    assert set(again.similarities) == {("t", "image_vector"), ("v", "image_vector")}
+    np.testing.assert_allclose(
+        again.similarities[("t", "image_vector")], catalogue.image[rows] @ catalogue.title[5], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        again.similarities[("v", "image_vector")], catalogue.image[rows] @ catalogue.image[3], atol=1e-6
+    )
+
+
+@pytest.mark.django_db
+def test_a_missing_title_vector_counts_as_similarity_zero():
+    from embeddings.models import ProductEmbedding
+
+    catalogue = make_known_catalogue(n=30)
+    ProductEmbedding.objects.filter(space=catalogue.space, product_id=catalogue.product_ids[0]).update(
+        title_vector=None
+    )
+    config = WeightConfig(name="t", product_image_share=0.5, product_title_share=0.5)
+    query = make_plan(catalogue.space, config, None, catalogue.image[0]).stage1_query()
+    for exact in (True, False):
+        found = ann.fetch_candidates(query, exact=exact)
+        row = found.ids.tolist().index(int(catalogue.product_ids[0]))
+        assert found.similarities[("v", "title_vector")][row] == 0.0
+        assert found.similarities[("v", "image_vector")][row] == pytest.approx(1.0, abs=1e-6)

@@ -126,7 +126,8 @@ def _generic_plan_text(sql: str, vector: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         cursor.execute("DEALLOCATE ALL")
-        cursor.execute("PREPARE stage1_probe(text) AS " + sql.replace("%(q)s", "$1"))
+        # The query vector is q; the text probe t (this plan's only query vector) is the same vector.
+        cursor.execute("PREPARE stage1_probe(text) AS " + sql.replace("%(q)s", "$1").replace("%(t)s", "$1"))
         for _ in range(6):
             cursor.execute("EXECUTE stage1_probe(%s)", [vector])
         cursor.execute("EXPLAIN EXECUTE stage1_probe(%s)", [vector])
@@ -161,8 +162,8 @@ def test_explain_approximate_path_uses_hnsw_and_exact_path_does_not(known_catalo
     # Run both more than 5 times first (psycopg prepares after 5): plans must not leak across.
     with connection.cursor() as cursor:
         for _ in range(7):
-            cursor.execute(exact, {"q": vector})
-            cursor.execute(approximate, {"q": vector})
+            cursor.execute(exact, {"q": vector, "t": vector})
+            cursor.execute(approximate, {"q": vector, "t": vector})
     # On 600 rows "sort the space's rows" is the cheapest plan; the search's own settings
     # (explain_stage1 applies them) must still pick the HNSW indexes for the approximate text.
     approx_plan = explain_stage1(plan, exact=False)
