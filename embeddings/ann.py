@@ -140,8 +140,8 @@ class Stage1Query:
 
 
 def _selected(query: Stage1Query) -> str:
-    """product_id, then q·x per (probe, searched column): NULL where the product lacks that vector."""
-    sims = [f"-(e.{column} <#> %({probe})s::vector)" for probe, column in query.similarity_keys]
+    """product_id, then q·x per (probe, searched column): 0 where the product lacks that vector."""
+    sims = [f"COALESCE(-(e.{column} <#> %({probe})s::vector), 0)" for probe, column in query.similarity_keys]
     return ", ".join(["e.product_id", *sims])
 
 
@@ -247,16 +247,19 @@ def _run(query: Stage1Query, sql: str, *, exact: bool, using: str, explain: bool
     }
     idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     local = "true" if idle else "false"
-    with raw.pipeline(), psycopg.Cursor(raw) as cursor, psycopg.Cursor(raw) as settings_cursor:
-        if values:
-            settings_cursor.execute(
-                "SELECT " + ", ".join(f"set_config(%s, %s, {local})" for _ in values),
-                [item for pair in values.items() for item in pair],
-            )
-        cursor.execute(("EXPLAIN " if explain else "") + sql, params, binary=not explain)
-        if not idle:
-            for name in values:
-                settings_cursor.execute(f"RESET {name}")  # names from stage1_settings, never user input
+    with psycopg.Cursor(raw) as cursor, psycopg.Cursor(raw) as settings_cursor:
+        with raw.pipeline():
+            if values:
+                settings_cursor.execute(
+                    "SELECT " + ", ".join(f"set_config(%s, %s, {local})" for _ in values),
+                    [item for pair in values.items() for item in pair],
+                )
+            cursor.execute(("EXPLAIN " if explain else "") + sql, params, binary=not explain)
+            if not idle:
+                for name in values:
+                    settings_cursor.execute(f"RESET {name}")  # names from stage1_settings, never user input
+        # Read after the pipeline's one Sync: fetching inside it synced once more (a second round
+        # trip, for the pipeline's exit).
         return cursor.fetchall()
 
 
@@ -274,9 +277,9 @@ def fetch_candidates(query: Stage1Query, *, exact: bool, using: str = "default")
     rows = _run(query, stage1_sql(query, exact=exact), exact=exact, using=using)
     keys = query.similarity_keys
     table = np.array(rows, dtype=np.float64).reshape(len(rows), 1 + len(keys))
-    ids = table[:, 0].astype(np.int64)
-    sims = np.nan_to_num(table[:, 1:])  # NULL (a missing vector) arrives as NaN: similarity 0
-    return Candidates(ids=ids, similarities={key: sims[:, i] for i, key in enumerate(keys)})
+    return Candidates(
+        ids=table[:, 0].astype(np.int64), similarities={key: table[:, 1 + i] for i, key in enumerate(keys)}
+    )
 
 
 def explain_stage1(query: Stage1Query, *, exact: bool, using: str = "default") -> str:

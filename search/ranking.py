@@ -200,9 +200,11 @@ def rank_products(
         candidates = ann.fetch_candidates(
             plan.stage1_query(filter_sql, filter_params), exact=exact, using=using
         )
-        # A product found through both indexes comes back twice with the same similarities.
-        ids, first = np.unique(candidates.ids, return_index=True)
-        sims = {name: values[first] for name, values in similarities(plan, candidates).items()}
+        ids, sims = candidates.ids, similarities(plan, candidates)
+        if plan.image_share and plan.title_share:
+            # A product found through both indexes comes back twice with the same similarities.
+            ids, first = np.unique(ids, return_index=True)
+            sims = {name: values[first] for name, values in sims.items()}
     stage1 = stage_scores(plan.stage1, sims) if len(ids) else np.zeros(0)
     order = np.lexsort((ids, -stage1))[: plan.k1]
     ids, stage1 = ids[order], stage1[order]

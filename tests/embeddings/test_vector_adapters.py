@@ -10,9 +10,11 @@ first connection of a process and reused.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from psycopg.types import TypeInfo
 
 from embeddings import ann
@@ -66,3 +68,27 @@ def test_a_missing_title_vector_counts_as_similarity_zero():
         row = found.ids.tolist().index(int(catalogue.product_ids[0]))
         assert found.similarities[("v", "title_vector")][row] == 0.0
         assert found.similarities[("v", "image_vector")][row] == pytest.approx(1.0, abs=1e-6)
+
+
+def _round_trips(trace: str) -> int:
+    """Client → server exchanges in a libpq protocol trace: each run of frontend (F) messages
+    that follows backend (B) ones — or starts the trace — is one more round trip."""
+    directions = [line.split("\t")[1] for line in trace.splitlines() if line.count("\t") >= 2]
+    return sum(1 for i, d in enumerate(directions) if d == "F" and (i == 0 or directions[i - 1] == "B"))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_stage_one_settings_and_query_take_one_round_trip(tmp_path, in_transaction):
+    catalogue = make_known_catalogue(n=40)
+    config = WeightConfig(name="t", ef_search=40, k1=20)
+    query = make_plan(catalogue.space, config, None, catalogue.image[2]).stage1_query()
+    ann.fetch_candidates(query, exact=False)  # the connection and its adapters exist
+    raw = ann.raw_connection()
+    path = tmp_path / "protocol.trace"
+    with transaction.atomic() if in_transaction else contextlib.nullcontext(), path.open("w") as trace:
+        raw.pgconn.trace(trace.fileno())
+        found = ann.fetch_candidates(query, exact=False)
+        raw.pgconn.untrace()
+    assert found.ids[0] == catalogue.product_ids[2]
+    assert _round_trips(path.read_text()) == 1, path.read_text()
