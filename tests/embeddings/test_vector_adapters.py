@@ -87,6 +87,8 @@ def test_stage_one_settings_and_query_take_one_round_trip(tmp_path, in_transacti
     raw = ann.raw_connection()
     path = tmp_path / "protocol.trace"
     with transaction.atomic() if in_transaction else contextlib.nullcontext(), path.open("w") as trace:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # in a transaction: its BEGIN goes out before the trace
         raw.pgconn.trace(trace.fileno())
         found = ann.fetch_candidates(query, exact=False)
         raw.pgconn.untrace()
