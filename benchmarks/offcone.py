@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -91,7 +92,7 @@ def main() -> None:
     kinds = query_kinds(vectors, 100, np.random.default_rng(42))
     raw = ann.raw_connection()
     out: dict = {"uptime_at_start": uptime(), "queries_per_kind": 100, "rounds": 2}
-    with raw.cursor() as cursor:
+    with psycopg.Cursor(raw) as cursor:  # Django's cursor factory binds client-side, not binary
         cursor.execute("SET maintenance_work_mem = '1GB'")
         out["index_build_s"] = build(cursor, vectors, mu_literal)
         if "--build-only" in sys.argv:
