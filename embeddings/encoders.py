@@ -308,6 +308,8 @@ def _create(model_name: str, pretrained: str, weights_path: str, device: str, te
     _apply_thread_limit()
     model, _, preprocess, tokenizer = _build_checked(model_name, pretrained, weights_path)
     model = model.to(device).eval()
+    if device == "cpu":
+        text_tower.lay_out_for_short_inputs(model)
     with torch.inference_mode():
         dimension = int(model.encode_text(tokenizer(["x"]).to(device)).shape[-1])
     text_forward = text_tower.text_forward(model, tokenizer, device)
