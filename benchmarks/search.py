@@ -421,13 +421,17 @@ def text_forward_ab(space, titles: list[str]) -> dict:
 
 
 def text_section(site, vectors: np.ndarray) -> dict:
-    """The text-query figures (full run and --text-only): server times through run_search, the
-    int8 option beside float32, and the tower over own tokens against the padded context."""
+    """The text-query figures (full run and --text-only): server times through run_search, a cached
+    search part by part and whole API requests (benchmarks/text_request.py), the int8 option beside
+    float32, and the tower over own tokens against the padded context."""
+    from benchmarks import text_request
     from embeddings.services import set_active_space
 
     set_active_space(site)
     return {
         **text_server_times(site),
+        **text_request.cached_parts(site),
+        **text_request.api_misses(site),
         **text_int8_option(site, vectors, query_titles(100)),
         **text_forward_ab(site, query_titles(30)),
     }
