@@ -71,3 +71,36 @@ def test_a_callers_transaction_keeps_durable_commits(tiny_catalogue):
         inside = cursor.fetchone()[0]
     assert inside == "on"
     assert SearchRun.objects.filter(pk=run.pk).exists()
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_the_reads_before_stage_one_answer_what_the_orm_answers_and_see_every_change(tiny_catalogue):
+    """The weight config and the active space are read with SQL compiled once per process
+    (fashionsite/compiled_query.py): the same rows as the ORM's, and nothing but the SQL is kept."""
+    from embeddings.models import EmbeddingSpace
+    from embeddings.selectors import active_space_with_vectors
+    from embeddings.services import set_active_space
+    from search.models import DEFAULT_WEIGHT_CONFIG, WeightConfig
+    from search.services import default_weight_config, update_weight_config
+    from tests.factories import EmbeddingSpaceFactory
+
+    config = default_weight_config()
+    orm = WeightConfig.objects.filter(name=DEFAULT_WEIGHT_CONFIG, is_current=True).first()
+    assert _fields(config) == _fields(orm) and config._state.db == "default" and not config._state.adding
+    run_search(text="cited")  # the config is now cited: an edit makes a new version
+    edited = update_weight_config(config=config, stage2_text=0.8, stage2_image=0.2)
+    assert edited.pk != config.pk
+    assert _fields(default_weight_config()) == _fields(edited)
+
+    space, has_vectors = active_space_with_vectors()
+    assert (space, has_vectors) == (tiny_catalogue.space, True)
+    assert _fields(space) == _fields(EmbeddingSpace.objects.get(pk=space.pk))
+    empty = EmbeddingSpaceFactory(dimension=8)
+    set_active_space(empty)
+    assert active_space_with_vectors() == (empty, False)
+    EmbeddingSpace.objects.update(is_active=False)
+    assert active_space_with_vectors() == (None, False)
