@@ -288,7 +288,7 @@ def limit_torch_threads(threads: int) -> None:
         # taking a core from the other web worker and from PostgreSQL answering stage 1 of the
         # same search (benchmarks/text_threads.py). Read when torch loads; a set value wins.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if "torch" in sys.modules:
+    else:
         _apply_thread_limit()
 
 

@@ -162,9 +162,9 @@ def _store(run: SearchRun, rows) -> None:
 
     The transaction commits without waiting for its WAL to reach the disk (synchronous_commit
     off, for this transaction only, and only when it is not part of a caller's transaction): an
-    operating-system crash can lose the last fraction of a
-    second of search runs, never corrupt them, and any later durable commit (a rating citing the
-    run) flushes the WAL up to it first, so nothing stored can cite a lost run."""
+    operating-system crash can lose the last fraction of a second of search runs, never corrupt
+    them, and any later durable commit (a rating citing the run) flushes the WAL up to it first,
+    so nothing stored can cite a lost run."""
     products = Product.objects.in_bulk([row.product_id for row in rows])
     database = router.db_for_write(SearchRun)
     # Only a transaction of its own: SET LOCAL would last until an outer transaction commits.
