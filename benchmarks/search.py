@@ -399,16 +399,30 @@ def text_int8_option(space, matrix: np.ndarray, titles: list[str], repeats: int 
 
 def text_forward_ab(space, titles: list[str]) -> dict:
     """The text tower over the texts' own tokens (the encoder's forward) against open_clip's
-    encode_text over the padded context, one title at a time, alternating which runs first."""
+    encode_text over the padded context, and against the same own-token forward with the weight
+    matrices stored row-major (as open_clip loads them, before text_tower.lay_out_for_short_inputs),
+    one title at a time, rotating which runs first."""
+    import copy
+
     import torch
 
+    from embeddings import text_tower
     from embeddings.services import encoder_for
 
     encoder = encoder_for(space)
-    times: dict[str, list[float]] = {"own_tokens": [], "padded": []}
-    forwards = {"own_tokens": encoder.text_forward, "padded": encoder.model.encode_text}
+    row_major = copy.deepcopy(encoder.model)
+    with torch.no_grad():
+        for parameter in text_tower.text_tower(row_major).transformer.parameters():
+            parameter.data = parameter.data.contiguous()
+    forwards = {
+        "own_tokens": encoder.text_forward,
+        "padded": encoder.model.encode_text,
+        "row_major": lambda tokens: text_tower.short_forward(row_major, tokens),
+    }
+    names = list(forwards)
+    times: dict[str, list[float]] = {name: [] for name in names}
     for index, title in enumerate(titles):
-        for name in ("own_tokens", "padded") if index % 2 else ("padded", "own_tokens"):
+        for name in names[index % 3 :] + names[: index % 3]:
             started = time.perf_counter()
             with torch.inference_mode():
                 forwards[name](encoder.tokenizer([title]))
@@ -417,17 +431,25 @@ def text_forward_ab(space, titles: list[str]) -> dict:
         "text_tower_own_tokens_p50": p50(times["own_tokens"]),
         "text_tower_padded_p50": p50(times["padded"]),
         "text_tower_ratio_own_tokens_to_padded": round(p50(times["own_tokens"]) / p50(times["padded"]), 2),
+        "text_tower_own_tokens_row_major_p50": p50(times["row_major"]),
+        "text_tower_ratio_laid_out_to_row_major": round(
+            p50(times["own_tokens"]) / p50(times["row_major"]), 2
+        ),
     }
 
 
 def text_section(site, vectors: np.ndarray) -> dict:
-    """The text-query figures (full run and --text-only): server times through run_search, the
-    int8 option beside float32, and the tower over own tokens against the padded context."""
+    """The text-query figures (full run and --text-only): server times through run_search, a cached
+    search part by part and whole API requests (benchmarks/text_request.py), the int8 option beside
+    float32, and the tower over own tokens against the padded context."""
+    from benchmarks import text_request
     from embeddings.services import set_active_space
 
     set_active_space(site)
     return {
         **text_server_times(site),
+        **text_request.cached_parts(site),
+        **text_request.api_misses(site),
         **text_int8_option(site, vectors, query_titles(100)),
         **text_forward_ab(site, query_titles(30)),
     }
@@ -571,9 +593,11 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
     metrics["settings_ef_search"] = dict(settings.SEARCH_EF_SEARCH)
 
     if args.text_only:
-        metrics.update(text_section(site, vectors))
-        metrics["uptime_at_end"] = uptime()
-        update_results(metrics, "Text-query section")
+        # Only the text_* figures are merged: the rest of search.json belongs to the other sections.
+        text = text_section(site, vectors)
+        text["text_uptime_at_start"] = metrics["uptime_at_start"]
+        text["text_uptime_at_end"] = uptime()
+        update_results(text, "Text-query section")
         return
 
     # 2. Every kind at the settings' per-kind default (config.ef_search blank), site vs bare query.

@@ -276,13 +276,19 @@ def limit_torch_threads(threads: int) -> None:
     Several web processes that each let torch use every core oversubscribe the CPU (a text query
     took 7.0 s instead of 0.71 s under load). Applied when the first encoder loads (importing torch
     costs seconds), or now if torch is already imported. Processes that never call this (the Celery
-    worker, management commands) keep torch's default: every core.
+    worker, management commands) keep torch's default: every core. Web processes that import torch
+    after this call also get OMP_WAIT_POLICY=PASSIVE unless the environment sets it.
     """
     global _process_threads
     if int(threads) < 1:
         raise ValueError(f"torch threads must be at least 1, not {threads}")
     _process_threads = int(threads)
-    if "torch" in sys.modules:
+    if "torch" not in sys.modules:
+        # OpenMP threads that finished their share of a query otherwise spin before they sleep,
+        # taking a core from the other web worker and from PostgreSQL answering stage 1 of the
+        # same search (benchmarks/text_threads.py). Read when torch loads; a set value wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    else:
         _apply_thread_limit()
 
 
@@ -308,6 +314,8 @@ def _create(model_name: str, pretrained: str, weights_path: str, device: str, te
     _apply_thread_limit()
     model, _, preprocess, tokenizer = _build_checked(model_name, pretrained, weights_path)
     model = model.to(device).eval()
+    if device == "cpu":
+        text_tower.lay_out_for_short_inputs(model)
     with torch.inference_mode():
         dimension = int(model.encode_text(tokenizer(["x"]).to(device)).shape[-1])
     text_forward = text_tower.text_forward(model, tokenizer, device)

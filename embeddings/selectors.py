@@ -3,6 +3,7 @@
 from django.db.models import Exists, OuterRef
 
 from embeddings.models import EmbeddingSpace, ProductEmbedding
+from fashionsite.compiled_query import CompiledQuery
 
 
 class UnknownSpace(LookupError):
@@ -25,12 +26,17 @@ def active_space() -> EmbeddingSpace | None:
 def active_space_with_vectors() -> tuple[EmbeddingSpace | None, bool]:
     """The active space and whether it holds any product vectors yet, in one query (a search
     needs both before it starts)."""
-    space = (
-        EmbeddingSpace.objects.filter(is_active=True)
-        .annotate(has_vectors=Exists(ProductEmbedding.objects.filter(space=OuterRef("pk"))))
-        .first()
-    )
+    space = _ACTIVE_SPACE_WITH_VECTORS.first()
     return space, bool(space is not None and space.has_vectors)
+
+
+# Every search reads it first: its SQL is compiled once per process (fashionsite/compiled_query.py).
+_ACTIVE_SPACE_WITH_VECTORS = CompiledQuery(
+    lambda: EmbeddingSpace.objects.filter(is_active=True).annotate(
+        has_vectors=Exists(ProductEmbedding.objects.filter(space=OuterRef("pk")))
+    ),
+    "has_vectors",
+)
 
 
 def random_weights_notice(space: EmbeddingSpace | None) -> str:

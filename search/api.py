@@ -260,7 +260,7 @@ def _run(**kwargs) -> SearchRun:
 
 
 def _run_response(run: SearchRun, request) -> Response:
-    run = selectors.run_with_results(run.uuid)
+    # run_search's run carries its results and their products: nothing is read back.
     return Response(SearchRunSerializer(run, context={"request": request}).data)
 
 

@@ -12,7 +12,7 @@ import math
 import time
 
 import numpy as np
-from django.db import transaction
+from django.db import connections, router, transaction
 
 from catalogue.models import Product
 from embeddings.models import EmbeddingSpace, ProductEmbedding
@@ -131,45 +131,68 @@ def run_search(
     )
     total_ms = (time.perf_counter() - started) * 1000
 
-    with transaction.atomic():
-        run = SearchRun.objects.create(
-            query_text=text,
-            query_image=query_image,
-            similar_to=similar_to,
-            space=space,
-            config=config,
-            exact=ranking.exact,
-            ef_search=ranking.ef_search,
-            k1=config.k1,
-            filters=clean_filters,
-            k=k,
-            page=page,
-            matched_count=ranking.matched,
-            candidate_count=ranking.candidate_count,
-            encode_ms=encode_ms,
-            stage1_ms=ranking.stage1_ms,
-            stage2_ms=ranking.stage2_ms,
-            total_ms=total_ms,
-            source=source,
-            user=user if user is not None and user.is_authenticated else None,
-        )
-        products = Product.objects.in_bulk([row.product_id for row in ranking.rows])
-        SearchResult.objects.bulk_create(
+    run = SearchRun(
+        query_text=text,
+        query_image=query_image,
+        similar_to=similar_to,
+        space=space,
+        config=config,
+        exact=ranking.exact,
+        ef_search=ranking.ef_search,
+        k1=config.k1,
+        filters=clean_filters,
+        k=k,
+        page=page,
+        matched_count=ranking.matched,
+        candidate_count=ranking.candidate_count,
+        encode_ms=encode_ms,
+        stage1_ms=ranking.stage1_ms,
+        stage2_ms=ranking.stage2_ms,
+        total_ms=total_ms,
+        source=source,
+        user=user if user is not None and user.is_authenticated else None,
+    )
+    _store(run, ranking.rows)
+    return run
+
+
+def _store(run: SearchRun, rows) -> None:
+    """Store the run and its results in one transaction and attach the results (with their
+    products) to `run`, so the page and the API serialise it without reading it back.
+
+    The transaction commits without waiting for its WAL to reach the disk (synchronous_commit
+    off, for this transaction only, and only when it is not part of a caller's transaction): an
+    operating-system crash can lose the last fraction of a second of search runs, never corrupt
+    them, and any later durable commit (a rating citing the run) flushes the WAL up to it first,
+    so nothing stored can cite a lost run."""
+    products = Product.objects.in_bulk([row.product_id for row in rows])
+    database = router.db_for_write(SearchRun)
+    # Only a transaction of its own: SET LOCAL would last until an outer transaction commits.
+    own_transaction = not connections[database].in_atomic_block
+    with transaction.atomic(using=database), connections[database].cursor() as cursor:
+        if own_transaction:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        run.save(force_insert=True, using=database)
+        results = SearchResult.objects.using(database).bulk_create(
             [
                 SearchResult(
                     run=run,
                     rank=row.rank,
-                    product_id=row.product_id,
+                    product=products[row.product_id],
                     catalog_id=products[row.product_id].catalog_id,
                     title=products[row.product_id].title[:500],
-                    stage1_score=row.stage1_score,
+                    stage1_score=float(row.stage1_score),
                     stage1_rank=row.stage1_rank,
-                    stage2_score=row.stage2_score,
+                    stage2_score=float(row.stage2_score),
                 )
-                for row in ranking.rows
-            ]
+                for row in rows
+            ],
         )
-    return run
+    # What prefetch_related("results") leaves on a run (Django's prefetch_one_level does the same):
+    # run.results.all() / .count() / .exists() answer from these rows without a query.
+    cached = run.results.all()
+    cached._result_cache, cached._prefetch_done = results, True
+    run._prefetched_objects_cache = {"results": cached}
 
 
 def _as_array(vector) -> np.ndarray | None:

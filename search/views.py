@@ -143,7 +143,6 @@ def _results_page(request: HttpRequest, params, *, linkable: bool = True) -> Htt
     except SearchError as error:
         context.update(error=error.message)
         return render(request, "search/search.html", context, status=error.status)
-    run = selectors.run_with_results(run.uuid)
     kept = _kept(params)
     pages = -(-run.k1 // run.k)
     progress = selectors.indexing_progress(run.space)
@@ -203,7 +202,7 @@ def product_page(request: HttpRequest, catalog_id: str) -> HttpResponse:
     }
     try:
         run = services.run_search(similar_to=product, source="public", user=request.user)
-        context["results"] = list(selectors.run_with_results(run.uuid).results.all())
+        context["results"] = list(run.results.all())
         context["run"] = run
     except SearchError as error:
         context["similar_error"] = error.message

@@ -5,12 +5,18 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from fashionsite.compiled_query import CompiledQuery
 from search.models import DEFAULT_WEIGHT_CONFIG, SEED_WEIGHT_CONFIGS, WeightConfig
+
+# Every search without a chosen config reads it: SQL compiled once per process.
+_CURRENT_DEFAULT = CompiledQuery(
+    lambda: WeightConfig.objects.filter(name=DEFAULT_WEIGHT_CONFIG, is_current=True)
+)
 
 
 def default_weight_config() -> WeightConfig:
     """The current version of the default config; re-created from the seed if someone deleted it."""
-    config = WeightConfig.objects.filter(name=DEFAULT_WEIGHT_CONFIG, is_current=True).first()
+    config = _CURRENT_DEFAULT.first()
     if config is None:
         definition = next(d for d in SEED_WEIGHT_CONFIGS if d["name"] == DEFAULT_WEIGHT_CONFIG)
         config = create_weight_config(**definition)

@@ -98,3 +98,24 @@ def test_int8_text_tower_is_an_option_off_by_default(encoder, settings):
     assert not np.array_equal(exact, approximate)
     assert cosines.min() > 0.99
     np.testing.assert_allclose(np.linalg.norm(approximate, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_encoders_vectors_are_open_clips_own_encode_text(encoder):
+    """The loaded encoder (weights laid out for short inputs, tower over the texts' own tokens) gives
+    the vectors a fresh open_clip model with the same weights gives through its own encode_text."""
+    from embeddings.encoders import build_trainable
+
+    model, _, _, tokenizer = build_trainable("fashionsite-tiny", "none")
+    texts = [*TEXTS, "Puma Men Black Running Shoes", "blue"]
+    with torch.inference_mode():
+        own = model.eval().encode_text(tokenizer(texts)).numpy()
+    own /= np.linalg.norm(own, axis=1, keepdims=True)
+    np.testing.assert_allclose(encoder.encode_texts(texts), own, atol=1e-5)
+    np.testing.assert_allclose(np.stack([encoder.encode_texts([t])[0] for t in texts]), own, atol=1e-5)
+
+
+def test_the_text_transformers_weights_are_stored_as_they_are_read(encoder):
+    """linear(x, W) reads W transposed: the CPU encoder stores every weight matrix of the text
+    transformer column-major (W.T contiguous), the faster GEMM for a query's few rows."""
+    weights = [p for p in text_tower.text_tower(encoder.model).transformer.parameters() if p.dim() == 2]
+    assert weights and all(p.t().is_contiguous() and not p.is_contiguous() for p in weights)

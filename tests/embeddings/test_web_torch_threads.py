@@ -30,7 +30,13 @@ def run_python(code: str, **env) -> str:
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "fashionsite.settings", "WARM_MODELS": "0"}
     # The test session runs its libraries on one thread (pyproject.toml's pytest env); these
     # processes must see the machine's default, as a deployed process does.
-    for name in ("FASHIONSITE_TORCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in (
+        "FASHIONSITE_TORCH_THREADS",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OMP_WAIT_POLICY",
+    ):
         environment.pop(name, None)
     environment.update(env)
     result = subprocess.run(
@@ -49,6 +55,16 @@ def test_a_web_process_encodes_with_the_configured_number_of_torch_threads(torch
     wanted = 1 if torch_default > 1 else 2
     line = run_python("import fashionsite.asgi; " + ENCODE_AND_REPORT, FASHIONSITE_TORCH_THREADS=str(wanted))
     assert line == f"threads {wanted}"
+
+
+def test_a_web_process_lets_idle_openmp_threads_sleep_unless_told_otherwise():
+    """OMP_WAIT_POLICY=PASSIVE: a thread done with its share of a query sleeps instead of spinning on
+    a core the other web worker or PostgreSQL needs; a deployment's own setting is kept."""
+    report = "import fashionsite.asgi, os; print('policy', os.environ.get('OMP_WAIT_POLICY'))"
+    assert run_python(report, FASHIONSITE_TORCH_THREADS="2") == "policy PASSIVE"
+    assert run_python(report, OMP_WAIT_POLICY="ACTIVE") == "policy ACTIVE"
+    worker = "import django, os; django.setup(); print('policy', os.environ.get('OMP_WAIT_POLICY'))"
+    assert run_python(worker) == "policy None"
 
 
 def test_a_web_process_defaults_to_its_share_of_the_cores(torch_default):
