@@ -50,6 +50,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 # Every simulated participant comes from 127.0.0.1: lift the per-address open-link limit.
 os.environ["SURVEY_JOINS_PER_HOUR"] = "0"
 
+from benchmarks.keepalive_client import KeepAliveClient  # noqa: E402
 from benchmarks.participant_http import TASK, join_open_link, task_answers  # noqa: E402
 
 
@@ -225,11 +226,9 @@ class Stats:
 
 def participant_loop(base: str, slug: str, deadline: float, stats: Stats, seed: int, think: float) -> None:
     """Simulated participants one after another until the deadline, each in a fresh session."""
-    import httpx
-
     rng = random.Random(seed)
     while time.monotonic() < deadline:
-        with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
+        with KeepAliveClient(base) as client:
             try:
                 location = join_open_link(client, slug)
                 with stats.lock:
@@ -517,7 +516,7 @@ def main() -> None:
         f"fashionsite/gunicorn_config.py), fresh database {os.environ['FASHIONSITE_DB_NAME']}; load clients: "
         f"{clients} processes with a thread per participant, on the same 2 cores as the server and PostgreSQL; "
         "6 queries × 3 configurations, result sets computed at open; latency of the submit POST measured "
-        f"client-side (httpx); 10% of submits replayed. Per load model (pause per task "
+        f"client-side (one keep-alive http.client connection per participant, benchmarks/keepalive_client.py); 10% of submits replayed. Per load model (pause per task "
         f"{', '.join(f'{t:g}' for t in args.think_seconds)} s, uniform between half and 1.5 times it): "
         f"{args.runs} runs, each a {args.baseline_seconds:.0f} s single-participant baseline then "
         f"{args.participants} participants for {args.seconds:.0f} s; spread = min/median/max over the runs. "
