@@ -1,14 +1,15 @@
 """Survey load: concurrent simulated participants against the real web server over loopback.
 
     .venv/bin/python benchmarks/survey_load.py [--participants 50] [--seconds 20] [--runs 3] [--workers 2]
-        [--client-processes 5] [--think-seconds 1 10]
+        [--client-processes 5] [--think-seconds 1 10] [--server onehop|stock|gthread]
 
 Sets up a fresh database (FASHIONSITE_DB_NAME=bench_survey under var/bench-survey), a small
 catalogue with random unit vectors in its own space, and an open 6-query × 3-configuration
 survey whose result sets are computed when it opens. Then starts the web server `manage.py up`
-runs (gunicorn with uvicorn workers) on 127.0.0.1 and runs
-simulated participants, each in its own HTTP session following the real pages:
-open link → consent → task page → submit answers → next task … → thank-you → a new participant.
+runs (gunicorn with uvicorn workers serving fashionsite/asgi_handler.py; `--server` picks an
+alternative for an A/B, written to survey_load_<server>.json) on 127.0.0.1 and runs simulated
+participants (one keep-alive HTTP connection each, benchmarks/keepalive_client.py), each in its
+own HTTP session following the real pages: open link → consent → task page → submit answers → next task … → thank-you → a new participant.
 One submit in ten is sent twice (a replayed request) to check that nothing is stored twice.
 
 Measures submissions per second and p50/p95 latency of the submit POST (and of task pages),
@@ -50,6 +51,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fashionsite.settings")
 # Every simulated participant comes from 127.0.0.1: lift the per-address open-link limit.
 os.environ["SURVEY_JOINS_PER_HOUR"] = "0"
 
+from benchmarks.keepalive_client import KeepAliveClient  # noqa: E402
 from benchmarks.participant_http import TASK, join_open_link, task_answers  # noqa: E402
 
 
@@ -136,15 +138,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
-    """The web server `manage.py up` runs (gunicorn + uvicorn workers, fashionsite/web.py)."""
+# --server: the web server `manage.py up` runs, or one of the two it was chosen against
+# (docs/deployment.md): Django's stock ASGI handler under the same uvicorn workers, and gthread
+# workers serving the WSGI app (fails the slow-client rule, tests/foundation/test_faults.py).
+SERVERS = {
+    "onehop": [],
+    "stock": ["django.core.asgi:get_asgi_application()"],
+    "gthread": ["fashionsite.wsgi:application", "--worker-class", "gthread", "--threads", "8"],
+}
+
+
+def start_server(port: int, workers: int, server: str = "onehop") -> subprocess.Popen:
+    """The web server `manage.py up` runs (gunicorn + uvicorn workers, fashionsite/web.py), or an
+    alternative of SERVERS."""
     from fashionsite.web import web_command
 
+    command = web_command("127.0.0.1", port, workers)
+    if SERVERS[server]:
+        command[command.index("fashionsite.asgi:application")] = SERVERS[server][0]
+        command += SERVERS[server][1:]
     log = open(REPO / os.environ["FASHIONSITE_DATA_DIR"] / "web.log", "ab")  # noqa: SIM115
     # No query encoder to warm: the survey pages never encode a query.
     env = {**os.environ, "WARM_MODELS": "0"}
     process = subprocess.Popen(
-        web_command("127.0.0.1", port, workers),
+        command,
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     import httpx
@@ -225,11 +242,9 @@ class Stats:
 
 def participant_loop(base: str, slug: str, deadline: float, stats: Stats, seed: int, think: float) -> None:
     """Simulated participants one after another until the deadline, each in a fresh session."""
-    import httpx
-
     rng = random.Random(seed)
     while time.monotonic() < deadline:
-        with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
+        with KeepAliveClient(base) as client:
             try:
                 location = join_open_link(client, slug)
                 with stats.lock:
@@ -403,6 +418,12 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
+        "--server",
+        choices=sorted(SERVERS),
+        default="onehop",
+        help="onehop: what `manage.py up` runs; the others write survey_load_<server>.json (A/B)",
+    )
+    parser.add_argument(
         "--client-processes",
         type=int,
         default=5,
@@ -421,7 +442,7 @@ def main() -> None:
     fresh_database()
     slug = setup_world()
     port = free_port()
-    server = start_server(port, args.workers)
+    server = start_server(port, args.workers, args.server)
     base = f"http://127.0.0.1:{port}"
     from django.db import connections
 
@@ -512,12 +533,14 @@ def main() -> None:
     for error in errors[:5]:
         print("client error:", error)
     notes = (
-        f"The web server `manage.py up` runs: gunicorn with {args.workers} uvicorn workers on 127.0.0.1 "
+        f"Web server: {args.server} (onehop is what `manage.py up` runs: gunicorn with {args.workers} "
+        "uvicorn workers, fashionsite/asgi_handler.py) on 127.0.0.1 "
         f"(fashionsite/web.py, each with its PostgreSQL connection pool: DB_POOL_SIZE from "
         f"fashionsite/gunicorn_config.py), fresh database {os.environ['FASHIONSITE_DB_NAME']}; load clients: "
         f"{clients} processes with a thread per participant, on the same 2 cores as the server and PostgreSQL; "
         "6 queries × 3 configurations, result sets computed at open; latency of the submit POST measured "
-        f"client-side (httpx); 10% of submits replayed. Per load model (pause per task "
+        "client-side (one keep-alive http.client connection per participant, benchmarks/keepalive_client.py); "
+        "10% of submits replayed. Per load model (pause per task "
         f"{', '.join(f'{t:g}' for t in args.think_seconds)} s, uniform between half and 1.5 times it): "
         f"{args.runs} runs, each a {args.baseline_seconds:.0f} s single-participant baseline then "
         f"{args.participants} participants for {args.seconds:.0f} s; spread = min/median/max over the runs. "
@@ -526,7 +549,8 @@ def main() -> None:
         f"PostgreSQL started meanwhile. Machine shared with other engineers: load average before "
         f"{load_before[0]:.1f}, after the runs {', '.join(f'{x:.1f}' for x in loads)}."
     )
-    path = write_results("survey_load", metrics, targets, notes=notes)
+    name = "survey_load" if args.server == "onehop" else f"survey_load_{args.server}"
+    path = write_results(name, metrics, targets, notes=notes)
     print(f"wrote {path}")
     if metrics["lost"] or metrics["duplicated"]:
         sys.exit(1)

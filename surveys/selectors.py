@@ -66,12 +66,8 @@ def shown_products(result_set: ResultSet) -> list[ShownProduct]:
 
 
 def next_assignment(participant: Participant) -> Assignment | None:
-    return (
-        participant.assignments.filter(rating__isnull=True)
-        .select_related("query", "result_set")
-        .order_by("position")
-        .first()
-    )
+    """The participant's first unanswered task (its callers need only where it is: its public_id)."""
+    return participant.assignments.filter(rating__isnull=True).order_by("position").first()
 
 
 @dataclass
