@@ -208,7 +208,7 @@ def test_small_surveys_fit_dense_matrices_with_the_estimates_of_the_sparse_fit(m
     it must report what the sparse fit of larger surveys would report for the same ratings."""
     from surveys.stats import models
 
-    data = crossed(5, effect=0.6, interaction=0.3, configs="ABC", queries=12, raters=10)
+    data = crossed(5, effect=0.6, interaction=0.3, configs="ABC", queries=9, raters=6)
     assert len(data) <= models.DENSE_MODEL_MAX_RATINGS
     dense = models.mixed_model(data, ["A", "B", "C"])
     monkeypatch.setattr(models, "DENSE_MODEL_MAX_RATINGS", 0)
