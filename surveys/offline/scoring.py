@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
+
+from surveys.stats.pairwise import holm_adjust
 
 DEFAULT_METRICS = ("ndcg@10", "precision@10", "map", "mrr@10", "recall@10", "recall@50", "judged@10")
 
@@ -161,7 +162,7 @@ def paired_tests(
         raw.append(float(p_value))
     if not raw:
         return []
-    adjusted = multipletests(raw, method="holm")[1]
+    adjusted = holm_adjust(raw)
     return [
         PairedTest(a, b, diff, p, float(h)) for (a, b, diff), p, h in zip(pairs, raw, adjusted, strict=True)
     ]

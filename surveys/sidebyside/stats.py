@@ -2,7 +2,7 @@
 
 - per pair of arms: wins, ties ("both equally" and "neither"), losses with Wilson 95% CIs of the
   shares (statsmodels), and a two-sided sign test (exact binomial on wins vs losses, ties left out;
-  scipy) with Holm's adjustment across pairs (statsmodels);
+  scipy) with Holm's adjustment across pairs (`surveys.stats.pairwise.holm_adjust`);
 - per arm: a Bradley–Terry strength (choix's maximum-likelihood fit, ties left out, strengths
   centred on mean 0) with a percentile bootstrap CI over the comparisons (seeded).
 """
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import choix
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
+
+from surveys.stats.pairwise import holm_adjust
 
 LEFT, RIGHT, BOTH, NEITHER = "left", "right", "both", "neither"
 ANSWERS = (LEFT, RIGHT, BOTH, NEITHER)
@@ -50,7 +51,7 @@ def pair_table(comparisons: list[Comparison]) -> list[dict]:
         row["p_value"] = float(stats.binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else 1.0
         rows.append(row)
     if rows:
-        adjusted = multipletests([r["p_value"] for r in rows], method="holm")[1]
+        adjusted = holm_adjust([r["p_value"] for r in rows])
         for row, p in zip(rows, adjusted, strict=True):
             row["p_holm"] = float(p)
     return rows

@@ -22,6 +22,10 @@ from surveys.stats.common import ALPHA, CONFIDENCE, num
 from surveys.stats.pairwise import holm_adjust, holm_levels
 
 MIN_RATINGS_FOR_MODEL = 12
+# The crossed design is one group of n ratings, so the fit works on n x n matrices. Up to this many
+# ratings dense ones give the same estimates 3-15 times faster than sparse ones (0.04 s instead of
+# 0.6 s for 48 ratings; 2 s instead of 7 s for 800); larger surveys keep the sparse fit's memory.
+DENSE_MODEL_MAX_RATINGS = 1000
 ORDINAL_LIMITS = (
     "The cumulative-logit model treats 1–5 as ordered categories (no equal spacing assumed) and "
     "assumes proportional odds; it has no random effects, so its p-values ignore that ratings "
@@ -63,7 +67,7 @@ def mixed_model(ratings: pd.DataFrame, keys) -> dict:
         "y ~ 0 + config",
         data=data,
         groups="group",
-        use_sparse=True,
+        use_sparse=len(data) > DENSE_MODEL_MAX_RATINGS,
         vc_formula={
             "participant": "0 + C(participant)",
             "query": "0 + C(query)",

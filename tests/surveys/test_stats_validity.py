@@ -203,6 +203,29 @@ def test_mixed_model_recovers_a_known_effect_and_its_variance_components():
     assert adjusted["high"] < 0
 
 
+def test_small_surveys_fit_dense_matrices_with_the_estimates_of_the_sparse_fit(monkeypatch):
+    """Up to DENSE_MODEL_MAX_RATINGS ratings the mixed model is fitted with dense matrices (faster);
+    it must report what the sparse fit of larger surveys would report for the same ratings."""
+    from surveys.stats import models
+
+    data = crossed(5, effect=0.6, interaction=0.3, configs="ABC", queries=9, raters=6)
+    assert len(data) <= models.DENSE_MODEL_MAX_RATINGS
+    dense = models.mixed_model(data, ["A", "B", "C"])
+    monkeypatch.setattr(models, "DENSE_MODEL_MAX_RATINGS", 0)
+    sparse = models.mixed_model(data, ["A", "B", "C"])
+    assert dense["converged"] and sparse["converged"]
+    for key in "ABC":
+        assert dense["means"][key] == pytest.approx(sparse["means"][key], rel=1e-4), key
+    for key in ("participant", "query", "config_by_query", "residual"):
+        assert dense["variance_components"][key] == pytest.approx(
+            sparse["variance_components"][key], rel=1e-3, abs=1e-6
+        ), key
+    for d, s in zip(dense["contrasts"], sparse["contrasts"], strict=True):
+        assert (d["a"], d["b"], d["significant"]) == (s["a"], s["b"], s["significant"])
+        assert d["estimate"] == pytest.approx(s["estimate"], rel=1e-4)
+        assert d["p_holm"] == pytest.approx(s["p_holm"], rel=1e-3)
+
+
 def test_per_query_differences_and_heterogeneity():
     data = crossed(4, effect=0.0, interaction=1.2, queries=10, raters=30)
     result = stats.query_differences(data, "A", "B")
