@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}
@@ -30,7 +31,15 @@ def folder() -> Path:
 
 def shoot(page, name: str, size: str) -> Path:
     """Save what the viewport shows as `<name>-<size>.png` (size "phone" or "desktop")."""
-    png = page.screenshot(animations="disabled")
+    try:
+        png = page.screenshot(animations="disabled")
+    except PlaywrightError as error:
+        # Chromium sometimes refuses a capture while its compositor is busy (a loaded machine):
+        # the picture is a by-product of the test, so wait for a frame and take it once more.
+        if "Unable to capture screenshot" not in str(error):
+            raise
+        page.evaluate("() => new Promise(resolve => requestAnimationFrame(() => resolve()))")
+        png = page.screenshot(animations="disabled")
     image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
     path = folder() / f"{name}-{size}.png"
     image.save(path, optimize=True)

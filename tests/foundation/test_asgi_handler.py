@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref import sync
@@ -33,7 +34,9 @@ def _serve(handler, path: str) -> tuple[int, dict, bytes]:
         await communicator.wait(10)
         return start["status"], {k.decode().lower(): v for k, v in start["headers"]}, content
 
-    return asyncio.run(run())
+    # A thread of its own: a browser test's Playwright may hold a running event loop in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture
