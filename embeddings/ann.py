@@ -49,8 +49,29 @@ _PGVECTOR_TYPES = {
 }
 
 
+def _index_prefix(column: str) -> str:
+    return f"emb_{column.split('_')[0]}_hnsw_s"
+
+
 def index_name(space_pk: int, column: str) -> str:
-    return f"emb_{column.split('_')[0]}_hnsw_s{int(space_pk)}"
+    return f"{_index_prefix(column)}{int(space_pk)}"
+
+
+def indexed_rows_sql(space_pk_sql: str) -> tuple[str, list[str]]:
+    """SQL (and its parameter) for PostgreSQL's count of the vectors in a space's image index
+    (`pg_class.reltuples`, set by CREATE INDEX, VACUUM and ANALYZE): NULL without the index, -1
+    before its first count. `space_pk_sql` is the SQL of the space's id (a column or a placeholder)."""
+    sql = f"(SELECT c.reltuples FROM pg_class c WHERE c.relname = %s || ({space_pk_sql})::text)"  # noqa: S608
+    return sql, [_index_prefix("image_vector")]
+
+
+def indexed_rows(space_pk: int, *, using: str = "default") -> float | None:
+    """How many vectors the space's image index holds, as PostgreSQL last counted it (None: unknown)."""
+    sql, params = indexed_rows_sql("%s")
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", [*params, int(space_pk)])
+        (rows,) = cursor.fetchone()
+    return float(rows) if rows is not None and rows > 0 else None
 
 
 def indexed_expression(column: str, dimension: int, storage: str = "vector", alias: str = "") -> str:

@@ -1,7 +1,9 @@
 """Reads about embedding spaces used across the site."""
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, FloatField, OuterRef
+from django.db.models.expressions import RawSQL
 
+from embeddings import ann
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from fashionsite.compiled_query import CompiledQuery
 
@@ -25,7 +27,8 @@ def active_space() -> EmbeddingSpace | None:
 
 def active_space_with_vectors() -> tuple[EmbeddingSpace | None, bool]:
     """The active space and whether it holds any product vectors yet, in one query (a search
-    needs both before it starts)."""
+    needs both before it starts). The space carries `indexed_rows`, its image index's row count as
+    PostgreSQL last counted it (ann.indexed_rows_sql), which scales the ef_search defaults."""
     space = _ACTIVE_SPACE_WITH_VECTORS.first()
     return space, bool(space is not None and space.has_vectors)
 
@@ -33,9 +36,14 @@ def active_space_with_vectors() -> tuple[EmbeddingSpace | None, bool]:
 # Every search reads it first: its SQL is compiled once per process (fashionsite/compiled_query.py).
 _ACTIVE_SPACE_WITH_VECTORS = CompiledQuery(
     lambda: EmbeddingSpace.objects.filter(is_active=True).annotate(
-        has_vectors=Exists(ProductEmbedding.objects.filter(space=OuterRef("pk")))
+        has_vectors=Exists(ProductEmbedding.objects.filter(space=OuterRef("pk"))),
+        # Constant SQL: the index name's prefix is a parameter, the id a column of this query.
+        indexed_rows=RawSQL(  # noqa: S611
+            *ann.indexed_rows_sql(f'"{EmbeddingSpace._meta.db_table}"."id"'), output_field=FloatField()
+        ),
     ),
     "has_vectors",
+    "indexed_rows",
 )
 
 

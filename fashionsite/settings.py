@@ -295,6 +295,8 @@ SEARCH_EF_SEARCH = {
     "text": env_int("SEARCH_EF_SEARCH_TEXT", 600),
     "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 600),
 }
+# They hold up to this many vectors per space, then grow with sqrt(size) (x2 at 1M), at most 1,000.
+SEARCH_EF_SEARCH_BASE_ROWS = env_int("SEARCH_EF_SEARCH_BASE_ROWS", 250_000)
 
 # --------------------------------------------------------------------------- surveys
 # New participants one address may start through a survey's open link per hour (0 = no limit).

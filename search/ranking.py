@@ -7,6 +7,7 @@ defaults: docs/search-scoring.md.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from embeddings import ann
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from search import selectors
 from search.errors import SearchError
-from search.models import WeightConfig
+from search.models import EF_SEARCH_MAX, WeightConfig
 
 QUERY_KINDS = ("image", "text", "combined")
 
@@ -41,9 +42,21 @@ def query_kind(*, has_text: bool, has_image: bool) -> str:
     return "text" if has_text else "image"
 
 
-def ef_search_for(config: WeightConfig, kind: str) -> int:
-    """The config's ef_search if it sets one, else the kind's default; never below K1."""
-    chosen = config.ef_search or settings.SEARCH_EF_SEARCH[kind]
+def scaled_ef_search(default: int, rows: float | None) -> int:
+    """A kind's default ef_search for a space of `rows` vectors: as set up to
+    SEARCH_EF_SEARCH_BASE_ROWS, then growing with the square root of the size (twice at four times
+    the rows), at most pgvector's 1,000. Measured (docs/search-scoring.md, "Scale"): image queries
+    keep recall@100 >= 0.98 at 100 up to 250k products and need 200 at 1M (0.940 at 100)."""
+    base_rows = settings.SEARCH_EF_SEARCH_BASE_ROWS
+    if not rows or base_rows <= 0 or rows <= base_rows:
+        return int(default)
+    return min(EF_SEARCH_MAX, math.ceil(default * math.sqrt(rows / base_rows)))
+
+
+def ef_search_for(config: WeightConfig, kind: str, rows: float | None = None) -> int:
+    """The config's ef_search if it sets one, else the kind's default for a space of `rows`
+    vectors (scaled_ef_search); never below K1."""
+    chosen = config.ef_search or scaled_ef_search(settings.SEARCH_EF_SEARCH[kind], rows)
     return max(int(chosen), int(config.k1))
 
 
@@ -89,9 +102,15 @@ class Plan:
 
 
 def make_plan(
-    space: EmbeddingSpace, config: WeightConfig, text: np.ndarray | None, image: np.ndarray | None
+    space: EmbeddingSpace,
+    config: WeightConfig,
+    text: np.ndarray | None,
+    image: np.ndarray | None,
+    *,
+    rows: float | None = None,
 ) -> Plan:
-    """The plan for query vectors under a config (validates the vectors' dimension)."""
+    """The plan for query vectors under a config (validates the vectors' dimension); `rows`, the
+    space's size, scales the ef_search defaults (None: the defaults as set)."""
     for vector in (text, image):
         if vector is not None and vector.shape != (space.dimension,):
             raise SearchError(
@@ -112,7 +131,7 @@ def make_plan(
         image_share=float(config.product_image_share),
         title_share=float(config.product_title_share),
         k1=config.k1,
-        ef_search=ef_search_for(config, query_kind(has_text=has_text, has_image=has_image)),
+        ef_search=ef_search_for(config, query_kind(has_text=has_text, has_image=has_image), rows),
         storage=space.vector_storage,
     )
 
@@ -164,6 +183,16 @@ def search_database() -> str:
     return router.db_for_read(ProductEmbedding) or "default"
 
 
+def indexed_rows(space: EmbeddingSpace, config: WeightConfig, using: str) -> float | None:
+    """The space's size for the ef_search defaults: carried by the active space as read for a
+    search (embeddings.selectors), else one catalogue query; not needed when the config sets ef_search."""
+    if config.ef_search:
+        return None
+    if hasattr(space, "indexed_rows"):
+        return space.indexed_rows if space.indexed_rows and space.indexed_rows > 0 else None
+    return ann.indexed_rows(space.pk, using=using)
+
+
 def rank_products(
     *,
     space: EmbeddingSpace,
@@ -181,8 +210,8 @@ def rank_products(
     `filters` must already be validated (selectors.validate_filters). Reads only; run_search
     stores the outcome.
     """
-    plan = make_plan(space, config, text_vector, image_vector)
     using = search_database()
+    plan = make_plan(space, config, text_vector, image_vector, rows=indexed_rows(space, config, using))
     filter_sql, filter_params = selectors.filter_sql(filters)
     if exclude_product_id is not None:
         filter_sql += " AND e.product_id <> %(exclude_id)s"
