@@ -288,14 +288,13 @@ SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 8000)
 SEARCH_ITERATIVE_SCAN = env_choice(
     "SEARCH_ITERATIVE_SCAN", "relaxed_order", ("relaxed_order", "strict_order")
 )
-# hnsw.ef_search per query kind when a weight config leaves ef_search blank: the lowest values
-# that keep recall@100 >= 0.98 in benchmarks/search.py's sweep (docs/search-scoring.md).
+# hnsw.ef_search per query kind when a config leaves it blank (recall@100 >= 0.98 in the sweep,
+# docs/search-scoring.md), for up to BASE_ROWS vectors per space; above, x sqrt(rows/base), max 1,000.
 SEARCH_EF_SEARCH = {
     "image": env_int("SEARCH_EF_SEARCH_IMAGE", 100),
     "text": env_int("SEARCH_EF_SEARCH_TEXT", 600),
     "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 600),
 }
-# They hold up to this many vectors per space, then grow with sqrt(size) (x2 at 1M), at most 1,000.
 SEARCH_EF_SEARCH_BASE_ROWS = env_int("SEARCH_EF_SEARCH_BASE_ROWS", 250_000)
 
 # --------------------------------------------------------------------------- surveys
