@@ -15,11 +15,18 @@ import gc
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
+
+# Cache the compiled and assertion-rewritten modules (__pycache__/, ignored by git) even where the
+# environment sets PYTHONDONTWRITEBYTECODE (as the Makefile's export does for `make`): without the
+# cache every test process compiles and rewrites some 350 test, plugin and app modules again, half
+# of its collection time (cached files are read whatever the setting, so later runs gain).
+sys.dont_write_bytecode = False
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -191,6 +198,42 @@ def numba_typed_containers_cached():
         for helper in vars(module).values():
             if isinstance(helper, Dispatcher):
                 helper.enable_caching()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files_found_once():
+    """Walk the static folders once per test process, not once per test. WhiteNoise's middleware
+    (WHITENOISE_USE_FINDERS) lists every app's static files and stats each one when it is made, and
+    Django's test client makes its middleware chain anew for every client, so in every test that
+    sends a request (a twentieth of the fast lane's CPU time). The static files do not change
+    during a session: later middleware instances get the same files, served the same way."""
+    from django.conf import settings
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    walk = WhiteNoiseMiddleware.add_files_from_finders
+    found: dict[tuple, dict] = {}
+
+    def add_files_from_finders(self):
+        key = (
+            self.static_prefix,
+            self.max_age,
+            self.charset,
+            self.allow_all_origins,
+            self.index_file,
+            self.add_headers_function,
+            tuple(settings.INSTALLED_APPS),
+            tuple(str(folder) for folder in settings.STATICFILES_DIRS),
+            tuple(settings.STATICFILES_FINDERS),
+        )
+        if key not in found:
+            own, self.files = self.files, {}
+            walk(self)
+            found[key], self.files = self.files, own
+        self.files.update(found[key])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders
+    yield
+    WhiteNoiseMiddleware.add_files_from_finders = walk
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ polls a condition the real worker makes true.
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 
@@ -21,6 +22,7 @@ from PIL import Image
 POLYGLOT_SCRIPT = b"<html><body><script>document.title='pwned'</script></body></html>"
 
 
+@functools.cache  # the same arguments make the same bytes (a 100-megapixel PNG takes a second)
 def image_bytes(
     format: str = "JPEG",
     *,
