@@ -57,6 +57,40 @@ def pytest_configure(config):
         separate_xdist_worker(settings, worker)
 
 
+# Fixtures that hold a transaction open over a whole module (its tests run in savepoints of it).
+MODULE_TRANSACTION_FIXTURES = frozenset({"module_catalogue", "module_tiny_catalogue"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """A module that shares data through a module-long transaction must have no transactional test:
+    pytest keeps a module's fixtures up until its last test, so such a test would run inside the
+    open transaction (pytest-django runs transactional tests after the others, and the two groups of
+    one module can meet)."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    for module, module_items in modules.items():
+        if any(MODULE_TRANSACTION_FIXTURES & set(item.fixturenames) for item in module_items):
+            transactional = [item.name for item in module_items if is_transactional(item)]
+            if transactional:
+                raise pytest.UsageError(
+                    f"{module} shares a module-long transaction ({', '.join(sorted(MODULE_TRANSACTION_FIXTURES))}) "
+                    f"but has transactional tests ({', '.join(transactional)}): move them to another module."
+                )
+
+
+def is_transactional(item) -> bool:
+    """Whether pytest-django runs `item` as a transactional test (the rule of its test ordering)."""
+    from pytest_django.plugin import validate_django_db
+
+    marker = item.get_closest_marker("django_db")
+    if marker:
+        transaction, reset_sequences, *_ = validate_django_db(marker)
+        if transaction or reset_sequences:
+            return True
+    return bool({"transactional_db", "live_server"} & set(item.fixturenames))
+
+
 def separate_xdist_worker(settings, worker: str) -> None:
     """Under pytest-xdist (`make test-fast` runs two workers) each worker shares the servers but not
     their contents: pytest-django already gives it its own test database (test_<name>_gw0); here it

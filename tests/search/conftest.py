@@ -125,15 +125,47 @@ def weight_config(db):
     return make
 
 
-@pytest.fixture
-def tiny_catalogue(db, settings):
+def make_tiny_catalogue() -> KnownCatalogue:
     """A catalogue with known product vectors in an active space of the tiny random-init model.
 
     Queries are encoded for real (embeddings.services.encode_query); products carry known vectors.
     """
+    from django.conf import settings
+
     from embeddings.services import ensure_space
 
     space = ensure_space(
         name="tiny-test", model_name=settings.EMBEDDINGS_MODEL, pretrained="none", activate=True
     )
     return make_known_catalogue(n=90, space=space)
+
+
+@pytest.fixture
+def tiny_catalogue(db):
+    """The tiny catalogue, built for this test (see make_tiny_catalogue)."""
+    return make_tiny_catalogue()
+
+
+@pytest.fixture(scope="module")
+def module_tiny_catalogue(django_db_setup, django_db_blocker):
+    """The tiny catalogue built once for a module, in a transaction rolled back after its last test;
+    each test runs in a savepoint of it (pytest-django's `db`), so what a test writes is gone before
+    the next one. Only for modules without transactional tests (tests/conftest.py checks)."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield make_tiny_catalogue()
+        transaction.set_rollback(True)
+
+
+def tiny_catalogue_per_module():
+    """A `tiny_catalogue` fixture whose tests share the module's catalogue (module_tiny_catalogue):
+    `tiny_catalogue = tiny_catalogue_per_module()` in a module whose tests only read the catalogue
+    or change it inside their own savepoint. Building it costs a third of a second (90 products and
+    vectors inserted into the space's HNSW indexes) that every test of the module paid."""
+
+    @pytest.fixture(name="tiny_catalogue")
+    def shared_tiny_catalogue(module_tiny_catalogue, db):
+        return module_tiny_catalogue
+
+    return shared_tiny_catalogue
