@@ -1,7 +1,8 @@
 """Survey fixtures: a small catalogue with images and known vectors, weight configs, surveys.
 
 Shared by tests/surveys/ (via conftest) and the browser journey (imported there). Everything is
-created in the test itself: transactional tests truncate seeded rows.
+created in the test itself (transactional tests truncate seeded rows), or once for a module that
+has no transactional test and opts in (`survey_data_per_module`).
 """
 
 from __future__ import annotations
@@ -176,6 +177,29 @@ def weight_configs(db):
     return make_weight_configs(3)
 
 
+def build_survey(*, queries=6, configs=3, target=10, status="open", own_query_tasks=0, results_per_task=6):
+    """A survey over the catalogue: what `make_survey` makes (see there)."""
+    from surveys import services
+
+    number = next(_numbers)
+    survey = services.create_survey(
+        title=f"Survey {number}",
+        slug=f"survey-{number}",
+        weight_configs=make_weight_configs(configs),
+        target_ratings_per_cell=target,
+        results_per_task=results_per_task,
+        exact=True,
+        seed=1234 + number,
+        instructions="Look at the results and answer two questions.",
+        own_query_tasks=own_query_tasks,
+    )
+    if queries:
+        services.sample_catalogue_queries(survey=survey, count=queries, categories=[])
+    if status == "open":
+        services.open_survey(survey=survey)
+    return survey
+
+
 @pytest.fixture
 def make_survey(catalogue):
     """make_survey(queries=6, configs=3, target=10, status="open", own_query_tasks=0) -> Survey.
@@ -183,33 +207,52 @@ def make_survey(catalogue):
     Queries are sampled catalogue products (title + image), so result sets come from the products'
     stored vectors; searches are exact (no HNSW index is needed for a handful of products).
     """
-    from surveys import services
-
-    def make(*, queries=6, configs=3, target=10, status="open", own_query_tasks=0, results_per_task=6):
-        number = next(_numbers)
-        survey = services.create_survey(
-            title=f"Survey {number}",
-            slug=f"survey-{number}",
-            weight_configs=make_weight_configs(configs),
-            target_ratings_per_cell=target,
-            results_per_task=results_per_task,
-            exact=True,
-            seed=1234 + number,
-            instructions="Look at the results and answer two questions.",
-            own_query_tasks=own_query_tasks,
-        )
-        if queries:
-            services.sample_catalogue_queries(survey=survey, count=queries, categories=[])
-        if status == "open":
-            services.open_survey(survey=survey)
-        return survey
-
-    return make
+    return build_survey
 
 
 @pytest.fixture
 def open_survey(make_survey):
     return make_survey(queries=3, configs=2)
+
+
+@pytest.fixture(scope="module")
+def module_survey_data(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The catalogue (its photos in a media folder of the module) and the `open_survey`, built once
+    for a module in a transaction rolled back after its last test; each test runs in a savepoint of
+    it (pytest-django's `db`), so what a test writes is gone before the next one. Only for modules
+    without transactional tests (tests/conftest.py checks)."""
+    from django.db import transaction
+    from django.test import override_settings
+
+    media = tmp_path_factory.mktemp("survey-media")
+    with override_settings(MEDIA_ROOT=media), django_db_blocker.unblock(), transaction.atomic():
+        catalogue = make_catalogue()
+        yield media, catalogue, build_survey(queries=3, configs=2)
+        transaction.set_rollback(True)
+
+
+def survey_data_per_module():
+    """`media_root, catalogue, open_survey = survey_data_per_module()` in a module whose tests share
+    one catalogue, media folder and open survey (module_survey_data): 40 product photos written and
+    every (query, arm) result set searched once per module instead of once per test. Each test gets
+    the survey read afresh, so what an earlier test did to its Python object does not carry over."""
+
+    @pytest.fixture(name="media_root")
+    def shared_media_root(module_survey_data, settings):
+        settings.MEDIA_ROOT = module_survey_data[0]
+        return settings.MEDIA_ROOT
+
+    @pytest.fixture(name="catalogue")
+    def shared_catalogue(module_survey_data, db, media_root):
+        return module_survey_data[1]
+
+    @pytest.fixture(name="open_survey")
+    def shared_open_survey(module_survey_data, db, media_root):
+        from surveys.models import Survey
+
+        return Survey.objects.get(pk=module_survey_data[2].pk)
+
+    return shared_media_root, shared_catalogue, shared_open_survey
 
 
 @pytest.fixture
