@@ -28,7 +28,7 @@ import pytest
 # of its collection time (cached files are read whatever the setting, so later runs gain).
 sys.dont_write_bytecode = False
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.db_template"]
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
