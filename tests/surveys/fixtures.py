@@ -39,7 +39,9 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
     products = []
     for i in range(n):
         product = Product(
-            catalog_id=f"{number}{i:04d}",
+            # Six digits or more: never one of make_known_catalogue's ids (10000 + i), which a test
+            # may create beside a module's shared catalogue.
+            catalog_id=f"{number}{i:05d}",
             master_category="Apparel" if i % 3 else "Footwear",
             article_type=ARTICLES[i % 6],
             base_colour=str(i % 6),
