@@ -58,7 +58,9 @@ def pytest_configure(config):
 
 
 # Fixtures that hold a transaction open over a whole module (its tests run in savepoints of it).
-MODULE_TRANSACTION_FIXTURES = frozenset({"module_catalogue", "module_tiny_catalogue", "module_survey_data"})
+MODULE_TRANSACTION_FIXTURES = frozenset(
+    {"module_catalogue", "module_tiny_catalogue", "module_survey_data", "module_protocol_catalogue"}
+)
 
 
 def pytest_collection_modifyitems(config, items):

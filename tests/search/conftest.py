@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.factories import EmbeddingSpaceFactory, store_vectors, unit_rows
+from tests.fixtures import module_transaction
 
 GENDERS = ("Men", "Women", "Unisex")
 ARTICLES = ("Tshirts", "Shirts", "Jeans", "Watches", "Kurtas")
@@ -148,14 +149,9 @@ def tiny_catalogue(db):
 
 @pytest.fixture(scope="module")
 def module_tiny_catalogue(django_db_setup, django_db_blocker):
-    """The tiny catalogue built once for a module, in a transaction rolled back after its last test;
-    each test runs in a savepoint of it (pytest-django's `db`), so what a test writes is gone before
-    the next one. Only for modules without transactional tests (tests/conftest.py checks)."""
-    from django.db import transaction
-
-    with django_db_blocker.unblock(), transaction.atomic():
+    """The tiny catalogue built once for a module (tests.fixtures.module_transaction)."""
+    with module_transaction(django_db_blocker):
         yield make_tiny_catalogue()
-        transaction.set_rollback(True)
 
 
 def tiny_catalogue_per_module():

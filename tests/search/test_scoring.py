@@ -11,19 +11,16 @@ from search import selectors
 from search.errors import SearchError
 from search.ranking import Plan, explain_stage1, make_plan, rank_products
 from tests.factories import store_vectors, unit_rows
+from tests.fixtures import module_transaction
 from tests.search.conftest import brute_force, make_known_catalogue
 
 
 @pytest.fixture(scope="module")
 def module_catalogue(django_db_setup, django_db_blocker):
-    """The known catalogue (600 products, vectors, HNSW indexes) built once for this module, in a
-    transaction rolled back after its last test; each test runs in a savepoint of it (pytest-django's
-    `db`), so what a test writes is gone before the next one."""
-    from django.db import transaction
-
-    with django_db_blocker.unblock(), transaction.atomic():
+    """The known catalogue (600 products, vectors, HNSW indexes) built once for this module
+    (tests.fixtures.module_transaction)."""
+    with module_transaction(django_db_blocker):
         yield make_known_catalogue()
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

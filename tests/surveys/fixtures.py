@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.factories import EmbeddingSpaceFactory, store_vectors
-from tests.fixtures import jpeg_bytes
+from tests.fixtures import jpeg_bytes, module_transaction
 
 _numbers = itertools.count(1)
 COLOURS = [(200, 30, 30), (30, 30, 200), (30, 160, 60), (230, 200, 40), (20, 20, 20), (240, 240, 240)]
@@ -220,17 +220,14 @@ def open_survey(make_survey):
 @pytest.fixture(scope="module")
 def module_survey_data(django_db_setup, django_db_blocker, tmp_path_factory):
     """The catalogue (its photos in a media folder of the module) and the `open_survey`, built once
-    for a module in a transaction rolled back after its last test; each test runs in a savepoint of
-    it (pytest-django's `db`), so what a test writes is gone before the next one. Only for modules
-    without transactional tests (tests/conftest.py checks)."""
-    from django.db import transaction
+    for a module (tests.fixtures.module_transaction); module-scoped fixtures that depend on it add
+    their rows to the same transaction."""
     from django.test import override_settings
 
     media = tmp_path_factory.mktemp("survey-media")
-    with override_settings(MEDIA_ROOT=media), django_db_blocker.unblock(), transaction.atomic():
+    with override_settings(MEDIA_ROOT=media), module_transaction(django_db_blocker):
         catalogue = make_catalogue()
         yield media, catalogue, build_survey(queries=3, configs=2)
-        transaction.set_rollback(True)
 
 
 def survey_data_per_module():
