@@ -59,7 +59,7 @@ def pytest_configure(config):
 
 # Fixtures that hold a transaction open over a whole module (its tests run in savepoints of it).
 MODULE_TRANSACTION_FIXTURES = frozenset(
-    {"module_catalogue", "module_tiny_catalogue", "module_survey_data", "module_protocol_catalogue"}
+    {"module_catalogue", "module_tiny_catalogue", "module_survey_catalogue", "module_protocol_catalogue"}
 )
 
 

@@ -218,16 +218,39 @@ def open_survey(make_survey):
 
 
 @pytest.fixture(scope="module")
-def module_survey_data(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The catalogue (its photos in a media folder of the module) and the `open_survey`, built once
-    for a module (tests.fixtures.module_transaction); module-scoped fixtures that depend on it add
-    their rows to the same transaction."""
+def module_survey_catalogue(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The catalogue, its photos in a media folder of the module, built once for a module
+    (tests.fixtures.module_transaction); module-scoped fixtures that depend on it add their rows to
+    the same transaction."""
     from django.test import override_settings
 
     media = tmp_path_factory.mktemp("survey-media")
     with override_settings(MEDIA_ROOT=media), module_transaction(django_db_blocker):
-        catalogue = make_catalogue()
-        yield media, catalogue, build_survey(queries=3, configs=2)
+        yield media, make_catalogue()
+
+
+@pytest.fixture(scope="module")
+def module_survey_data(module_survey_catalogue):
+    """The module's catalogue and media folder, and the `open_survey` over them."""
+    media, catalogue = module_survey_catalogue
+    return media, catalogue, build_survey(queries=3, configs=2)
+
+
+def catalogue_per_module():
+    """`media_root, catalogue = catalogue_per_module()` in a module whose tests share one catalogue
+    and media folder (module_survey_catalogue) but make their own surveys: 40 product photos
+    written once per module instead of once per test."""
+
+    @pytest.fixture(name="media_root")
+    def shared_media_root(module_survey_catalogue, settings):
+        settings.MEDIA_ROOT = module_survey_catalogue[0]
+        return settings.MEDIA_ROOT
+
+    @pytest.fixture(name="catalogue")
+    def shared_catalogue(module_survey_catalogue, db, media_root):
+        return module_survey_catalogue[1]
+
+    return shared_media_root, shared_catalogue
 
 
 def survey_data_per_module():
