@@ -34,10 +34,12 @@ test: install system-deps
 # The fast lane: unit and thin database tests only, no Celery worker, no browser, no slow
 # simulations, training runs or migration replay, no end-to-end `integration` tests, in two
 # pytest-xdist workers (each its own test database, Redis database and media folder; see
-# tests/conftest.py). README gives its measured times (the target is under a minute on 2 cores).
-# `make test` runs everything and is what CI runs.
+# tests/conftest.py). xdist hands out at most 4 tests at a time (--maxschedchunk), so the two
+# workers end together instead of one running its last queued batch alone. README gives its
+# measured times (the target is under a minute on 2 cores). `make test` runs everything and is
+# what CI runs.
 test-fast: install
-	$(BIN)/python -m pytest -q -n 2 -m "not worker and not browser and not slow and not integration"
+	$(BIN)/python -m pytest -q -n 2 --maxschedchunk=4 -m "not worker and not browser and not slow and not integration"
 
 lint: install
 	$(BIN)/ruff check .

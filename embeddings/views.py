@@ -2,6 +2,7 @@
 with a retry, running jobs with rate and ETA, Celery workers and their devices, the active-space
 switch; the embedding progress of a catalogue upload. Staff with catalogue.manage_catalog."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,7 +26,7 @@ def dashboard(request):
             "coverage": reads.space_coverage(),
             "jobs": [row["job"] for row in selectors.running_jobs()],
             "failures": reads.failures(limit=200),
-            "workers": celery_workers(timeout=1.0),
+            "workers": celery_workers(timeout=settings.EMBEDDINGS_WORKERS_REPLY_TIMEOUT),
         },
     )
 

@@ -245,6 +245,8 @@ EMBEDDINGS_BATCH_SIZE = env_int("EMBEDDINGS_BATCH_SIZE", 64)
 # Option: an int8 text tower (faster on CPUs, slightly different vectors: docs/search-scoring.md).
 EMBEDDINGS_TEXT_INT8 = env_bool("EMBEDDINGS_TEXT_INT8", False)
 EMBEDDINGS_AUTO_QUEUE = env_bool("EMBEDDINGS_AUTO_QUEUE", True)
+# Seconds the embeddings dashboard waits for Celery workers to answer (a broadcast waits all of it).
+EMBEDDINGS_WORKERS_REPLY_TIMEOUT = env_float("EMBEDDINGS_WORKERS_REPLY_TIMEOUT", 1.0)
 # Changed products are re-embedded by one sweep (embeddings/sweep.py), queued after each catalogue
 # change and by Celery beat every this many seconds (0: only after changes and at worker start).
 # The same beat task re-sends the queued batches of jobs with no progress for STALL seconds while

@@ -15,13 +15,20 @@ import gc
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-pytest_plugins = ["tests.fixtures"]
+# Cache the compiled and assertion-rewritten modules (__pycache__/, ignored by git) even where the
+# environment sets PYTHONDONTWRITEBYTECODE (as the Makefile's export does for `make`): without the
+# cache every test process compiles and rewrites some 350 test, plugin and app modules again, half
+# of its collection time (cached files are read whatever the setting, so later runs gain).
+sys.dont_write_bytecode = False
+
+pytest_plugins = ["tests.fixtures", "tests.db_template"]
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -48,6 +55,42 @@ def pytest_configure(config):
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         separate_xdist_worker(settings, worker)
+
+
+# Fixtures that hold a transaction open over a whole module (its tests run in savepoints of it).
+MODULE_TRANSACTION_FIXTURES = frozenset(
+    {"module_catalogue", "module_tiny_catalogue", "module_survey_catalogue", "module_protocol_catalogue"}
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A module that shares data through a module-long transaction must have no transactional test:
+    pytest keeps a module's fixtures up until its last test, so such a test would run inside the
+    open transaction (pytest-django runs transactional tests after the others, and the two groups of
+    one module can meet)."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    for module, module_items in modules.items():
+        if any(MODULE_TRANSACTION_FIXTURES & set(item.fixturenames) for item in module_items):
+            transactional = [item.name for item in module_items if is_transactional(item)]
+            if transactional:
+                raise pytest.UsageError(
+                    f"{module} shares a module-long transaction ({', '.join(sorted(MODULE_TRANSACTION_FIXTURES))}) "
+                    f"but has transactional tests ({', '.join(transactional)}): move them to another module."
+                )
+
+
+def is_transactional(item) -> bool:
+    """Whether pytest-django runs `item` as a transactional test (the rule of its test ordering)."""
+    from pytest_django.plugin import validate_django_db
+
+    marker = item.get_closest_marker("django_db")
+    if marker:
+        transaction, reset_sequences, *_ = validate_django_db(marker)
+        if transaction or reset_sequences:
+            return True
+    return bool({"transactional_db", "live_server"} & set(item.fixturenames))
 
 
 def separate_xdist_worker(settings, worker: str) -> None:
@@ -191,6 +234,42 @@ def numba_typed_containers_cached():
         for helper in vars(module).values():
             if isinstance(helper, Dispatcher):
                 helper.enable_caching()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files_found_once():
+    """Walk the static folders once per test process, not once per test. WhiteNoise's middleware
+    (WHITENOISE_USE_FINDERS) lists every app's static files and stats each one when it is made, and
+    Django's test client makes its middleware chain anew for every client, so in every test that
+    sends a request (a twentieth of the fast lane's CPU time). The static files do not change
+    during a session: later middleware instances get the same files, served the same way."""
+    from django.conf import settings
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    walk = WhiteNoiseMiddleware.add_files_from_finders
+    found: dict[tuple, dict] = {}
+
+    def add_files_from_finders(self):
+        key = (
+            self.static_prefix,
+            self.max_age,
+            self.charset,
+            self.allow_all_origins,
+            self.index_file,
+            self.add_headers_function,
+            tuple(settings.INSTALLED_APPS),
+            tuple(str(folder) for folder in settings.STATICFILES_DIRS),
+            tuple(settings.STATICFILES_FINDERS),
+        )
+        if key not in found:
+            own, self.files = self.files, {}
+            walk(self)
+            found[key], self.files = self.files, own
+        self.files.update(found[key])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders
+    yield
+    WhiteNoiseMiddleware.add_files_from_finders = walk
 
 
 @pytest.fixture

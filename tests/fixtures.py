@@ -10,6 +10,8 @@ polls a condition the real worker makes true.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import time
 
@@ -21,6 +23,7 @@ from PIL import Image
 POLYGLOT_SCRIPT = b"<html><body><script>document.title='pwned'</script></body></html>"
 
 
+@functools.cache  # the same arguments make the same bytes (a 100-megapixel PNG takes a second)
 def image_bytes(
     format: str = "JPEG",
     *,
@@ -68,6 +71,19 @@ def wait_until(predicate, *, timeout: float = 240.0, interval: float = 0.5, what
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout:.0f} s")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def module_transaction(django_db_blocker):
+    """For a module-scoped fixture: what it creates lives in a transaction rolled back after the
+    module's last test, and each test runs in a savepoint of it (pytest-django's `db`), so what a
+    test writes is gone before the next one. Only for modules without transactional tests
+    (tests/conftest.py checks the fixtures named in MODULE_TRANSACTION_FIXTURES)."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
 
 
 def staff_user(username: str, permission: str):

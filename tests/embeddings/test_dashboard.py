@@ -53,7 +53,10 @@ def test_dashboard_shows_coverage_and_stale_per_space(catalogue_admin_client):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_dashboard_lists_the_celery_worker_with_its_queues_and_device(catalogue_admin_client, celery_worker):
+def test_dashboard_lists_the_celery_worker_with_its_queues_and_device(
+    catalogue_admin_client, celery_worker, settings
+):
+    settings.EMBEDDINGS_WORKERS_REPLY_TIMEOUT = 1.0  # the site's default (the tests' is a tenth)
     page = catalogue_admin_client.get(reverse("embeddings:dashboard")).content.decode()
     assert 'data-testid="workers"' in page, page[-2000:]
     assert "default, embeddings" in page

@@ -6,6 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from embeddings.models import ProductEmbedding
 from search.models import SearchRun, WeightConfig
 from tests.fixtures import png_bytes
+from tests.search.conftest import tiny_catalogue_per_module
+
+tiny_catalogue = tiny_catalogue_per_module()
 
 
 @pytest.fixture

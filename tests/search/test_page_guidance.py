@@ -9,8 +9,10 @@ import pytest
 
 from embeddings.models import EmbeddingSpace
 from embeddings.warmup import warm_query_encoder
+from tests.search.conftest import tiny_catalogue_per_module
 
 pytestmark = pytest.mark.django_db
+tiny_catalogue = tiny_catalogue_per_module()
 
 
 def more_like_this_links(html: str) -> list[dict]:

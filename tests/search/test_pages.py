@@ -7,6 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from embeddings.models import ProductEmbedding
 from tests.fixtures import png_bytes
+from tests.search.conftest import tiny_catalogue_per_module
+
+tiny_catalogue = tiny_catalogue_per_module()
 
 
 @pytest.mark.django_db

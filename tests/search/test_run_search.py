@@ -19,6 +19,10 @@ from search.querycache import text_cache_key
 from search.services import pin_runs, prune_search_runs, run_search, unpin_runs, update_weight_config
 from surveys.services import add_query, create_survey
 from tests.fixtures import png_bytes
+from tests.search.conftest import tiny_catalogue_per_module
+
+# The one transactional test of stage one's settings is in test_stage_one_settings.py.
+tiny_catalogue = tiny_catalogue_per_module()
 
 
 @pytest.mark.django_db
@@ -166,70 +170,6 @@ def test_a_config_a_survey_compares_is_versioned_before_any_run(tiny_catalogue, 
     assert survey.configs.get(code="A").weight_config_id == config.pk  # the survey keeps its version
     with pytest.raises(ValidationError, match="cannot be renamed"):  # refused, not ignored
         update_weight_config(config=new, name="something-else")
-
-
-def _settings_now(names):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(["current_setting(%s, true)"] * len(names)), names)
-        return dict(zip(names, cursor.fetchone(), strict=True))
-
-
-@pytest.mark.django_db
-def test_stage_one_settings_do_not_outlive_the_search_in_an_outer_transaction(tiny_catalogue, settings):
-    # Tests run inside a transaction, like a survey computing result sets: stage 1 is a savepoint,
-    # and a SET LOCAL there would otherwise last until the outer commit.
-    settings.SEARCH_FILTER_EXACT_BELOW = 0  # the filtered search takes the HNSW path
-    run_search(text="warm up")  # loads pgvector in this session, so its settings exist
-    names = ["hnsw.ef_search", "hnsw.iterative_scan", "hnsw.max_scan_tuples", "enable_sort"]
-    before = _settings_now(names)
-    run = run_search(text="blue shirt", filters={"gender": "Women"}, k=5)
-    assert not run.exact and run.results.count() == 5
-    assert _settings_now(names) == before
-    assert before["enable_sort"] == "on" and before["hnsw.iterative_scan"] == "off"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_stage_one_settings_end_with_the_search_outside_a_transaction(settings):
-    # A web request runs in autocommit: the settings are local to the pipeline's implicit
-    # transaction (no RESET statements), and must still be gone when the search returns.
-    from embeddings.services import delete_space
-    from search.ranking import rank_products
-    from search.selectors import validate_filters
-    from tests.search.conftest import make_known_catalogue
-
-    catalogue = make_known_catalogue(n=200)
-    settings.SEARCH_FILTER_EXACT_BELOW = 0  # the filtered search takes the HNSW path
-    config = WeightConfig(name="autocommit", k1=20, k=5, ef_search=60)
-    names = ["hnsw.ef_search", "hnsw.iterative_scan", "hnsw.max_scan_tuples", "enable_sort"]
-    try:
-        rank_products(  # loads pgvector in this session, so its settings exist
-            space=catalogue.space,
-            text_vector=None,
-            image_vector=catalogue.image[0],
-            config=config,
-            exact=False,
-            filters={},
-            k=5,
-        )
-        assert connection.connection.info.transaction_status == 0  # idle: not in a transaction
-        before = _settings_now(names)
-        ranking = rank_products(
-            space=catalogue.space,
-            text_vector=None,
-            image_vector=catalogue.image[4],
-            config=config,
-            exact=False,
-            filters=validate_filters({"gender": "Women"}),
-            k=5,
-        )
-        assert _settings_now(names) == before
-        assert before["enable_sort"] == "on" and before["hnsw.ef_search"] == "40"
-        # The settings were in force for the query: a third of the products pass the filter, so
-        # without the iterative scan ef_search's candidates would not yield K1 = 20 of them.
-        assert not ranking.exact and ranking.candidate_count == 20 and len(ranking.rows) == 5
-        assert ranking.rows[0].product_id == int(catalogue.product_ids[4])  # a woman's product
-    finally:
-        delete_space(catalogue.space)
 
 
 @pytest.mark.django_db

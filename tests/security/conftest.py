@@ -3,6 +3,8 @@ from tests.surveys.fixtures import (  # noqa: F401 - pytest fixtures
     catalogue,
     make_survey,
     media_root,
+    module_survey_catalogue,
+    module_survey_data,
     open_survey,
     weight_configs,
 )

@@ -8,9 +8,11 @@ import pytest
 from django.urls import reverse
 
 from surveys.models import Participant, Rating, Survey
+from tests.surveys.fixtures import survey_data_per_module
 from tests.surveys.test_participant_flow import consent, task_url, valid_answers
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue, open_survey = survey_data_per_module()
 
 
 @pytest.mark.parametrize(

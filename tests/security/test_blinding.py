@@ -11,9 +11,11 @@ from search.models import DEFAULT_WEIGHT_CONFIG, SearchRun
 from search.services import default_weight_config
 from surveys.forms import SurveyForm
 from surveys.models import Survey
+from tests.surveys.fixtures import survey_data_per_module
 from tests.surveys.test_participant_flow import consent, task_url
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue, open_survey = survey_data_per_module()
 
 NEW = {"name": "api-made", "stage1_text": 0.5, "stage1_image": 0.5, "stage2_text": 1, "stage2_image": 0}
 

@@ -1,7 +1,8 @@
 """Survey fixtures: a small catalogue with images and known vectors, weight configs, surveys.
 
 Shared by tests/surveys/ (via conftest) and the browser journey (imported there). Everything is
-created in the test itself: transactional tests truncate seeded rows.
+created in the test itself (transactional tests truncate seeded rows), or once for a module that
+has no transactional test and opts in (`survey_data_per_module`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.factories import EmbeddingSpaceFactory, store_vectors
-from tests.fixtures import jpeg_bytes
+from tests.fixtures import jpeg_bytes, module_transaction
 
 _numbers = itertools.count(1)
 COLOURS = [(200, 30, 30), (30, 30, 200), (30, 160, 60), (230, 200, 40), (20, 20, 20), (240, 240, 240)]
@@ -38,7 +39,9 @@ def make_catalogue(n: int = 40, dimension: int = 8, seed: int = 3, space=None):
     products = []
     for i in range(n):
         product = Product(
-            catalog_id=f"{number}{i:04d}",
+            # Six digits or more: never one of make_known_catalogue's ids (10000 + i), which a test
+            # may create beside a module's shared catalogue.
+            catalog_id=f"{number}{i:05d}",
             master_category="Apparel" if i % 3 else "Footwear",
             article_type=ARTICLES[i % 6],
             base_colour=str(i % 6),
@@ -176,6 +179,29 @@ def weight_configs(db):
     return make_weight_configs(3)
 
 
+def build_survey(*, queries=6, configs=3, target=10, status="open", own_query_tasks=0, results_per_task=6):
+    """A survey over the catalogue: what `make_survey` makes (see there)."""
+    from surveys import services
+
+    number = next(_numbers)
+    survey = services.create_survey(
+        title=f"Survey {number}",
+        slug=f"survey-{number}",
+        weight_configs=make_weight_configs(configs),
+        target_ratings_per_cell=target,
+        results_per_task=results_per_task,
+        exact=True,
+        seed=1234 + number,
+        instructions="Look at the results and answer two questions.",
+        own_query_tasks=own_query_tasks,
+    )
+    if queries:
+        services.sample_catalogue_queries(survey=survey, count=queries, categories=[])
+    if status == "open":
+        services.open_survey(survey=survey)
+    return survey
+
+
 @pytest.fixture
 def make_survey(catalogue):
     """make_survey(queries=6, configs=3, target=10, status="open", own_query_tasks=0) -> Survey.
@@ -183,33 +209,72 @@ def make_survey(catalogue):
     Queries are sampled catalogue products (title + image), so result sets come from the products'
     stored vectors; searches are exact (no HNSW index is needed for a handful of products).
     """
-    from surveys import services
-
-    def make(*, queries=6, configs=3, target=10, status="open", own_query_tasks=0, results_per_task=6):
-        number = next(_numbers)
-        survey = services.create_survey(
-            title=f"Survey {number}",
-            slug=f"survey-{number}",
-            weight_configs=make_weight_configs(configs),
-            target_ratings_per_cell=target,
-            results_per_task=results_per_task,
-            exact=True,
-            seed=1234 + number,
-            instructions="Look at the results and answer two questions.",
-            own_query_tasks=own_query_tasks,
-        )
-        if queries:
-            services.sample_catalogue_queries(survey=survey, count=queries, categories=[])
-        if status == "open":
-            services.open_survey(survey=survey)
-        return survey
-
-    return make
+    return build_survey
 
 
 @pytest.fixture
 def open_survey(make_survey):
     return make_survey(queries=3, configs=2)
+
+
+@pytest.fixture(scope="module")
+def module_survey_catalogue(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The catalogue, its photos in a media folder of the module, built once for a module
+    (tests.fixtures.module_transaction); module-scoped fixtures that depend on it add their rows to
+    the same transaction."""
+    from django.test import override_settings
+
+    media = tmp_path_factory.mktemp("survey-media")
+    with override_settings(MEDIA_ROOT=media), module_transaction(django_db_blocker):
+        yield media, make_catalogue()
+
+
+@pytest.fixture(scope="module")
+def module_survey_data(module_survey_catalogue):
+    """The module's catalogue and media folder, and the `open_survey` over them."""
+    media, catalogue = module_survey_catalogue
+    return media, catalogue, build_survey(queries=3, configs=2)
+
+
+def catalogue_per_module():
+    """`media_root, catalogue = catalogue_per_module()` in a module whose tests share one catalogue
+    and media folder (module_survey_catalogue) but make their own surveys: 40 product photos
+    written once per module instead of once per test."""
+
+    @pytest.fixture(name="media_root")
+    def shared_media_root(module_survey_catalogue, settings):
+        settings.MEDIA_ROOT = module_survey_catalogue[0]
+        return settings.MEDIA_ROOT
+
+    @pytest.fixture(name="catalogue")
+    def shared_catalogue(module_survey_catalogue, db, media_root):
+        return module_survey_catalogue[1]
+
+    return shared_media_root, shared_catalogue
+
+
+def survey_data_per_module():
+    """`media_root, catalogue, open_survey = survey_data_per_module()` in a module whose tests share
+    one catalogue, media folder and open survey (module_survey_data): 40 product photos written and
+    every (query, arm) result set searched once per module instead of once per test. Each test gets
+    the survey read afresh, so what an earlier test did to its Python object does not carry over."""
+
+    @pytest.fixture(name="media_root")
+    def shared_media_root(module_survey_data, settings):
+        settings.MEDIA_ROOT = module_survey_data[0]
+        return settings.MEDIA_ROOT
+
+    @pytest.fixture(name="catalogue")
+    def shared_catalogue(module_survey_data, db, media_root):
+        return module_survey_data[1]
+
+    @pytest.fixture(name="open_survey")
+    def shared_open_survey(module_survey_data, db, media_root):
+        from surveys.models import Survey
+
+        return Survey.objects.get(pk=module_survey_data[2].pk)
+
+    return shared_media_root, shared_catalogue, shared_open_survey
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from tests.surveys.fixtures import survey_data_per_module
+
 pytestmark = pytest.mark.django_db
+media_root, catalogue, open_survey = survey_data_per_module()
 
 
 def manage_urls(survey):

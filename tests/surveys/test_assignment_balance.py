@@ -6,8 +6,10 @@ import pytest
 
 from surveys import services
 from surveys.models import Assignment, Question
+from tests.surveys.fixtures import catalogue_per_module
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue = catalogue_per_module()
 
 
 def rate_everything(participant):

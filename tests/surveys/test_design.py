@@ -11,9 +11,10 @@ from django.urls import reverse
 from surveys import services
 from surveys.models import Question, Rating, Survey, SurveyQuery
 from tests.fixtures import jpeg_bytes
-from tests.surveys.fixtures import survey_form
+from tests.surveys.fixtures import catalogue_per_module, survey_form
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue = catalogue_per_module()
 
 
 def test_create_survey_through_the_form_gets_the_seed_questions(researcher_client, weight_configs):

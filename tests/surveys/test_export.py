@@ -9,10 +9,11 @@ import pytest
 from django.urls import reverse
 
 from surveys import exports, services
-from surveys.models import Question, Rating
-from tests.surveys.fixtures import rate_every_task
+from surveys.models import Question, Rating, Survey
+from tests.surveys.fixtures import build_survey, rate_every_task, survey_data_per_module
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue, open_survey = survey_data_per_module()
 
 COMMENTS = [
     '=HYPERLINK("http://x")',
@@ -24,12 +25,18 @@ COMMENTS = [
 ]
 
 
-@pytest.fixture
-def rated_survey(make_survey):
-    survey = make_survey(queries=3, configs=2)
+@pytest.fixture(scope="module")
+def module_rated_survey(module_survey_data):
+    """The rated survey every export test reads, made once in the module's transaction."""
+    survey = build_survey(queries=3, configs=2)
     services.add_question(survey=survey, kind=Question.Kind.COMMENT, wording="Anything else?", required=False)
     rate_every_task(survey, comments=COMMENTS)
     return survey
+
+
+@pytest.fixture
+def rated_survey(module_rated_survey, db, media_root):
+    return Survey.objects.get(pk=module_rated_survey.pk)
 
 
 def download(client, survey, fmt) -> bytes:

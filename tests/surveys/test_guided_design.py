@@ -6,8 +6,10 @@ from django.urls import reverse
 
 from surveys import services
 from surveys.models import Survey
+from tests.surveys.fixtures import survey_data_per_module
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue, open_survey = survey_data_per_module()
 
 
 def test_the_open_link_help_names_a_real_address(researcher_client, weight_configs):

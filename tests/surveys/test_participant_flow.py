@@ -7,8 +7,10 @@ from django.urls import reverse
 
 from surveys import services
 from surveys.models import Participant, Question, Rating, Survey
+from tests.surveys.fixtures import survey_data_per_module
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue, open_survey = survey_data_per_module()
 
 
 def consent(client, survey) -> Participant:

@@ -5,9 +5,11 @@ from django.urls import reverse
 
 from surveys import services
 from surveys.models import Question, Rating, TaskDraft
+from tests.surveys.fixtures import survey_data_per_module
 from tests.surveys.test_participant_flow import consent, task_url, valid_answers
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue, open_survey = survey_data_per_module()
 
 
 def first_task(client, survey):

@@ -6,9 +6,11 @@ import pytest
 
 from surveys.models import Assignment, Participant, Rating, ResultSet
 from surveys.offline import judgements
+from tests.surveys.fixtures import catalogue_per_module
 from tests.surveys.report_factories import make_weight_configs
 
 pytestmark = pytest.mark.django_db
+media_root, catalogue = catalogue_per_module()
 
 
 def rate(survey, participant, result_set, marks: dict[int, object]):

@@ -10,25 +10,35 @@ from ir_measures import RR, P, R
 from search.services import create_weight_config, encode_text_cached
 from surveys.offline import protocol
 from surveys.offline.trec import run_dict
+from tests.fixtures import module_transaction
 from tests.search.conftest import make_known_catalogue
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def tiny_catalogue(settings):
+@pytest.fixture(scope="module")
+def module_protocol_catalogue(django_db_setup, django_db_blocker):
     """Known random image vectors; title vectors are the tiny model's encoding of the title itself,
-    as embedding the catalogue does, so a title query finds its own title vector almost verbatim."""
+    as embedding the catalogue does, so a title query finds its own title vector almost verbatim.
+    Built once for the module (tests.fixtures.module_transaction)."""
+    from django.conf import settings
+
     from embeddings.models import ProductEmbedding
     from embeddings.services import ensure_space
 
-    space = ensure_space(name="protocol-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none")
-    cat = make_known_catalogue(n=120, seed=5, space=space)
-    for product in cat.products:
-        ProductEmbedding.objects.filter(product=product, space=space).update(
-            title_vector=encode_text_cached(space, product.title)
-        )
-    return space
+    with module_transaction(django_db_blocker):
+        space = ensure_space(name="protocol-tiny", model_name=settings.EMBEDDINGS_MODEL, pretrained="none")
+        cat = make_known_catalogue(n=120, seed=5, space=space)
+        for product in cat.products:
+            ProductEmbedding.objects.filter(product=product, space=space).update(
+                title_vector=encode_text_cached(space, product.title)
+            )
+        yield space
+
+
+@pytest.fixture
+def tiny_catalogue(module_protocol_catalogue, db):
+    return module_protocol_catalogue
 
 
 def configs():
