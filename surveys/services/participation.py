@@ -72,9 +72,10 @@ def give_consent(*, participant: Participant) -> Participant:
     """Record consent and store the participant's assignment plan (idempotent).
 
     The survey row is locked while the row is chosen, so concurrent participants see each other's
-    load and the cells stay balanced.
+    load and the cells stay balanced. FOR NO KEY UPDATE: new participants still join meanwhile
+    (PostgreSQL's check of their reference to the survey waits for a FOR UPDATE lock, not for this).
     """
-    survey = Survey.objects.select_for_update().get(pk=participant.survey_id)
+    survey = Survey.objects.select_for_update(no_key=True).get(pk=participant.survey_id)
     _require_open(survey)
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if participant.consent_at is not None:
