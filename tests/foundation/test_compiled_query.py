@@ -11,7 +11,9 @@ from fashionsite.dbpool import use_pool
 
 pytestmark = pytest.mark.django_db
 
-PREPARED = "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s"
+PREPARED = (
+    "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s"
+)
 
 
 def test_a_placeholder_missing_from_the_sql_is_refused_by_name():
@@ -34,13 +36,13 @@ def test_values_list_rows_come_back_as_tuples():
     assert query.all(name="no such group") == []
 
 
-def _prepared(wrapper, marker: str) -> list[str]:
+def _prepared(wrapper, marker: str) -> list[tuple]:
     with wrapper.cursor() as cursor:
         cursor.execute(PREPARED, [f"%{marker}%"])
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
-def test_statements_are_prepared_only_on_pooled_connections():
+def test_statements_are_prepared_and_planned_once_only_on_pooled_connections():
     sql = "SELECT %s::int + 1 AS prepared_marker"
     with _cursor(connection) as cursor:
         cursor.execute(sql, [1])
@@ -55,7 +57,8 @@ def test_statements_are_prepared_only_on_pooled_connections():
             with _cursor(pooled) as cursor:
                 cursor.execute(sql, [value])
                 assert cursor.fetchone() == (value + 1,)
-        assert _prepared(pooled, "prepared_marker") == ["SELECT $1::int + 1 AS prepared_marker"]
+        # Both runs used the one generic plan: PostgreSQL planned the statement once.
+        assert _prepared(pooled, "prepared_marker") == [("SELECT $1::int + 1 AS prepared_marker", 2, 0)]
     finally:
         pooled.close()
         pooled.close_pool()
