@@ -11,9 +11,7 @@ from fashionsite.dbpool import use_pool
 
 pytestmark = pytest.mark.django_db
 
-PREPARED = (
-    "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s"
-)
+PREPARED = "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s"
 
 
 def test_a_placeholder_missing_from_the_sql_is_refused_by_name():
