@@ -1,11 +1,14 @@
-"""Read queries compiled once per process, for the reads every search makes before stage 1.
+"""Read queries compiled once per process: the reads every search makes before stage 1
+(CompiledQuery) and those of a survey participant's task page and submit (CompiledRows).
 
 Django compiles a queryset's SQL each time it is evaluated. For the default weight config and the
 active space (with whether it has vectors) that Python took ~0.8 and ~1.5 ms of a cached text
 search, against ~0.15 ms to run each query (docs/search-scoring.md, "Text queries"). A
 CompiledQuery keeps the SQL and parameters of its queryset's `.first()` and turns the row into a
 model instance with `Model.from_db`, as QuerySet iteration does. Nothing is cached but the SQL:
-every call reads the database, so a changed row is seen at once, in every process.
+every call reads the database, so a changed row is seen at once, in every process. CompiledRows
+takes parameters and select_related() querysets, and runs as a prepared statement on pooled
+connections (docs/deployment.md, "Survey load").
 """
 
 from __future__ import annotations
