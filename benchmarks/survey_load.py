@@ -359,6 +359,11 @@ def measured_phase(base, slug, participants, seconds, think, processes, server_p
     }
 
 
+def uptime() -> str:
+    """`uptime`'s line: the machine's load when a measurement starts and ends (it is shared)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def spread(values: list[float]) -> dict:
     return {
         "min": round(min(values), 1),
@@ -439,6 +444,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = os.getloadavg()
+    uptime_before = uptime()
     fresh_database()
     slug = setup_world()
     port = free_port()
@@ -498,6 +504,8 @@ def main() -> None:
         "client_errors": len(errors),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after_each_run": loads,
+        "uptime_before": uptime_before,
+        "uptime_after": uptime(),
     }
     targets = {
         "submit_p95_ms": f"median of runs <= 200 (think {args.think_seconds[0]:g} s)",

@@ -53,6 +53,18 @@ def use_pool(database: dict, *, size: int, timeout: float) -> None:
     """Make a Django DATABASES entry pooled: this package's backend (fashionsite.postgres_pool,
     whose pool check is `check_pooled_connection`) and `pool_options`. A pooled connection is
     given back at the end of each request, never kept (CONN_MAX_AGE 0); with CONN_HEALTH_CHECKS
-    the pool checks each connection before lending it."""
+    the pool checks each connection before lending it.
+
+    Pooled connections may keep prepared statements (psycopg's `prepare_threshold`, which Django
+    sets to None, "never"): only the reads compiled once per process ask for it
+    (fashionsite/compiled_query.py), at their first run, and PostgreSQL keeps one generic plan for
+    each; Django's other queries bind their parameters on the client and are never prepared."""
     database.update(ENGINE="fashionsite.postgres_pool", CONN_MAX_AGE=0)
-    database.setdefault("OPTIONS", {})["pool"] = pool_options(size=size, timeout=timeout)
+    options = database.setdefault("OPTIONS", {})
+    options["pool"] = pool_options(size=size, timeout=timeout)
+    options.setdefault("prepare_threshold", 5)
+    # A prepared statement is planned once per connection, not at each run: PostgreSQL kept
+    # re-planning the task page's nine-table lookup (custom plans, ~4 ms each at load) although
+    # every plan was the same unique-key lookup.
+    generic = "-c plan_cache_mode=force_generic_plan"
+    options["options"] = f"{options.get('options', '')} {generic}".strip()

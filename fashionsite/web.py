@@ -26,9 +26,13 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
 
 class UvicornWorker(_UvicornWorker):
     # No `Server:` header naming the software; access lines come from our request middleware;
-    # Django has no lifespan protocol.
+    # Django has no lifespan protocol. uvloop's event loop and httptools' HTTP parser (both C):
+    # asyncio's loop and h11 in Python took about 40 % of the web workers' CPU on the survey pages
+    # (docs/deployment.md, "Survey load").
     CONFIG_KWARGS = {
         **_UvicornWorker.CONFIG_KWARGS,
+        "loop": "uvloop",
+        "http": "httptools",
         "server_header": False,
         "access_log": False,
         "lifespan": "off",

@@ -190,27 +190,9 @@ def task_context(*, survey, participant, query, products, form, progress, search
     }
 
 
-# What a rating task page shows, fetched with the task in one query (a side-by-side task loads its
-# second result set when it shows it).
-TASK_PAGE_RELATED = ("participant__survey", "query", "result_set", "rating", "draft", "search_run__space")
-# What a submit checks: the survey's state, an earlier rating, the shown products (relevance
-# marks). PostgreSQL planned the many-table query in ~2 ms on a quiet machine, longer than it ran;
-# a submit that fails validation loads the rest when it shows the page again.
-SUBMIT_RELATED = ("participant__survey", "result_set", "rating")
-
-
-def _task_or_problem(token: str, assignment, *, related=TASK_PAGE_RELATED) -> Assignment:
+def _task_or_problem(token: str, assignment, *, for_submit: bool = False) -> Assignment:
     """The participant's task in one query (the common case); otherwise the page that says why not."""
-    # public_id is unique: no ORDER BY (Assignment's default ordering joins the participant's
-    # ordering in, which doubled the time Django took to build the query).
-    found = next(
-        iter(
-            Assignment.objects.select_related(*related)
-            .filter(public_id=assignment, participant__token=token)
-            .order_by()[:1]
-        ),
-        None,
-    )
+    found = selectors.participant_task(token, assignment, for_submit=for_submit)
     if found is not None:
         if found.participant.survey.status == Survey.Status.DRAFT:
             _participant_or_404(token)  # raises the "not started yet" page
@@ -239,9 +221,7 @@ def _task_or_problem(token: str, assignment, *, related=TASK_PAGE_RELATED) -> As
 @participant_page
 def task(request, token, assignment):
     """One task: the query, the result grid and the questions. POST stores the rating once."""
-    found = _task_or_problem(
-        token, assignment, related=SUBMIT_RELATED if request.method == "POST" else TASK_PAGE_RELATED
-    )
+    found = _task_or_problem(token, assignment, for_submit=request.method == "POST")
     participant = found.participant
     survey = participant.survey
     if survey.status == Survey.Status.CLOSED:
@@ -257,7 +237,7 @@ def task(request, token, assignment):
 
         progress = selectors.participant_progress(participant)
         return compare(request, found, token=token, progress=progress)
-    questions = list(survey.questions.order_by("order", "id"))
+    questions = selectors.task_questions(survey)
     # A valid submit needs the shown products only to check relevance marks against them.
     asks_relevance = any(
         question.kind in (Question.Kind.RELEVANCE, Question.Kind.GRADED) for question in questions

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Count, Q
 
+from fashionsite.compiled_query import CompiledRows
 from fashionsite.permissions import has_page_permission
 from search.selectors import filter_options
-from surveys.models import Assignment, Participant, Rating, ResultSet, Survey
+from surveys.models import Assignment, Participant, Question, Rating, ResultSet, Survey
 
 RESEARCHER_PERMISSION = "surveys.conduct_survey"
 
@@ -65,9 +67,75 @@ def shown_products(result_set: ResultSet) -> list[ShownProduct]:
     ]
 
 
+# The reads of a participant's task page and submit, the busiest requests of a fielded survey: their
+# SQL is compiled once per process and prepared once per pooled connection (fashionsite/compiled_query.py;
+# Django took longer to build them than PostgreSQL to run them, and PostgreSQL longer to plan the task
+# page's many-table query than to run it: docs/deployment.md, "Survey load"). Placeholders: values no
+# call passes (the compiled SQL's parameters are found by them).
+_TOKEN, _PUBLIC_ID, _ID = "compiled-placeholder-token", uuid.UUID(int=0xC0DE), -7_300_001
+
+# What a rating task page shows, fetched with the task in one query (a side-by-side task loads its
+# second result set when it shows it).
+TASK_PAGE_RELATED = ("participant__survey", "query", "result_set", "rating", "draft", "search_run__space")
+# What a submit checks: the survey's state, an earlier rating, the shown products (relevance
+# marks); a submit that fails validation loads the rest when it shows the page again.
+SUBMIT_RELATED = ("participant__survey", "result_set", "rating")
+
+
+def _task_query(related):
+    # public_id is unique: no ORDER BY (Assignment's default ordering joins the participant's
+    # ordering in, which doubled the time Django took to build the query).
+    return CompiledRows(
+        lambda token, public_id: (
+            Assignment.objects.select_related(*related)
+            .filter(public_id=public_id, participant__token=token)
+            .order_by()[:1]
+        ),
+        token=_TOKEN,
+        public_id=_PUBLIC_ID,
+    )
+
+
+_TASK_FOR_PAGE = _task_query(TASK_PAGE_RELATED)
+_TASK_FOR_SUBMIT = _task_query(SUBMIT_RELATED)
+_QUESTIONS = CompiledRows(
+    lambda survey_id: Question.objects.filter(survey_id=survey_id).order_by("order", "id"), survey_id=_ID
+)
+_NEXT_ASSIGNMENT = CompiledRows(
+    lambda participant_id: (
+        Assignment.objects.filter(participant_id=participant_id, rating__isnull=True)
+        .order_by("position")
+        .only("public_id", "participant_id")[:1]
+    ),
+    participant_id=_ID,
+)
+_RATED_COUNT = CompiledRows(
+    lambda participant_id: (
+        Assignment.objects.filter(participant_id=participant_id, rating__isnull=False)
+        .order_by()
+        .values("participant_id")
+        .annotate(rated=Count("id"))
+        .values_list("rated")
+    ),
+    participant_id=_ID,
+)
+
+
+def participant_task(token: str, public_id: uuid.UUID, *, for_submit: bool = False) -> Assignment | None:
+    """The task `public_id` of the participant with link `token`, with its participant and survey
+    and what its page shows (`for_submit`: what a submit checks); None when that participant has no
+    such task."""
+    return (_TASK_FOR_SUBMIT if for_submit else _TASK_FOR_PAGE).first(token=token, public_id=public_id)
+
+
+def task_questions(survey: Survey) -> list[Question]:
+    """The survey's questions in the order a task shows them."""
+    return _QUESTIONS.all(survey_id=survey.pk)
+
+
 def next_assignment(participant: Participant) -> Assignment | None:
     """The participant's first unanswered task (its callers need only where it is: its public_id)."""
-    return participant.assignments.filter(rating__isnull=True).order_by("position").first()
+    return _NEXT_ASSIGNMENT.first(participant_id=participant.pk)
 
 
 @dataclass
@@ -83,7 +151,7 @@ class ParticipantProgress:
 def participant_progress(participant: Participant) -> ParticipantProgress:
     fixed = len(participant.plan.get("tasks", []))
     own = participant.survey.own_query_tasks
-    done = participant.assignments.filter(rating__isnull=False).count()
+    done = next(iter(_RATED_COUNT.all(participant_id=participant.pk)), (0,))[0]
     return ParticipantProgress(done=done, total=fixed + own)
 
 

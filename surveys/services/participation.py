@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from fashionsite.compiled_query import CompiledRows
 from surveys import assignment as plan_rules
 from surveys.models import (
     Assignment,
@@ -71,9 +72,10 @@ def give_consent(*, participant: Participant) -> Participant:
     """Record consent and store the participant's assignment plan (idempotent).
 
     The survey row is locked while the row is chosen, so concurrent participants see each other's
-    load and the cells stay balanced.
+    load and the cells stay balanced. FOR NO KEY UPDATE: new participants still join meanwhile
+    (PostgreSQL's check of their reference to the survey waits for a FOR UPDATE lock, not for this).
     """
-    survey = Survey.objects.select_for_update().get(pk=participant.survey_id)
+    survey = Survey.objects.select_for_update(no_key=True).get(pk=participant.survey_id)
     _require_open(survey)
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if participant.consent_at is not None:
@@ -219,7 +221,8 @@ def store_rating_once(*, assignment: Assignment, build) -> SubmitResult:
                 return SubmitResult(locked.rating, False, next_assignment(locked.participant))
             rating = build(locked)
             rating.save()
-            TaskDraft.objects.filter(assignment=locked).delete()
+            if hasattr(locked, "draft"):  # a paused task's draft (none can appear while it is locked)
+                locked.draft.delete()
             following = next_assignment(locked.participant)
             if following is None:
                 finish_if_done(locked.participant)
@@ -231,13 +234,25 @@ def store_rating_once(*, assignment: Assignment, build) -> SubmitResult:
         return SubmitResult(existing, False, next_assignment(assignment.participant))
 
 
-def _lock_open_task(assignment: Assignment) -> Assignment:
-    """The task's row locked for this transaction, with its survey (refused unless open) and rating."""
-    locked = (
+# Every submit runs it: compiled once per process, prepared once per pooled connection
+# (fashionsite/compiled_query.py).
+_LOCKED_TASK = CompiledRows(
+    lambda pk: (
         Assignment.objects.select_for_update(of=("self",))
-        .select_related("participant__survey", "rating")
-        .get(pk=assignment.pk)
-    )
+        .select_related("participant__survey", "rating", "draft")
+        .filter(pk=pk)
+        .order_by()
+    ),
+    pk=-7_300_001,
+)
+
+
+def _lock_open_task(assignment: Assignment) -> Assignment:
+    """The task's row locked for this transaction, with its survey (refused unless open), rating
+    and draft."""
+    locked = _LOCKED_TASK.first(pk=assignment.pk)
+    if locked is None:
+        raise Assignment.DoesNotExist(f"assignment {assignment.pk} no longer exists")
     _require_open(locked.participant.survey)
     return locked
 

@@ -72,3 +72,33 @@ def test_an_async_view_still_answers_through_the_sync_chain():
     status, headers, content = _serve(OneHopASGIHandler(), "/readyz")
     assert status in (200, 503)
     assert b"Database" in content
+
+
+def test_a_request_runs_start_to_close_in_one_thread_of_a_pool_that_is_reused():
+    """request_started, the view and request_finished (which gives the database connection back to
+    the pool) run in the same thread; sequential requests reuse it instead of starting a thread each
+    (the stock handler starts one per request)."""
+    import threading
+
+    from django.core import signals
+
+    seen = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.current_thread().name))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.current_thread().name))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    handler = OneHopASGIHandler()
+    try:
+        for _ in range(3):
+            status, headers, content = _serve(handler, "/healthz")
+            assert (status, content) == (200, b"ok\n")
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert [event for event, _ in seen] == ["started", "finished"] * 3
+    assert len({name for _, name in seen}) == 1 and seen[0][1].startswith("request")
