@@ -62,7 +62,9 @@ def use_pool(database: dict, *, size: int, timeout: float) -> None:
     database.update(ENGINE="fashionsite.postgres_pool", CONN_MAX_AGE=0)
     options = database.setdefault("OPTIONS", {})
     options["pool"] = pool_options(size=size, timeout=timeout)
-    options.setdefault("prepare_threshold", 5)
+    # psycopg prepares a statement that asks for it (CompiledRows), or one run this many times on
+    # the connection: never, so stage 1's server-bound queries (embeddings.ann) keep custom plans.
+    options.setdefault("prepare_threshold", 2**31 - 1)
     # A prepared statement is planned once per connection, not at each run: PostgreSQL kept
     # re-planning the task page's nine-table lookup (custom plans, ~4 ms each at load) although
     # every plan was the same unique-key lookup.

@@ -60,3 +60,23 @@ def test_statements_are_prepared_and_planned_once_only_on_pooled_connections():
     finally:
         pooled.close()
         pooled.close_pool()
+
+
+def test_other_server_bound_queries_are_never_prepared_on_pooled_connections():
+    """Only CompiledRows asks to be prepared: a query run many times through a plain psycopg
+    cursor (as stage 1 runs in embeddings.ann) keeps being planned for its own values."""
+    import psycopg
+
+    settings = {**connection.settings_dict, "OPTIONS": dict(connection.settings_dict["OPTIONS"])}
+    use_pool(settings, size=1, timeout=5)
+    pooled = DatabaseWrapper(settings, alias="compiled-query-pool-test-2")
+    try:
+        pooled.ensure_connection()
+        with psycopg.Cursor(pooled.connection) as cursor:
+            for value in range(12):
+                cursor.execute("SELECT %s::int * 2 AS unprepared_marker", [value])
+                assert cursor.fetchone() == (value * 2,)
+        assert _prepared(pooled, "unprepared_marker") == []
+    finally:
+        pooled.close()
+        pooled.close_pool()
