@@ -259,14 +259,7 @@ def survey_data_per_module():
     every (query, arm) result set searched once per module instead of once per test. Each test gets
     the survey read afresh, so what an earlier test did to its Python object does not carry over."""
 
-    @pytest.fixture(name="media_root")
-    def shared_media_root(module_survey_data, settings):
-        settings.MEDIA_ROOT = module_survey_data[0]
-        return settings.MEDIA_ROOT
-
-    @pytest.fixture(name="catalogue")
-    def shared_catalogue(module_survey_data, db, media_root):
-        return module_survey_data[1]
+    shared_media_root, shared_catalogue = catalogue_per_module()
 
     @pytest.fixture(name="open_survey")
     def shared_open_survey(module_survey_data, db, media_root):
