@@ -5,7 +5,7 @@ from django.db.models.expressions import RawSQL
 
 from embeddings import ann
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from fashionsite.compiled_query import CompiledQuery
+from fashionsite.compiled_query import CompiledRows
 
 
 class UnknownSpace(LookupError):
@@ -34,16 +34,14 @@ def active_space_with_vectors() -> tuple[EmbeddingSpace | None, bool]:
 
 
 # Every search reads it first: its SQL is compiled once per process (fashionsite/compiled_query.py).
-_ACTIVE_SPACE_WITH_VECTORS = CompiledQuery(
+_ACTIVE_SPACE_WITH_VECTORS = CompiledRows(
     lambda: EmbeddingSpace.objects.filter(is_active=True).annotate(
         has_vectors=Exists(ProductEmbedding.objects.filter(space=OuterRef("pk"))),
         # Constant SQL: the index name's prefix is a parameter, the id a column of this query.
         indexed_rows=RawSQL(  # noqa: S611
             *ann.indexed_rows_sql(f'"{EmbeddingSpace._meta.db_table}"."id"'), output_field=FloatField()
         ),
-    ),
-    "has_vectors",
-    "indexed_rows",
+    )[:1]
 )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from fashionsite.compiled_query import CompiledQuery
+from fashionsite.compiled_query import CompiledRows
 from search.models import DEFAULT_WEIGHT_CONFIG, SEED_WEIGHT_CONFIGS, WeightConfig
 
 # Every search without a chosen config reads it: SQL compiled once per process.
-_CURRENT_DEFAULT = CompiledQuery(
-    lambda: WeightConfig.objects.filter(name=DEFAULT_WEIGHT_CONFIG, is_current=True)
+_CURRENT_DEFAULT = CompiledRows(
+    lambda: WeightConfig.objects.filter(name=DEFAULT_WEIGHT_CONFIG, is_current=True)[:1]
 )
 
 

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Count, Q
 
-from fashionsite.compiled_query import CompiledRows
+from fashionsite.compiled_query import ID_PLACEHOLDER, CompiledRows
 from fashionsite.permissions import has_page_permission
 from search.selectors import filter_options
 from surveys.models import Assignment, Participant, Question, Rating, ResultSet, Survey
@@ -72,7 +72,7 @@ def shown_products(result_set: ResultSet) -> list[ShownProduct]:
 # Django took longer to build them than PostgreSQL to run them, and PostgreSQL longer to plan the task
 # page's many-table query than to run it: docs/deployment.md, "Survey load"). Placeholders: values no
 # call passes (the compiled SQL's parameters are found by them).
-_TOKEN, _PUBLIC_ID, _ID = "compiled-placeholder-token", uuid.UUID(int=0xC0DE), -7_300_001
+_TOKEN, _PUBLIC_ID = "compiled-placeholder-token", uuid.UUID(int=0xC0DE)
 
 # What a rating task page shows, fetched with the task in one query (a side-by-side task loads its
 # second result set when it shows it).
@@ -99,7 +99,8 @@ def _task_query(related):
 _TASK_FOR_PAGE = _task_query(TASK_PAGE_RELATED)
 _TASK_FOR_SUBMIT = _task_query(SUBMIT_RELATED)
 _QUESTIONS = CompiledRows(
-    lambda survey_id: Question.objects.filter(survey_id=survey_id).order_by("order", "id"), survey_id=_ID
+    lambda survey_id: Question.objects.filter(survey_id=survey_id).order_by("order", "id"),
+    survey_id=ID_PLACEHOLDER,
 )
 _NEXT_ASSIGNMENT = CompiledRows(
     lambda participant_id: (
@@ -107,7 +108,7 @@ _NEXT_ASSIGNMENT = CompiledRows(
         .order_by("position")
         .only("public_id", "participant_id")[:1]
     ),
-    participant_id=_ID,
+    participant_id=ID_PLACEHOLDER,
 )
 _RATED_COUNT = CompiledRows(
     lambda participant_id: (
@@ -117,7 +118,7 @@ _RATED_COUNT = CompiledRows(
         .annotate(rated=Count("id"))
         .values_list("rated")
     ),
-    participant_id=_ID,
+    participant_id=ID_PLACEHOLDER,
 )
 
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from fashionsite.compiled_query import CompiledRows
+from fashionsite.compiled_query import ID_PLACEHOLDER, CompiledRows
 from surveys import assignment as plan_rules
 from surveys.models import (
     Assignment,
@@ -243,7 +243,7 @@ _LOCKED_TASK = CompiledRows(
         .filter(pk=pk)
         .order_by()
     ),
-    pk=-7_300_001,
+    pk=ID_PLACEHOLDER,
 )
 
 
