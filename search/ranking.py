@@ -189,7 +189,7 @@ def indexed_rows(space: EmbeddingSpace, config: WeightConfig, using: str) -> flo
     if config.ef_search:
         return None
     if hasattr(space, "indexed_rows"):
-        return space.indexed_rows if space.indexed_rows and space.indexed_rows > 0 else None
+        return space.indexed_rows  # NULL (no index) or -1 (never counted): scaled_ef_search keeps the default
     return ann.indexed_rows(space.pk, using=using)
 
 

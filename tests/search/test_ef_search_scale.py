@@ -1,8 +1,6 @@
 """ef_search defaults grow with the catalogue: as set up to SEARCH_EF_SEARCH_BASE_ROWS vectors, then
 with the square root of the size (measured: image queries need 200 instead of 100 at 1M products)."""
 
-import math
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +14,8 @@ from search.services import create_weight_config
 @pytest.mark.parametrize(
     ("default", "rows", "expected"),
     [
-        (100, None, 100),  # size unknown (no index yet, or never counted): the default as set
+        (100, None, 100),  # size unknown (no index yet): the default as set
+        (100, -1, 100),  # PostgreSQL's "never counted" (pg_class.reltuples)
         (100, 44_072, 100),
         (100, 250_000, 100),  # up to the base size: unchanged
         (100, 1_000_000, 200),  # four times the base: twice
@@ -58,6 +57,12 @@ def test_the_active_space_carries_its_index_row_count(known_catalogue):
     assert active_space_with_vectors()[0].indexed_rows is None
 
 
+def _image_search(space, config, query):
+    return rank_products(
+        space=space, text_vector=None, image_vector=query, config=config, exact=False, filters={}, k=10
+    )
+
+
 @pytest.mark.django_db
 def test_a_search_of_a_larger_space_uses_and_records_the_scaled_ef_search(known_catalogue, settings):
     settings.SEARCH_EF_SEARCH = {"image": 100, "text": 600, "combined": 600}
@@ -66,26 +71,14 @@ def test_a_search_of_a_larger_space_uses_and_records_the_scaled_ef_search(known_
     space, _ = active_space_with_vectors()
     query = known_catalogue.image[3]
     with CaptureQueriesContext(connection) as read:
-        ranking = rank_products(
-            space=space, text_vector=None, image_vector=query, config=config, exact=False, filters={}, k=10
-        )
+        ranking = _image_search(space, config, query)
     assert ranking.ef_search == 200
     # The active space brought its size along: no catalogue query for it.
     assert not any("pg_class" in entry["sql"] for entry in read.captured_queries)
     # A space given by the caller is sized with one query; the outcome is the same.
     with CaptureQueriesContext(connection) as read:
-        again = rank_products(
-            space=known_catalogue.space,
-            text_vector=None,
-            image_vector=query,
-            config=config,
-            exact=False,
-            filters={},
-            k=10,
-        )
+        again = _image_search(known_catalogue.space, config, query)
     assert again.ef_search == 200 and again.rows == ranking.rows
     assert sum("pg_class" in entry["sql"] for entry in read.captured_queries) == 1
-    settings.SEARCH_EF_SEARCH_BASE_ROWS = 600
-    assert rank_products(
-        space=space, text_vector=None, image_vector=query, config=config, exact=False, filters={}, k=10
-    ).ef_search == math.ceil(100 * math.sqrt(600 / 600))
+    settings.SEARCH_EF_SEARCH_BASE_ROWS = 600  # the space's own size: the default as set
+    assert _image_search(space, config, query).ef_search == 100
