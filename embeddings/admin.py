@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from catalogue.admin import ProductAdmin
 from catalogue.models import Product
 from embeddings.encoders import WeightsUnavailable
+from embeddings.index_builds import index_parameters
 from embeddings.models import EmbeddingFailure, EmbeddingJob, EmbeddingSpace, ProductEmbedding, TrainingRun
 from embeddings.services import (
     cancel_job,
@@ -65,7 +66,7 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A space's identity is what its vectors were computed with: fixed once it exists.
         fixed = ["dimension", "is_active", "created_at"]
-        return fixed if obj is None else [*IDENTITY_FIELDS, *fixed]
+        return fixed if obj is None else [*IDENTITY_FIELDS, *fixed, "hnsw_index"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -80,6 +81,17 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for space in queryset:
             delete_space(space)
+
+    @admin.display(description="HNSW index")
+    def hnsw_index(self, space):
+        built = index_parameters(space.pk)
+        described = built.describe() if built else "none"
+        return format_html(
+            "{}<br><small>Change m, ef_construction or halfvec storage without stopping search: "
+            "<code>manage.py rebuild_space_indexes --space {}</code> (docs/search-scoring.md)</small>",
+            described,
+            space.name,
+        )
 
     @admin.display(boolean=True, description="random weights")
     def random(self, space):

@@ -87,45 +87,49 @@ def space_predicate(space_pk: int, alias: str = "") -> str:
     return f"{alias + '.' if alias else ''}space_id = {int(space_pk)}"
 
 
+def index_ddl(
+    space: EmbeddingSpace,
+    column: str,
+    *,
+    storage: str,
+    m: int = HNSW_M,
+    ef_construction: int = HNSW_EF_CONSTRUCTION,
+    name: str | None = None,
+    concurrently: bool = False,
+) -> str:
+    """CREATE INDEX for one of the space's partial HNSW cosine indexes (under `name`, else its own)."""
+    return (
+        f"CREATE INDEX{' CONCURRENTLY' if concurrently else ''} IF NOT EXISTS "
+        f"{name or index_name(space.pk, column)} ON {TABLE} USING hnsw "
+        f"({indexed_expression(column, space.dimension, storage)} {STORAGE_OPS[storage]}) "
+        f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
+        f"WHERE {space_predicate(space.pk)}"
+    )
+
+
 def create_space_indexes(
     space: EmbeddingSpace, *, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION, using="default"
 ) -> None:
-    """The space's partial HNSW cosine indexes on image and title vectors (idempotent)."""
-    storage = space.vector_storage
+    """The space's partial HNSW cosine indexes on image and title vectors (idempotent). To change
+    a built space's parameters or storage, `embeddings.index_builds.rebuild_space_indexes`."""
     with connections[using].cursor() as cursor:
         # CREATE INDEX refuses a table with pending deferred FK checks in this transaction.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for column in COLUMNS:
             cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS {index_name(space.pk, column)} ON {TABLE} USING hnsw "
-                f"({indexed_expression(column, space.dimension, storage)} {STORAGE_OPS[storage]}) "
-                f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) "
-                f"WHERE {space_predicate(space.pk)}"
+                index_ddl(space, column, storage=space.vector_storage, m=m, ef_construction=ef_construction)
             )
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def drop_space_indexes(space_pk: int, *, using="default") -> None:
-    """Drop a space's partial HNSW indexes (a deleted space, or before rebuilding them)."""
+    """Drop a space's partial HNSW indexes (a deleted space)."""
     with connections[using].cursor() as cursor:
         # DROP INDEX, like CREATE INDEX, refuses a table with pending deferred FK checks.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for column in COLUMNS:
             cursor.execute(f"DROP INDEX IF EXISTS {index_name(space_pk, column)}")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-
-
-def set_vector_storage(space: EmbeddingSpace, storage: str) -> None:
-    """Switch what a space's HNSW indexes store (vector or halfvec) and rebuild them.
-
-    The table keeps float32 vectors either way, so stage-2 scores do not change; only the index
-    (its size and its recall) does. Searches of the space are slow (exact) while it rebuilds.
-    """
-    indexed_expression("image_vector", space.dimension, storage)  # refuses an unknown storage
-    drop_space_indexes(space.pk)
-    EmbeddingSpace.objects.filter(pk=space.pk).update(vector_storage=storage)
-    space.vector_storage = storage
-    create_space_indexes(space)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ def test_adding_a_space_loads_the_model_and_creates_its_indexes(admin_client):
         reverse("admin:embeddings_embeddingspace_change", args=[space.pk])
     ).content.decode()
     assert 'name="name"' in page and 'name="model_name"' not in page and 'name="text_template"' not in page
+    # How its index was built, and how to change that without stopping search.
+    assert "vector, m=16, ef_construction=64," in page
+    assert "manage.py rebuild_space_indexes --space added" in page
 
     assert add_space(admin_client, name="again", text_template="{title}, {colour}").status_code == 200
     assert not EmbeddingSpace.objects.filter(name="again").exists()

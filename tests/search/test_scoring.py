@@ -293,7 +293,8 @@ def test_a_halfvec_space_searches_through_its_halfvec_index(known_catalogue, wei
 
 @pytest.mark.django_db
 def test_switching_a_space_to_halfvec_rebuilds_its_indexes(known_catalogue):
-    from embeddings.ann import index_name, set_vector_storage
+    from embeddings.ann import index_name
+    from embeddings.index_builds import set_vector_storage
 
     def indexdef():
         with connection.cursor() as cursor:
