@@ -34,6 +34,7 @@ from embeddings.models import EmbeddingSpace, ProductEmbedding
 
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
+REBUILD_SUFFIX = "_new"  # a space's index while it is rebuilt (embeddings/index_builds.py)
 COLUMNS = ("image_vector", "title_vector")
 STORAGE_OPS = {"vector": "vector_cosine_ops", "halfvec": "halfvec_cosine_ops"}
 TABLE = ProductEmbedding._meta.db_table
@@ -123,12 +124,13 @@ def create_space_indexes(
 
 
 def drop_space_indexes(space_pk: int, *, using="default") -> None:
-    """Drop a space's partial HNSW indexes (a deleted space)."""
+    """Drop a space's partial HNSW indexes (a deleted space), with any an interrupted rebuild left."""
     with connections[using].cursor() as cursor:
         # DROP INDEX, like CREATE INDEX, refuses a table with pending deferred FK checks.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for column in COLUMNS:
-            cursor.execute(f"DROP INDEX IF EXISTS {index_name(space_pk, column)}")
+            name = index_name(space_pk, column)
+            cursor.execute(f"DROP INDEX IF EXISTS {name}, {name}{REBUILD_SUFFIX}")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 

@@ -22,7 +22,6 @@ from embeddings.models import EmbeddingSpace
 
 M_LIMITS = (2, 100)  # pgvector's limits for HNSW
 EF_CONSTRUCTION_LIMITS = (4, 1000)
-TEMPORARY_SUFFIX = "_new"
 _MEMORY = re.compile(r"^\d+\s*(kB|MB|GB|TB)$")
 
 
@@ -127,7 +126,7 @@ def rebuild_space_indexes(
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         try:
             for column in ann.COLUMNS:
-                temporary = ann.index_name(space.pk, column) + TEMPORARY_SUFFIX
+                temporary = ann.index_name(space.pk, column) + ann.REBUILD_SUFFIX
                 cursor.execute(f"DROP INDEX{concurrently} IF EXISTS {temporary}")  # an interrupted rebuild's
                 cursor.execute(
                     ann.index_ddl(
@@ -147,7 +146,7 @@ def rebuild_space_indexes(
             for column in ann.COLUMNS:
                 name = ann.index_name(space.pk, column)
                 cursor.execute(f"DROP INDEX{concurrently} IF EXISTS {name}")
-                cursor.execute(f"ALTER INDEX {name}{TEMPORARY_SUFFIX} RENAME TO {name}")
+                cursor.execute(f"ALTER INDEX {name}{ann.REBUILD_SUFFIX} RENAME TO {name}")
         except BaseException:
             if online and maintenance_work_mem:  # in a transaction, its rollback takes the SET back
                 cursor.execute("RESET maintenance_work_mem")

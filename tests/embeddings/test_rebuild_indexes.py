@@ -154,6 +154,18 @@ def test_a_leftover_of_an_interrupted_rebuild_is_replaced():
     assert index_parameters(cat.space.pk).ef_construction == 40
 
 
+def test_deleting_a_space_also_drops_what_an_interrupted_rebuild_left():
+    from embeddings.services import delete_space
+
+    cat = make_known_catalogue(n=60)
+    leftover = index_name(cat.space.pk, "title_vector") + "_new"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE INDEX {leftover} ON embeddings_productembedding (product_id)")
+    space_pk = cat.space.pk
+    delete_space(cat.space)
+    assert _space_indexes(space_pk) == {}
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
