@@ -286,3 +286,20 @@ class TrainingRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class VectorVersion(models.Model):
+    """How many statements have changed a space's vector rows, and when the last one did.
+
+    Written only by PostgreSQL: statement triggers on the vector table (migration 0007) count
+    every INSERT, UPDATE, DELETE and TRUNCATE, whatever wrote it, in the writer's transaction.
+    Concurrent writers wait for each other's commit on this row, so the versions follow commit
+    order and a reader that sees a version also sees every vector written before it. In-process
+    copies of a space's vectors (embeddings.memory) are valid for exactly one version."""
+
+    space_id = models.IntegerField(primary_key=True)  # no foreign key: outlives a deleted space's rows
+    version = models.BigIntegerField()
+    changed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"space {self.space_id}: version {self.version}"

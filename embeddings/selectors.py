@@ -1,10 +1,10 @@
 """Reads about embedding spaces used across the site."""
 
-from django.db.models import Exists, FloatField, OuterRef
+from django.db.models import Exists, FloatField, OuterRef, Subquery
 from django.db.models.expressions import RawSQL
 
 from embeddings import ann
-from embeddings.models import EmbeddingSpace, ProductEmbedding
+from embeddings.models import EmbeddingSpace, ProductEmbedding, VectorVersion
 from fashionsite.compiled_query import CompiledRows
 
 
@@ -40,6 +40,11 @@ _ACTIVE_SPACE_WITH_VECTORS = CompiledRows(
         # Constant SQL: the index name's prefix is a parameter, the id a column of this query.
         indexed_rows=RawSQL(  # noqa: S611
             *ann.indexed_rows_sql(f'"{EmbeddingSpace._meta.db_table}"."id"'), output_field=FloatField()
+        ),
+        # Which copy of its vectors a process may search in memory (embeddings.memory).
+        vectors_version=Subquery(VectorVersion.objects.filter(space_id=OuterRef("pk")).values("version")[:1]),
+        vectors_changed_at=Subquery(
+            VectorVersion.objects.filter(space_id=OuterRef("pk")).values("changed_at")[:1]
         ),
     )[:1]
 )

@@ -275,29 +275,29 @@ if WEB_TORCH_THREADS < 1:
     raise EnvError(f"FASHIONSITE_TORCH_THREADS={WEB_TORCH_THREADS} must be at least 1")
 # Fine-tuning checkpoints and weights: a directory every training worker (and embedding worker) shares.
 TRAINING_WEIGHTS_DIR = env_path("FASHIONSITE_WEIGHTS_DIR", DATA_DIR / "weights", base=BASE_DIR)
-# Threads reading, decoding and augmenting training batches ahead of the model (raise on a GPU box).
-TRAINING_LOADER_THREADS = env_int("FASHIONSITE_TRAINING_LOADER_THREADS", 2)
+TRAINING_LOADER_THREADS = env_int("FASHIONSITE_TRAINING_LOADER_THREADS", 2)  # batch loading; more on a GPU
 
 # --------------------------------------------------------------------------- search
 SEARCH_RETENTION_DAYS = env_int("SEARCH_RETENTION_DAYS", 30)
 SEARCH_QUERY_CACHE_SECONDS = env_int("SEARCH_QUERY_CACHE_SECONDS", 7 * 24 * 3600)
 # Filtered approximate searches: pgvector iterative index scans stop after this many tuples.
 SEARCH_MAX_SCAN_TUPLES = env_int("SEARCH_MAX_SCAN_TUPLES", 100_000)
-# A filter keeping at most this many products is answered by an exact scan of those rows (the
-# measured crossover with filtered HNSW scans, benchmarks/search.py; docs/search-scoring.md).
+# Filters keeping at most this many products are answered exactly (the measured crossover, docs/).
 SEARCH_FILTER_EXACT_BELOW = env_int("SEARCH_FILTER_EXACT_BELOW", 8000)
 # Above it, pgvector's iterative scan: relaxed_order (stage 1 scores the rows exactly anyway) or strict.
 SEARCH_ITERATIVE_SCAN = env_choice(
     "SEARCH_ITERATIVE_SCAN", "relaxed_order", ("relaxed_order", "strict_order")
 )
-# hnsw.ef_search per query kind when a config leaves it blank (recall@100 >= 0.98 in the sweep,
-# docs/search-scoring.md), for up to BASE_ROWS vectors per space; above, x sqrt(rows/base), max 1,000.
+# hnsw.ef_search per kind for a config without one, up to BASE_ROWS vectors (docs/search-scoring.md).
 SEARCH_EF_SEARCH = {
     "image": env_int("SEARCH_EF_SEARCH_IMAGE", 100),
     "text": env_int("SEARCH_EF_SEARCH_TEXT", 600),
     "combined": env_int("SEARCH_EF_SEARCH_COMBINED", 600),
 }
 SEARCH_EF_SEARCH_BASE_ROWS = env_int("SEARCH_EF_SEARCH_BASE_ROWS", 250_000)
+# Exact stage 1 in memory for spaces of up to this many MB of vectors, settled SETTLE s after a change.
+SEARCH_MEMORY_MAX_MB = env_int("SEARCH_MEMORY_MAX_MB", 128)
+SEARCH_MEMORY_SETTLE_SECONDS = env_int("SEARCH_MEMORY_SETTLE_SECONDS", 10)
 
 # --------------------------------------------------------------------------- surveys
 # New participants one address may start through a survey's open link per hour (0 = no limit).

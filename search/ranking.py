@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.db import router
 
-from embeddings import ann
+from embeddings import ann, memory
 from embeddings.models import EmbeddingSpace, ProductEmbedding
 from search import selectors
 from search.errors import SearchError
@@ -193,6 +193,26 @@ def indexed_rows(space: EmbeddingSpace, config: WeightConfig, using: str) -> flo
     return ann.indexed_rows(space.pk, using=using)
 
 
+def memory_copy(space: EmbeddingSpace, plan: Plan, using: str) -> memory.SpaceVectors | None:
+    """This process's copy of the space's vectors for an exact stage 1 in memory, when the space
+    fits SEARCH_MEMORY_MAX_MB and its vectors have not changed since (embeddings.memory)."""
+    columns = [
+        column
+        for column, share in (("image_vector", plan.image_share), ("title_vector", plan.title_share))
+        if share
+    ]
+    if memory.cap_bytes() <= 0:
+        return None
+    rows = space.indexed_rows if hasattr(space, "indexed_rows") else ann.indexed_rows(space.pk, using=using)
+    if not memory.fits(rows, space.dimension, columns):
+        return None
+    if hasattr(space, "vectors_version"):  # read with the active space
+        version, changed_at = space.vectors_version or 0, space.vectors_changed_at
+    else:
+        version, changed_at = memory.vectors_version(space.pk, using=using)
+    return memory.copy_for(space, columns, rows=rows, version=version, changed_at=changed_at, using=using)
+
+
 def rank_products(
     *,
     space: EmbeddingSpace,
@@ -225,12 +245,18 @@ def rank_products(
         if matched <= settings.SEARCH_FILTER_EXACT_BELOW:
             exact = True
     ids, sims = np.zeros(0, dtype=np.int64), {}
+    copy = None if exact or filters else memory_copy(space, plan, using)
+    if copy is not None:  # exact, over this process's copy of a small space's vectors
+        exact = True
     if matched != 0:
-        candidates = ann.fetch_candidates(
-            plan.stage1_query(filter_sql, filter_params), exact=exact, using=using
-        )
+        if copy is not None:
+            candidates = copy.candidates(plan.stage1_query(), exclude_product_id=exclude_product_id)
+        else:
+            candidates = ann.fetch_candidates(
+                plan.stage1_query(filter_sql, filter_params), exact=exact, using=using
+            )
         ids, sims = candidates.ids, similarities(plan, candidates)
-        if plan.image_share and plan.title_share:
+        if copy is None and plan.image_share and plan.title_share:
             # A product found through both indexes comes back twice with the same similarities.
             ids, first = np.unique(ids, return_index=True)
             sims = {name: values[first] for name, values in sims.items()}
