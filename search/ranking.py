@@ -206,8 +206,9 @@ def memory_copy(space: EmbeddingSpace, plan: Plan, using: str) -> memory.SpaceVe
     rows = space.indexed_rows if hasattr(space, "indexed_rows") else ann.indexed_rows(space.pk, using=using)
     if not memory.fits(rows, space.dimension, columns):
         return None
-    if hasattr(space, "vectors_version"):  # read with the active space
+    if hasattr(space, "vectors_version") and space._state.db == using:  # read with the active space
         version, changed_at = space.vectors_version or 0, space.vectors_changed_at
+    # Else from where the vectors are read: a replica's copy must match the replica's version.
     else:
         version, changed_at = memory.vectors_version(space.pk, using=using)
     return memory.copy_for(space, columns, rows=rows, version=version, changed_at=changed_at, using=using)

@@ -154,3 +154,41 @@ def test_a_search_of_the_active_space_reads_its_version_with_it():
     assert len([s for s in sql if "embeddings_vectorversion" in s]) == 1
     assert not [s for s in sql if "stage 1" in s or "<=>" in s or "<#>" in s]
     assert [r.product_id for r in again.results.all()] == [r.product_id for r in first.results.all()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_a_replica_the_version_is_read_where_the_vectors_are(settings):
+    """A replica lags its primary: a copy loaded from it must carry the replica's version, never
+    the primary's (which may already count vectors the replica has not received)."""
+    from django.db import connections
+    from django.db.backends.postgresql.base import DatabaseWrapper
+    from django.test.utils import CaptureQueriesContext
+
+    from embeddings.selectors import active_space_with_vectors
+    from embeddings.services import delete_space
+    from search.models import WeightConfig
+
+    alias = "replica1"
+    connections[alias] = DatabaseWrapper({**connections["default"].settings_dict}, alias=alias)
+    settings.DATABASE_REPLICA_ALIASES = [alias]
+    try:
+        cat = make_known_catalogue(n=100)
+        space, _ = active_space_with_vectors()
+        assert space._state.db == "default" and space.vectors_version == 1
+        with CaptureQueriesContext(connections[alias]) as on_replica:
+            ranking = rank_products(
+                space=space,
+                text_vector=None,
+                image_vector=cat.image[2],
+                config=WeightConfig(name="replica-memory", k1=20, k=5),
+                exact=False,
+                filters={},
+                k=5,
+            )
+        assert ranking.exact and ranking.rows[0].product_id == int(cat.product_ids[2])
+        assert any("embeddings_vectorversion" in query["sql"] for query in on_replica.captured_queries)
+        assert memory._COPIES[(alias, space.pk)].version == 1
+        delete_space(cat.space)
+    finally:
+        connections[alias].close()
+        del connections[alias]
