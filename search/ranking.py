@@ -193,9 +193,19 @@ def indexed_rows(space: EmbeddingSpace, config: WeightConfig, using: str) -> flo
     return ann.indexed_rows(space.pk, using=using)
 
 
+# The kinds whose stage 1 runs in memory where the space fits (embeddings.memory). Image queries
+# sit on the vectors' cone, where the HNSW walk at ef_search 100 is as fast as a pass over every
+# vector; text and combined queries are off it and need ef_search 600, 2-3x the pass
+# (benchmarks/search.py --memory-only; docs/search-scoring.md, "Small spaces: exact, in memory").
+MEMORY_KINDS = ("text", "combined")
+
+
 def memory_copy(space: EmbeddingSpace, plan: Plan, using: str) -> memory.SpaceVectors | None:
-    """This process's copy of the space's vectors for an exact stage 1 in memory, when the space
-    fits SEARCH_MEMORY_MAX_MB and its vectors have not changed since (embeddings.memory)."""
+    """This process's copy of the space's vectors for an exact stage 1 in memory, when the query
+    is of a MEMORY_KINDS kind, the space fits SEARCH_MEMORY_MAX_MB and its vectors have not
+    changed since the copy was made (embeddings.memory)."""
+    if query_kind(has_text=plan.text is not None, has_image=plan.image is not None) not in MEMORY_KINDS:
+        return None
     columns = [
         column
         for column, share in (("image_vector", plan.image_share), ("title_vector", plan.title_share))
