@@ -220,6 +220,99 @@ def paired_pass(space, config, queries) -> dict:
     }
 
 
+def memory_section(space, config, kinds, matrix, pks) -> dict:
+    """The in-memory exact stage 1 (embeddings.memory) against the site's HNSW path and NumPy
+    brute force, per kind, alternated query by query (the order rotating), at NumPy's default BLAS
+    threads and at one (a web worker's share of two cores): stage 1 + 2 p50 and recall@K1."""
+    import resource
+
+    from django.conf import settings
+    from threadpoolctl import threadpool_limits
+
+    from embeddings import ann, memory
+    from search.ranking import make_plan, rank_products
+
+    config.ef_search = None
+    cap = settings.SEARCH_MEMORY_MAX_MB or 128
+    # What the site's read of the active space carries (embeddings.selectors): no query per search.
+    space.indexed_rows = ann.indexed_rows(space.pk)
+    space.vectors_version, space.vectors_changed_at = memory.vectors_version(space.pk)
+    kinds = {kind: queries for kind, queries in kinds.items() if kind != "image"}  # ranking.MEMORY_KINDS
+    memory.forget()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    settings.SEARCH_MEMORY_MAX_MB = cap
+    started = time.perf_counter()
+    first = rank_products(
+        space=space, text_vector=matrix[0], image_vector=None, config=config, exact=False, filters={}, k=K
+    )
+    out: dict = {
+        "memory_load_s": round(time.perf_counter() - started, 2),
+        "memory_cap_mb": cap,
+        "memory_copy_mb": round(memory._COPIES[("default", space.pk)].nbytes / 2**20, 1),
+        "memory_rss_growth_mb": round(
+            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1
+        ),
+        "memory_first_search_exact": int(first.exact),
+    }
+
+    def site(text, image, cap_mb):
+        settings.SEARCH_MEMORY_MAX_MB = cap_mb
+        ranking = rank_products(
+            space=space, text_vector=text, image_vector=image, config=config, exact=False, filters={}, k=K
+        )
+        return ranking.stage1_ms + ranking.stage2_ms, ranking
+
+    def brute(plan):
+        begun = time.perf_counter()
+        scores = matrix @ plan.query_sum()
+        top = np.argpartition(-scores, K1)[:K1]
+        np.argsort(-(matrix[top] @ plan.query_sum()))[:K]
+        return (time.perf_counter() - begun) * 1000
+
+    for threads in (None, 1):
+        label = "" if threads is None else "_1thread"
+        with threadpool_limits(limits=threads, user_api="blas"):
+            for kind, queries in kinds.items():
+                times = {"memory": [], "hnsw": [], "numpy": []}
+                recalls = {"memory": [], "hnsw": []}
+                for index, (text, image) in enumerate(queries[:WARM_UP] + queries):
+                    plan = make_plan(space, config, text, image)
+                    order = ["memory", "hnsw", "numpy"]
+                    order = order[index % 3 :] + order[: index % 3]
+                    for variant in order:
+                        if variant == "numpy":
+                            elapsed = brute(plan)
+                        else:
+                            elapsed, ranking = site(text, image, cap if variant == "memory" else 0)
+                            expected = truth(matrix, pks, plan)
+                            recalls[variant].append(len(expected & set(ranking.candidates)) / len(expected))
+                        if index >= WARM_UP:
+                            times[variant].append(elapsed)
+                for variant, values in times.items():
+                    out[f"memory_{kind}_{variant}_both_p50{label}"] = p50(values)
+                for variant, values in recalls.items():
+                    out[f"memory_{kind}_{variant}_recall"] = round(float(np.mean(values)), 4)
+                # The same queries through the memory path only, back to back: what one process
+                # pays when the other variants do not share its memory bandwidth and caches.
+                alone = [site(text, image, cap)[0] for text, image in queries]
+                out[f"memory_{kind}_memory_alone_p50{label}"] = p50(alone)
+                out[f"memory_{kind}_ratio_to_hnsw{label}"] = round(
+                    out[f"memory_{kind}_memory_both_p50{label}"] / out[f"memory_{kind}_hnsw_both_p50{label}"],
+                    2,
+                )
+                print(
+                    kind,
+                    label or "default threads",
+                    {k: v for k, v in out.items() if f"_{kind}_" in k},
+                    flush=True,
+                )
+    settings.SEARCH_MEMORY_MAX_MB = cap
+    out["memory_blas_default_threads"] = [
+        info["num_threads"] for info in __import__("threadpoolctl").threadpool_info()
+    ]
+    return out
+
+
 def numpy_pass(matrix, queries, plan_for) -> float:
     times = []
     for text, image in queries:
@@ -499,6 +592,11 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         action="store_true",
         help="with --reuse-sweep: rerun only the filters section",
     )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="with --reuse-sweep: rerun only the in-memory stage 1 section (against HNSW and NumPy)",
+    )
     args = parser.parse_args()
     from benchmarks import catalogue_db
 
@@ -532,7 +630,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         "uptime_at_start": uptime(),
     }
     # A partial rerun (--reuse-sweep with a section) needs only the site's index.
-    partial = args.reuse_sweep and (args.defaults_only or args.text_only or args.filters_only)
+    partial = args.reuse_sweep and (
+        args.defaults_only or args.text_only or args.filters_only or args.memory_only
+    )
     spaces, builds = {}, {}
     for m, efc in [SITE_INDEX] if partial else INDEX_SWEEP:
         name = f"bench-{n}-site" if (m, efc) == SITE_INDEX else f"bench-{n}-m{m}-efc{efc}"
@@ -600,7 +700,13 @@ def main() -> None:  # noqa: C901, PLR0915 - one linear script
         update_results(text, "Text-query section")
         return
 
+    if args.memory_only:
+        update_results(memory_section(site, config, kinds, vectors, pks), "In-memory stage 1 section")
+        return
+
     # 2. Every kind at the settings' per-kind default (config.ef_search blank), site vs bare query.
+    # The HNSW path: the in-memory stage 1 (section --memory-only) is off here.
+    settings.SEARCH_MEMORY_MAX_MB = 0
     config.ef_search = None
     for name, queries in kinds.items() if not args.filters_only else ():
         result = site_pass(site, config, queries, vectors, pks)
