@@ -106,6 +106,34 @@ def brute_force(
     return [(int(cat.product_ids[i]), float(s1[i]), float(s2[i])) for i in final]
 
 
+def rank(
+    cat: KnownCatalogue,
+    config,
+    *,
+    text=None,
+    image=None,
+    exact=True,
+    filters=None,
+    k=10,
+    page=1,
+    exclude=None,
+):
+    """search.ranking.rank_products over a known catalogue's space."""
+    from search.ranking import rank_products
+
+    return rank_products(
+        space=cat.space,
+        text_vector=text,
+        image_vector=image,
+        config=config,
+        exact=exact,
+        filters=filters or {},
+        k=k,
+        page=page,
+        exclude_product_id=exclude,
+    )
+
+
 @pytest.fixture
 def known_catalogue(db):
     return make_known_catalogue()

@@ -13,7 +13,7 @@ from embeddings import memory
 from embeddings.models import ProductEmbedding, VectorVersion
 from search.ranking import rank_products
 from tests.factories import EmbeddingSpaceFactory, store_vectors, unit_rows
-from tests.search.conftest import brute_force, make_known_catalogue
+from tests.search.conftest import brute_force, make_known_catalogue, rank
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +33,7 @@ def _queries(dimension: int) -> dict:
 
 
 def _rank(cat, config, *, text=None, image=None, exact=False, filters=None, exclude=None):
-    ranking = rank_products(
-        space=cat.space,
-        text_vector=text,
-        image_vector=image,
-        config=config,
-        exact=exact,
-        filters=filters or {},
-        k=10,
-        exclude_product_id=exclude,
-    )
+    ranking = rank(cat, config, text=text, image=image, exact=exact, filters=filters, exclude=exclude)
     return ranking, [row.product_id for row in ranking.rows]
 
 

@@ -12,7 +12,7 @@ from search.errors import SearchError
 from search.ranking import Plan, explain_stage1, make_plan, rank_products
 from tests.factories import store_vectors, unit_rows
 from tests.fixtures import module_transaction
-from tests.search.conftest import brute_force, make_known_catalogue
+from tests.search.conftest import brute_force, make_known_catalogue, rank
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +39,7 @@ def _queries(dimension):
 
 
 def _ranked(cat, config, *, text=None, image=None, exact=True, filters=None, k=10, page=1):
-    ranking = rank_products(
-        space=cat.space,
-        text_vector=text,
-        image_vector=image,
-        config=config,
-        exact=exact,
-        filters=filters or {},
-        k=k,
-        page=page,
-    )
+    ranking = rank(cat, config, text=text, image=image, exact=exact, filters=filters, k=k, page=page)
     return ranking, [(row.product_id, row.stage1_score, row.stage2_score) for row in ranking.rows]
 
 
