@@ -183,13 +183,12 @@ def search_database() -> str:
     return router.db_for_read(ProductEmbedding) or "default"
 
 
-def indexed_rows(space: EmbeddingSpace, config: WeightConfig, using: str) -> float | None:
-    """The space's size for the ef_search defaults: carried by the active space as read for a
-    search (embeddings.selectors), else one catalogue query; not needed when the config sets ef_search."""
-    if config.ef_search:
-        return None
+def space_rows(space: EmbeddingSpace, using: str) -> float | None:
+    """The space's size (its image index's row count): carried by the active space as read for a
+    search (embeddings.selectors), else one catalogue query. NULL (no index) or -1 (never counted)
+    keep the ef_search defaults and the in-memory stage 1 off."""
     if hasattr(space, "indexed_rows"):
-        return space.indexed_rows  # NULL (no index) or -1 (never counted): scaled_ef_search keeps the default
+        return space.indexed_rows
     return ann.indexed_rows(space.pk, using=using)
 
 
@@ -200,20 +199,19 @@ def indexed_rows(space: EmbeddingSpace, config: WeightConfig, using: str) -> flo
 MEMORY_KINDS = ("text", "combined")
 
 
-def memory_copy(space: EmbeddingSpace, plan: Plan, using: str) -> memory.SpaceVectors | None:
-    """This process's copy of the space's vectors for an exact stage 1 in memory, when the query
-    is of a MEMORY_KINDS kind, the space fits SEARCH_MEMORY_MAX_MB and its vectors have not
-    changed since the copy was made (embeddings.memory)."""
+def memory_copy(
+    space: EmbeddingSpace, plan: Plan, columns: list[str], using: str, *, rows: float | None
+) -> memory.SpaceVectors | None:
+    """This process's copy of the space's vectors for an exact stage 1 in memory over `columns`,
+    when the query is of a MEMORY_KINDS kind, the space fits SEARCH_MEMORY_MAX_MB and its vectors
+    have not changed since the copy was made (embeddings.memory). `rows`: the space's size if
+    already read (space_rows)."""
     if query_kind(has_text=plan.text is not None, has_image=plan.image is not None) not in MEMORY_KINDS:
         return None
-    columns = [
-        column
-        for column, share in (("image_vector", plan.image_share), ("title_vector", plan.title_share))
-        if share
-    ]
     if memory.cap_bytes() <= 0:
         return None
-    rows = space.indexed_rows if hasattr(space, "indexed_rows") else ann.indexed_rows(space.pk, using=using)
+    if rows is None:
+        rows = space_rows(space, using)
     if not memory.fits(rows, space.dimension, columns):
         return None
     if hasattr(space, "vectors_version") and space._state.db == using:  # read with the active space
@@ -242,11 +240,13 @@ def rank_products(
     stores the outcome.
     """
     using = search_database()
-    plan = make_plan(space, config, text_vector, image_vector, rows=indexed_rows(space, config, using))
+    rows = None if config.ef_search else space_rows(space, using)  # a config's own ef_search needs none
+    plan = make_plan(space, config, text_vector, image_vector, rows=rows)
     filter_sql, filter_params = selectors.filter_sql(filters)
     if exclude_product_id is not None:
         filter_sql += " AND e.product_id <> %(exclude_id)s"
         filter_params["exclude_id"] = exclude_product_id
+    query = plan.stage1_query(filter_sql, filter_params)
     matched = None
     stage1_started = time.perf_counter()
     if filters:
@@ -256,16 +256,14 @@ def rank_products(
         if matched <= settings.SEARCH_FILTER_EXACT_BELOW:
             exact = True
     ids, sims = np.zeros(0, dtype=np.int64), {}
-    copy = None if exact or filters else memory_copy(space, plan, using)
+    copy = None if exact or filters else memory_copy(space, plan, query.columns, using, rows=rows)
     if copy is not None:  # exact, over this process's copy of a small space's vectors
         exact = True
     if matched != 0:
-        if copy is not None:
-            candidates = copy.candidates(plan.stage1_query(), exclude_product_id=exclude_product_id)
+        if copy is not None:  # the excluded product is left out by id; there are no filters
+            candidates = copy.candidates(query, exclude_product_id=exclude_product_id)
         else:
-            candidates = ann.fetch_candidates(
-                plan.stage1_query(filter_sql, filter_params), exact=exact, using=using
-            )
+            candidates = ann.fetch_candidates(query, exact=exact, using=using)
         ids, sims = candidates.ids, similarities(plan, candidates)
         if copy is None and plan.image_share and plan.title_share:
             # A product found through both indexes comes back twice with the same similarities.
