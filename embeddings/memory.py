@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
 
 from embeddings import ann
+from embeddings.models import VectorVersion
 
 _LOCK = threading.Lock()
 _COPIES: dict[tuple[str, int], SpaceVectors] = {}
@@ -82,12 +82,8 @@ def fits(rows: float | None, dimension: int, columns: list[str]) -> bool:
 
 def vectors_version(space_pk: int, *, using: str = "default") -> tuple[int, object]:
     """The space's vector version and when it last changed (0 and None before any write)."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT version, changed_at FROM embeddings_vectorversion WHERE space_id = %s", [space_pk]
-        )
-        row = cursor.fetchone()
-    return (int(row[0]), row[1]) if row else (0, None)
+    row = VectorVersion.objects.using(using).filter(space_id=space_pk).values_list("version", "changed_at")
+    return row.first() or (0, None)
 
 
 def copy_for(
@@ -146,7 +142,7 @@ def _load(space, columns: list[str], *, version: int, using: str) -> SpaceVector
 
 
 def forget(space_pk: int | None = None) -> None:
-    """Drop this process's copies (of one space, or all): tests, and a deleted space."""
+    """Drop this process's copies (of one space, or all): tests."""
     for key in list(_COPIES):
         if space_pk is None or key[1] == space_pk:
             _COPIES.pop(key, None)

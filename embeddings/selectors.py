@@ -16,9 +16,13 @@ def space_named(name: str) -> EmbeddingSpace:
     """The space named `name`; UnknownSpace ("no embedding space named ... (spaces: ...)") if none is."""
     space = EmbeddingSpace.objects.filter(name=name).first()
     if space is None:
-        names = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none yet"
-        raise UnknownSpace(f"no embedding space named {name!r} (spaces: {names})")
+        raise UnknownSpace(f"no embedding space named {name!r} (spaces: {space_names()})")
     return space
+
+
+def space_names() -> str:
+    """The spaces' names for an error message ("none yet" without any)."""
+    return ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none yet"
 
 
 def active_space() -> EmbeddingSpace | None:

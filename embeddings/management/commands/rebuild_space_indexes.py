@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from embeddings.ann import STORAGE_OPS
 from embeddings.index_builds import index_parameters, rebuild_space_indexes
 from embeddings.models import EmbeddingSpace, ProductEmbedding
-from embeddings.selectors import UnknownSpace, active_space, space_named
+from embeddings.selectors import UnknownSpace, active_space, space_named, space_names
 
 
 class Command(BaseCommand):
@@ -49,6 +49,5 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from None
         found = active_space()
         if found is None:
-            names = ", ".join(EmbeddingSpace.objects.values_list("name", flat=True)) or "none yet"
-            raise CommandError(f"No space is active; name one with --space (spaces: {names})")
+            raise CommandError(f"No space is active; name one with --space (spaces: {space_names()})")
         return found
