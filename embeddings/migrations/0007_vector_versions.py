@@ -18,33 +18,26 @@ TABLE = "embeddings_productembedding"
 VERSIONS = "embeddings_vectorversion"
 
 BUMP = f"""
+CREATE OR REPLACE FUNCTION embeddings_bump_vector_versions(spaces bigint[]) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO {VERSIONS} (space_id, version, changed_at)
+    SELECT space_id, 1, clock_timestamp() FROM unnest(spaces) AS space_id ORDER BY space_id
+    ON CONFLICT (space_id) DO UPDATE
+    SET version = {VERSIONS}.version + 1, changed_at = EXCLUDED.changed_at
+$$;
 CREATE OR REPLACE FUNCTION embeddings_bump_vector_version() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        INSERT INTO {VERSIONS} (space_id, version, changed_at)
-        SELECT id, 1, clock_timestamp() FROM embeddings_embeddingspace ORDER BY id
-        ON CONFLICT (space_id) DO UPDATE
-        SET version = {VERSIONS}.version + 1, changed_at = EXCLUDED.changed_at;
+        PERFORM embeddings_bump_vector_versions(ARRAY(SELECT id FROM embeddings_embeddingspace));
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO {VERSIONS} (space_id, version, changed_at)
-        SELECT space_id, 1, clock_timestamp() FROM (SELECT DISTINCT space_id FROM old_rows) touched
-        ORDER BY space_id
-        ON CONFLICT (space_id) DO UPDATE
-        SET version = {VERSIONS}.version + 1, changed_at = EXCLUDED.changed_at;
+        PERFORM embeddings_bump_vector_versions(ARRAY(SELECT DISTINCT space_id FROM old_rows));
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO {VERSIONS} (space_id, version, changed_at)
-        SELECT space_id, 1, clock_timestamp() FROM (
-            SELECT space_id FROM old_rows UNION SELECT space_id FROM new_rows
-        ) touched ORDER BY space_id
-        ON CONFLICT (space_id) DO UPDATE
-        SET version = {VERSIONS}.version + 1, changed_at = EXCLUDED.changed_at;
+        PERFORM embeddings_bump_vector_versions(
+            ARRAY(SELECT space_id FROM old_rows UNION SELECT space_id FROM new_rows)
+        );
     ELSE
-        INSERT INTO {VERSIONS} (space_id, version, changed_at)
-        SELECT space_id, 1, clock_timestamp() FROM (SELECT DISTINCT space_id FROM new_rows) touched
-        ORDER BY space_id
-        ON CONFLICT (space_id) DO UPDATE
-        SET version = {VERSIONS}.version + 1, changed_at = EXCLUDED.changed_at;
+        PERFORM embeddings_bump_vector_versions(ARRAY(SELECT DISTINCT space_id FROM new_rows));
     END IF;
     RETURN NULL;
 END $$;
@@ -65,6 +58,7 @@ DROP TRIGGER IF EXISTS embeddings_vector_version_update ON {TABLE};
 DROP TRIGGER IF EXISTS embeddings_vector_version_delete ON {TABLE};
 DROP TRIGGER IF EXISTS embeddings_vector_version_truncate ON {TABLE};
 DROP FUNCTION IF EXISTS embeddings_bump_vector_version();
+DROP FUNCTION IF EXISTS embeddings_bump_vector_versions(bigint[]);
 """
 
 
